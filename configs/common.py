@@ -1,0 +1,82 @@
+"""Defaults every experiment config starts from, and the two model presets.
+
+``compact``: trains on a 2-core CPU in minutes. Flow 28x28, faces 56x56;
+  motion stem 16, SOA stages 24/32/48/48 (strides 2/1/2/1) -> 7x7x48;
+  Swin patch 8, embed 48, one stage of depth 2, 3 heads, window 7 -> 7x7x48;
+  head 128 -> 64. (A batch-32 training step: ~0.08 s on 2 cores, 3.6x faster
+  than stages 32/32/64/64 with a two-stage patch-4 Swin.)
+``paper``: the reference sizes. 224x224 inputs; motion stem 180 (stride 2)
+  then 128, SOA stages 128/128/256/512 (strides 1/2/2/2) -> 14x14x512;
+  Swin patch 4, embed 128, depths 2/2/6, heads 4/8/16, window 7 -> 14x14x512;
+  head 512 -> 128.
+"""
+
+from __future__ import annotations
+
+import ml_collections
+
+PRESETS = {
+    "compact": dict(
+        flow_size=28, face_size=56,
+        motion=dict(stem_widths=(16,), stem_stride=1, widths=(24, 32, 48, 48),
+                    strides=(2, 1, 2, 1)),
+        appearance=dict(patch_size=8, embed_dim=48, depths=(2,), num_heads=(3,),
+                        window_size=7),
+        head_widths=(128, 64)),
+    "paper": dict(
+        flow_size=224, face_size=224,
+        motion=dict(stem_widths=(180, 128), stem_stride=2, widths=(128, 128, 256, 512),
+                    strides=(1, 2, 2, 2)),
+        appearance=dict(patch_size=4, embed_dim=128, depths=(2, 2, 6), num_heads=(4, 8, 16),
+                        window_size=7),
+        head_widths=(512, 128)),
+}
+
+
+def base_config(name: str, preset: str = "compact") -> ml_collections.ConfigDict:
+    if preset not in PRESETS:
+        raise ValueError(f"unknown model preset {preset!r}; choose from {sorted(PRESETS)}")
+    p = PRESETS[preset]
+    c = ml_collections.ConfigDict()
+    c.name = name
+    c.seed = 0
+
+    c.data = ml_collections.ConfigDict()
+    c.data.name = "synthetic_me"
+    c.data.data_dir = "~/tensorflow_datasets"
+    c.data.manual_dir = ""
+    c.data.synthetic = ml_collections.ConfigDict(dict(
+        num_subjects=16, clips_per_subject=12, orientation_deg=90.0, seed=0, size=128))
+    c.data.flow_size = p["flow_size"]
+    c.data.face_size = p["face_size"]
+    c.data.flow_norm = "minmax"  # per sample and channel to 0..1, as STSTNet/HTNet
+    c.data.use_onset = True
+
+    c.model = ml_collections.ConfigDict()
+    c.model.preset = preset
+    c.model.motion_input = "flow"  # or 'frame_difference' (apex - onset), as the reference
+    c.model.motion = ml_collections.ConfigDict(dict(
+        p["motion"], soa_mode="steerable", theta_init_deg=72.0, soa_reduction=16))
+    c.model.appearance = ml_collections.ConfigDict(dict(
+        p["appearance"], mlp_ratio=4.0, drop_path_rate=0.0))
+    c.model.head_widths = p["head_widths"]
+
+    c.protocol = ml_collections.ConfigDict()
+    c.protocol.name = "loso"
+    c.protocol.selection = "last_epoch"  # honest; 'best_test_epoch' is the optimistic rule
+
+    c.train = ml_collections.ConfigDict()
+    c.train.epochs = 30
+    c.train.batch_size = 32
+    c.train.augment = True
+    c.train.max_shift_fraction = 0.06
+    c.train.folds_per_chunk = 0  # 0: all folds in one program on accelerators, 1 per device on CPU
+    c.train.num_devices = 0      # 0: every device
+    c.train.scan_unroll = 0      # 0: the whole epoch unrolled on CPU, a rolled scan elsewhere
+    c.train.optimizer = ml_collections.ConfigDict(dict(
+        lr=8e-4, weight_decay=0.6, theta_lr=5e-3, theta_weight_decay=0.2,
+        gamma=0.987, decay_epochs=50))
+
+    c.baseline = ml_collections.ConfigDict()
+    c.baseline.logistic_regression = True
+    return c

@@ -1,0 +1,51 @@
+"""Atomic file writes: write a sibling temporary file, fsync, then os.replace.
+
+A reader never sees a half-written file: it finds the old content or the new.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import pathlib
+import tempfile
+
+
+def write_bytes(path, data: bytes) -> pathlib.Path:
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        pathlib.Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_text(path, text: str) -> pathlib.Path:
+    return write_bytes(path, text.encode())
+
+
+def write_json(path, obj) -> pathlib.Path:
+    return write_text(path, json.dumps(obj, indent=2, allow_nan=True) + "\n")
+
+
+def write_csv(path, header, rows) -> pathlib.Path:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return write_text(path, buffer.getvalue())
+
+
+def write_figure(path, figure) -> pathlib.Path:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=120, bbox_inches="tight")
+    return write_bytes(path, buffer.getvalue())

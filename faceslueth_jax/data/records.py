@@ -1,0 +1,85 @@
+"""Micro-expression records in memory: read from TFDS, resized and normalised.
+
+Views (float32, NHWC): ``flow`` (u, v, strain), ``apex`` and, when the database
+releases it, ``onset`` (grey faces). Preparation for a model:
+
+  flow:  resized to flow_size (u, v scaled by the size ratio, so pixel units
+         stay pixel units), then per-sample per-channel min-max to 0..1
+         (``flow_norm='minmax'``, as STSTNet/HTNet) or left as is ('none');
+  faces: resized to face_size, then per-sample standardised (x - mean) / std.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+FACE_VIEWS = ("apex", "onset")
+
+
+@dataclasses.dataclass(frozen=True)
+class MEData:
+    views: dict
+    label: np.ndarray
+    subject: np.ndarray
+    dataset: np.ndarray
+    sample_id: np.ndarray
+    class_names: tuple
+
+    def __len__(self) -> int:
+        return len(self.label)
+
+
+def _text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def read_builder(builder, split: str = "train") -> MEData:
+    """Every record of a prepared builder's split, via ``as_data_source`` (no TensorFlow)."""
+    source = builder.as_data_source()[split]
+    records = [source[i] for i in range(len(source))]
+    if not records:
+        raise ValueError(f"{builder.name}: split {split!r} is empty")
+    views = {k: np.stack([np.asarray(r[k], np.float32) for r in records])
+             for k in ("flow",) + FACE_VIEWS if k in records[0]}
+    return MEData(
+        views=views,
+        label=np.array([int(r["label"]) for r in records], np.int32),
+        subject=np.array([_text(r["subject"]) for r in records]),
+        dataset=np.array([_text(r["dataset"]) for r in records]),
+        sample_id=np.array([_text(r["sample_id"]) for r in records]),
+        class_names=tuple(builder.info.features["label"].names),
+    )
+
+
+def _resize(images: np.ndarray, size: int) -> np.ndarray:
+    n, h, w, c = images.shape
+    if (h, w) == (size, size):
+        return images
+    return np.asarray(jax.image.resize(jnp.asarray(images), (n, size, size, c), "linear"))
+
+
+def prepare(data: MEData, flow_size: int, face_size: int, flow_norm: str = "minmax",
+            use_onset: bool = True) -> MEData:
+    views = {}
+    flow = data.views["flow"]
+    scale = flow_size / flow.shape[1]
+    flow = _resize(flow, flow_size) * np.array([scale, scale, 1.0], np.float32)
+    if flow_norm == "minmax":
+        lo = flow.min(axis=(1, 2), keepdims=True)
+        hi = flow.max(axis=(1, 2), keepdims=True)
+        flow = (flow - lo) / np.maximum(hi - lo, 1e-6)
+    elif flow_norm != "none":
+        raise ValueError(f"data.flow_norm must be 'minmax' or 'none', got {flow_norm!r}")
+    views["flow"] = flow.astype(np.float32)
+    for name in FACE_VIEWS:
+        if name not in data.views or (name == "onset" and not use_onset):
+            continue
+        face = _resize(data.views[name], face_size)
+        mean = face.mean(axis=(1, 2, 3), keepdims=True)
+        std = face.std(axis=(1, 2, 3), keepdims=True)
+        views[name] = ((face - mean) / np.maximum(std, 1e-6)).astype(np.float32)
+    return dataclasses.replace(data, views=views)

@@ -1,0 +1,110 @@
+"""A finished run's files and its printed summary.
+
+Files (each written atomically): metrics.json, predictions.csv, theta.csv,
+confusion_matrix.png, theta.png. The headline selection is the config's;
+the other rule is reported beside it, and every optimistic figure says so.
+"""
+
+from __future__ import annotations
+
+import pathlib
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from faceslueth_jax import atomic_files  # noqa: E402
+
+OPTIMISTIC_NOTE = ("OPTIMISTIC: each fold keeps its best test epoch, so test labels chose "
+                   "the model (the references' practice); not an estimate for new subjects")
+
+
+def selection_label(result: dict) -> str:
+    return f"{result['selection']} (OPTIMISTIC)" if result["optimistic"] else result["selection"]
+
+
+def write_predictions(workdir, data, fold_names, fold_of, probs) -> None:
+    header = ["sample_id", "subject", "dataset", "fold", "label", "prediction"] + [
+        f"p_{c}" for c in data.class_names]
+    rows = [[data.sample_id[i], data.subject[i], data.dataset[i], fold_names[fold_of[i]],
+             data.class_names[data.label[i]], data.class_names[int(probs[i].argmax())]]
+            + [f"{p:.6f}" for p in probs[i]] for i in range(len(data))]
+    atomic_files.write_csv(pathlib.Path(workdir) / "predictions.csv", header, rows)
+
+
+def write_theta(workdir, history, fold_names) -> None:
+    folds, epochs, layers = history.theta_deg.shape
+    rows = [[fold_names[f], e + 1, layer, f"{history.theta_deg[f, e, layer]:.4f}"]
+            for f in range(folds) for e in range(epochs) for layer in range(layers)]
+    atomic_files.write_csv(pathlib.Path(workdir) / "theta.csv",
+                           ["fold", "epoch", "layer", "theta_deg"], rows)
+
+
+def plot_confusion(workdir, result: dict, class_names) -> None:
+    cm = np.array(result["confusion_matrix"])
+    fig, ax = plt.subplots(figsize=(4.2, 3.8))
+    ax.imshow(cm, cmap="Blues")
+    for i in range(cm.shape[0]):
+        for j in range(cm.shape[1]):
+            ax.text(j, i, str(cm[i, j]), ha="center", va="center",
+                    color="white" if cm[i, j] > cm.max() / 2 else "black")
+    ax.set_xticks(range(len(class_names)), class_names, rotation=30)
+    ax.set_yticks(range(len(class_names)), class_names)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(f"{selection_label(result)}\nUF1 {result['uf1']:.3f}  UAR {result['uar']:.3f}",
+                 fontsize=9)
+    atomic_files.write_figure(pathlib.Path(workdir) / "confusion_matrix.png", fig)
+    plt.close(fig)
+
+
+def plot_theta(workdir, history) -> None:
+    theta = history.theta_deg  # (F, E, L)
+    epochs = np.arange(1, theta.shape[1] + 1)
+    fig, ax = plt.subplots(figsize=(5.5, 3.5))
+    for layer in range(theta.shape[2]):
+        mean = theta[:, :, layer].mean(0)
+        sd = theta[:, :, layer].std(0)
+        ax.plot(epochs, mean, label=f"SOA layer {layer}")
+        ax.fill_between(epochs, mean - sd, mean + sd, alpha=0.2)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("theta (degrees), mean ± sd over folds")
+    ax.set_ylim(0, 180)
+    ax.axhline(90, color="grey", lw=0.5, ls="--")
+    ax.legend(fontsize=8)
+    atomic_files.write_figure(pathlib.Path(workdir) / "theta.png", fig)
+    plt.close(fig)
+
+
+def summary_table(title: str, results: dict, baseline: dict | None, history,
+                  workdir) -> str:
+    """The text printed at the end of a run."""
+    lines = [title, "", f"{'selection':<32} {'UF1':>7} {'UAR':>7} {'acc':>7}"]
+    for result in results.values():
+        lines.append(f"{selection_label(result):<32} {result['uf1']:7.4f} "
+                     f"{result['uar']:7.4f} {result['accuracy']:7.4f}")
+    if baseline is not None:
+        lines.append(f"{'logistic regression on flow':<32} {baseline['uf1']:7.4f} "
+                     f"{baseline['uar']:7.4f} {baseline['accuracy']:7.4f}")
+    headline = next(iter(results.values()))
+    if "per_group" in headline:
+        lines += ["", f"per database ({selection_label(headline)})"]
+        for name, s in headline["per_group"].items():
+            lines.append(f"  {name:<30} {s['uf1']:7.4f} {s['uar']:7.4f} {s['accuracy']:7.4f}"
+                         f"  n={s['num_samples']}")
+    theta = history.theta_deg[:, -1]  # (F, L) after the last epoch
+    lines += ["", "learned theta per SOA layer after the last epoch (degrees, over folds)"]
+    for layer in range(theta.shape[1]):
+        lines.append(f"  layer {layer}: mean {theta[:, layer].mean():6.1f}  "
+                     f"sd {theta[:, layer].std():5.1f}  "
+                     f"range {theta[:, layer].min():6.1f}..{theta[:, layer].max():6.1f}")
+    diverged = np.flatnonzero(history.diverged[:, -1])
+    if diverged.size:
+        lines += ["", f"WARNING: {diverged.size} fold(s) diverged (non-finite loss) and were "
+                      "frozen at their last finite state: see metrics.json"]
+    if any(r["optimistic"] for r in results.values()):
+        lines += ["", OPTIMISTIC_NOTE]
+    lines += ["", f"results: {pathlib.Path(workdir).resolve()}"]
+    return "\n".join(lines)

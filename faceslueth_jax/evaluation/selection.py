@@ -1,0 +1,76 @@
+"""Which epoch's model answers for each fold, and the metrics that follow.
+
+``last_epoch`` (honest, the default): every fold is scored by its model after
+the fixed schedule's last epoch; no test label influences the choice.
+
+``best_test_epoch`` (OPTIMISTIC): every fold keeps the epoch with the highest
+test accuracy (the earliest on ties), as the PyTorch references do. The test
+labels choose the model, so the figures overstate what a new subject would see.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from faceslueth_jax.evaluation import metrics
+
+RULES = ("last_epoch", "best_test_epoch")
+OPTIMISTIC = {"last_epoch": False, "best_test_epoch": True}
+
+
+def _test_labels(folds, labels):
+    return [labels[folds.test_samples(f)] for f in range(folds.num_folds)]
+
+
+def select_epochs(history, folds, labels, rule: str) -> np.ndarray:
+    num_epochs = history.loss.shape[1]
+    if rule == "last_epoch":
+        return np.full(folds.num_folds, num_epochs - 1)
+    if rule == "best_test_epoch":
+        chosen = []
+        for f, y in enumerate(_test_labels(folds, labels)):
+            logits = history.test_logits[f, :, : len(y)]
+            accuracy = (logits.argmax(-1) == y[None]).mean(-1)
+            chosen.append(int(np.argmax(accuracy)))
+        return np.array(chosen)
+    raise ValueError(f"protocol.selection must be one of {RULES}, got {rule!r}")
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    z = logits - logits.max(-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(-1, keepdims=True)
+
+
+def predictions(history, folds, epochs: np.ndarray, num_samples: int):
+    """Per sample: (fold, probabilities) at each fold's chosen epoch."""
+    fold_of = np.full(num_samples, -1)
+    probs = np.zeros((num_samples, history.test_logits.shape[-1]), np.float32)
+    for f in range(folds.num_folds):
+        idx = folds.test_samples(f)
+        fold_of[idx] = f
+        probs[idx] = softmax(history.test_logits[f, epochs[f], : len(idx)])
+    if (fold_of < 0).any():
+        raise ValueError(f"{int((fold_of < 0).sum())} samples are in no test fold")
+    return fold_of, probs
+
+
+def evaluate(history, folds, data, rule: str) -> dict:
+    """Pooled, per-database and per-fold scores under one selection rule."""
+    epochs = select_epochs(history, folds, data.label, rule)
+    fold_of, probs = predictions(history, folds, epochs, len(data))
+    predicted = probs.argmax(-1)
+    k = len(data.class_names)
+    groups = data.dataset if len(set(data.dataset.tolist())) > 1 else None
+    result = metrics.pooled_scores(data.label, predicted, k, groups=groups)
+    result.update(
+        selection=rule,
+        optimistic=OPTIMISTIC[rule],
+        epochs_chosen=[int(e) for e in epochs],
+        per_fold={folds.names[f]: dict(
+            metrics.scores(metrics.confusion_matrix(
+                data.label[fold_of == f], predicted[fold_of == f], k)),
+            epoch=int(epochs[f]), diverged=bool(history.diverged[f].any()))
+            for f in range(folds.num_folds)},
+    )
+    return result, fold_of, probs

@@ -1,0 +1,56 @@
+"""FaceSleuth-R: a motion stream with SOA and a Swin appearance stream (FPF).
+
+    m = MotionStream(motion input)                       (B, h, w, C)
+    p = Swin(apex) + Swin(onset)   (shared weights; apex only without onset)
+    z = flatten(m + p)
+    logits = fc_K(BN(fc_2(relu(BN(fc_1(z))))))
+
+The motion input is the onset->apex optical flow (u, v, strain) or, as in the
+PyTorch reference, the apex-minus-onset frame difference.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import flax.linen as nn
+import jax.numpy as jnp
+
+from faceslueth_jax.models.motion_stream import MotionStream
+from faceslueth_jax.models.swin import SwinTransformer
+
+
+class FaceSleuthR(nn.Module):
+    num_classes: int
+    motion: dict
+    appearance: dict
+    head_widths: Sequence[int] = (512, 128)
+    motion_input: str = "flow"
+
+    @nn.compact
+    def __call__(self, views: dict, *, train: bool):
+        if self.motion_input == "flow":
+            motion_x = views["flow"]
+        elif self.motion_input == "frame_difference":
+            if "onset" not in views:
+                raise ValueError("motion_input='frame_difference' needs onset frames in the data")
+            motion_x = views["apex"] - views["onset"]
+        else:
+            raise ValueError(f"model.motion_input must be 'flow' or 'frame_difference', "
+                             f"got {self.motion_input!r}")
+        m = MotionStream(**self.motion, name="motion")(motion_x, train=train)
+
+        swin = SwinTransformer(**self.appearance, name="appearance")
+        faces = [views["apex"]] + ([views["onset"]] if "onset" in views else [])
+        p = swin(jnp.concatenate(faces, axis=0), train=train)
+        p = sum(jnp.split(p, len(faces), axis=0))
+        if m.shape[1:] != p.shape[1:]:
+            raise ValueError(f"motion stream output {m.shape[1:]} and appearance output "
+                             f"{p.shape[1:]} must match for additive fusion: adjust the "
+                             "input sizes, strides or widths in the config")
+        z = (m + p).reshape(m.shape[0], -1)
+        norm = lambda name: nn.BatchNorm(use_running_average=not train, momentum=0.9,
+                                         epsilon=1e-5, name=name)
+        z = nn.relu(norm("bn1")(nn.Dense(self.head_widths[0], name="fc1")(z)))
+        z = norm("bn2")(nn.Dense(self.head_widths[1], name="fc2")(z))
+        return nn.Dense(self.num_classes, name="classifier")(z)

@@ -1,0 +1,125 @@
+"""One experiment from a config, top to bottom: data, folds, model, training,
+evaluation under both selection rules, baseline, and the run's files."""
+
+from __future__ import annotations
+
+import json
+import logging as std_logging
+import pathlib
+import time
+
+import jax
+import numpy as np
+from absl import logging
+
+from faceslueth_jax import atomic_files
+from faceslueth_jax.data import records, sources
+from faceslueth_jax.evaluation import metrics, report, selection
+from faceslueth_jax.models import logistic_regression
+from faceslueth_jax.models.faceslueth_r import FaceSleuthR
+from faceslueth_jax.train import fold_trainer, protocols
+from faceslueth_jax.train.progress import Progress
+
+
+def build_model(model_cfg, num_classes: int) -> FaceSleuthR:
+    return FaceSleuthR(
+        num_classes=num_classes,
+        motion=dict(model_cfg.motion),
+        appearance=dict(model_cfg.appearance),
+        head_widths=tuple(model_cfg.head_widths),
+        motion_input=model_cfg.motion_input)
+
+
+def logging_to(path: pathlib.Path) -> std_logging.Handler:
+    """Also send absl/Python log records of this run to ``path``."""
+    handler = std_logging.FileHandler(path)
+    handler.setFormatter(std_logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    std_logging.getLogger().addHandler(handler)
+    return handler
+
+
+def _json_safe(value):
+    return json.loads(json.dumps(value, default=str))
+
+
+def train_and_evaluate(config, workdir: str) -> dict:
+    """Runs the config's protocol; returns metrics.json's content."""
+    workdir = pathlib.Path(workdir)
+    started = time.time()
+    data = sources.load(config.data)  # fails here, before any output, when data is missing
+    workdir.mkdir(parents=True, exist_ok=True)
+    log_file = logging_to(workdir / "log")
+    atomic_files.write_text(workdir / "config.json", config.to_json_best_effort(indent=2) + "\n")
+    data = records.prepare(data, config.data.flow_size, config.data.face_size,
+                           config.data.flow_norm, config.data.use_onset)
+    folds = protocols.make_folds(config.protocol.name, data.dataset, data.subject)
+    counts = np.bincount(data.label, minlength=len(data.class_names))
+    logging.info("%s: %d samples, %d subjects, %d folds (%s), classes %s", config.data.name,
+                 len(data), len(set(protocols.subject_keys(data.dataset, data.subject))),
+                 folds.num_folds, config.protocol.name,
+                 {n: int(k) for n, k in zip(data.class_names, counts)})
+
+    model = build_model(config.model, len(data.class_names))
+    mesh = fold_trainer.make_mesh(config.train.num_devices)
+    trainer = fold_trainer.FoldTrainer(model, config.train, data.views, data.label, mesh)
+    progress = Progress(f"{config.name} ({folds.num_folds} folds)")
+    t0 = time.time()
+    history = trainer.fit(folds, config.train.epochs, config.seed,
+                          config.train.folds_per_chunk, on_epoch=progress)
+    train_seconds = time.time() - t0
+
+    rules = [config.protocol.selection] + [r for r in selection.RULES
+                                           if r != config.protocol.selection]
+    results, headline = {}, None
+    for rule in rules:
+        results[rule], fold_of, probs = selection.evaluate(history, folds, data, rule)
+        if headline is None:
+            headline = (fold_of, probs)
+            report.write_predictions(workdir, data, folds.names, fold_of, probs)
+            report.plot_confusion(workdir, results[rule], data.class_names)
+
+    baseline = None
+    if config.baseline.logistic_regression:
+        logits = logistic_regression.fold_logits(data.views["flow"], data.label, folds,
+                                                 len(data.class_names))
+        baseline = metrics.pooled_scores(data.label, logits.argmax(-1), len(data.class_names))
+
+    report.write_theta(workdir, history, folds.names)
+    report.plot_theta(workdir, history)
+    diverged = [folds.names[f] for f in np.flatnonzero(history.diverged[:, -1])]
+    summary = {
+        "config_name": config.name,
+        "model": "FaceSleuth-R",
+        "protocol": config.protocol.name,
+        "selection": config.protocol.selection,
+        "optimistic": selection.OPTIMISTIC[config.protocol.selection],
+        "note": report.OPTIMISTIC_NOTE if selection.OPTIMISTIC[config.protocol.selection] else
+                "honest: every fold scored after the fixed schedule's last epoch",
+        "headline": results[config.protocol.selection],
+        "other_selections": {r: results[r] for r in rules[1:]},
+        "logistic_regression_baseline": baseline,
+        "num_samples": len(data),
+        "num_folds": folds.num_folds,
+        "class_names": list(data.class_names),
+        "epochs": config.train.epochs,
+        "final_theta_deg": {"per_fold": history.theta_deg[:, -1].tolist(),
+                            "mean": history.theta_deg[:, -1].mean(0).tolist()},
+        "loss_per_fold_epoch": history.loss.tolist(),
+        "diverged_folds": diverged,
+        "execution": {"folds_per_chunk": history.folds_per_chunk,
+                      "num_devices": history.num_devices,
+                      "device": jax.devices()[0].device_kind,
+                      "platform": jax.devices()[0].platform},
+        "train_seconds": train_seconds,
+        "wall_seconds": time.time() - started,
+    }
+    atomic_files.write_json(workdir / "metrics.json", _json_safe(summary))
+    title = (f"FaceSleuth-R {config.protocol.name.upper()} on {config.data.name}: "
+             f"{len(data)} samples, {folds.num_folds} folds, {config.train.epochs} epochs, "
+             f"{summary['wall_seconds'] / 60:.1f} min on {summary['execution']['device']}")
+    summary["summary_text"] = report.summary_table(
+        title, {r: results[r] for r in rules}, baseline, history, workdir)
+    atomic_files.write_text(workdir / "summary.txt", summary["summary_text"] + "\n")
+    std_logging.getLogger().removeHandler(log_file)
+    log_file.close()
+    return summary

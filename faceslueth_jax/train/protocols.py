@@ -1,0 +1,77 @@
+"""Cross-validation protocols as index tables the fold-parallel trainer consumes.
+
+A protocol yields F folds; fold f has train samples T_f and test samples S_f
+(disjoint). They are stored padded to the largest fold so every fold has the
+same array shapes:
+
+    train_idx (F, max|T|), num_train (F,), test_idx (F, max|S|), num_test (F,)
+
+Padding slots repeat a valid index and are masked out by the counts.
+
+LOSO: one fold per subject, S_f = that subject's samples (subject keys are
+``dataset/subject`` so equal ids from different databases stay apart).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+
+@dataclasses.dataclass(frozen=True)
+class Folds:
+    names: tuple[str, ...]
+    train_idx: np.ndarray
+    num_train: np.ndarray
+    test_idx: np.ndarray
+    num_test: np.ndarray
+
+    @property
+    def num_folds(self) -> int:
+        return len(self.names)
+
+    def test_samples(self, fold: int) -> np.ndarray:
+        return self.test_idx[fold, : self.num_test[fold]]
+
+    def train_samples(self, fold: int) -> np.ndarray:
+        return self.train_idx[fold, : self.num_train[fold]]
+
+
+def _pad(rows: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    width = max(len(r) for r in rows)
+    table = np.stack([np.resize(r, width) for r in rows]).astype(np.int32)
+    return table, np.array([len(r) for r in rows], np.int32)
+
+
+def folds_from_groups(groups, fold_names=None) -> Folds:
+    """Leave-one-group-out folds: fold g tests on group g, trains on the rest."""
+    groups = np.asarray(groups)
+    names = sorted(set(groups.tolist())) if fold_names is None else list(fold_names)
+    tests, trains = [], []
+    for name in names:
+        held_out = groups == name
+        if not held_out.any():
+            raise ValueError(f"fold {name!r} has no samples")
+        if held_out.all():
+            raise ValueError(f"fold {name!r} holds every sample: nothing left to train on")
+        tests.append(np.flatnonzero(held_out))
+        trains.append(np.flatnonzero(~held_out))
+    train_idx, num_train = _pad(trains)
+    test_idx, num_test = _pad(tests)
+    return Folds(tuple(str(n) for n in names), train_idx, num_train, test_idx, num_test)
+
+
+def subject_keys(datasets, subjects) -> np.ndarray:
+    return np.array([f"{d}/{s}" for d, s in zip(datasets, subjects)])
+
+
+def loso(datasets, subjects) -> Folds:
+    """Leave one subject out."""
+    return folds_from_groups(subject_keys(datasets, subjects))
+
+
+def make_folds(name: str, datasets, subjects) -> Folds:
+    if name == "loso":
+        return loso(datasets, subjects)
+    raise ValueError(f"unknown protocol {name!r}; available: 'loso'")

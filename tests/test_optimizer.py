@@ -1,0 +1,41 @@
+import jax
+import jax.numpy as jnp
+import ml_collections
+import pytest
+
+from faceslueth_jax.train import optimizer
+
+
+def _cfg():
+    return ml_collections.ConfigDict(dict(lr=8e-4, weight_decay=0.6, theta_lr=5e-3,
+                                          theta_weight_decay=0.2, gamma=0.987, decay_epochs=50))
+
+
+def test_orientation_vectors_get_the_theta_group():
+    params = {"motion": {"stage0": {"orientation": jnp.ones(2), "conv": {"kernel": jnp.ones(3)}}},
+              "fc": {"kernel": jnp.ones(2)}}
+    labels = optimizer.param_groups(params)
+    assert labels["motion"]["stage0"]["orientation"] == "theta"
+    assert labels["motion"]["stage0"]["conv"]["kernel"] == "weights"
+    assert labels["fc"]["kernel"] == "weights"
+
+
+def test_schedule_decays_per_epoch_for_fifty_epochs():
+    s = optimizer.epoch_decay(8e-4, 0.987, 50, steps_per_epoch=4)
+    assert float(s(0)) == pytest.approx(8e-4)
+    assert float(s(3)) == pytest.approx(8e-4)
+    assert float(s(4)) == pytest.approx(8e-4 * 0.987)
+    assert float(s(4 * 50)) == pytest.approx(8e-4 * 0.987 ** 50, rel=1e-5)  # float32 power
+    assert float(s(4 * 80)) == float(s(4 * 50))
+
+
+def test_groups_use_their_own_learning_rate():
+    params = {"orientation": jnp.array([1.0, 0.0]), "w": jnp.array([1.0, 0.0])}
+    tx = optimizer.make_optimizer(_cfg(), steps_per_epoch=1)
+    grads = {"orientation": jnp.array([1.0, 1.0]), "w": jnp.array([1.0, 1.0])}
+    updates, _ = tx.update(grads, tx.init(params), params)
+    # first Adam step moves by ~lr per coordinate, plus decoupled weight decay lr*wd*p
+    assert float(updates["orientation"][1]) == pytest.approx(-5e-3, rel=1e-3)
+    assert float(updates["w"][1]) == pytest.approx(-8e-4, rel=1e-3)
+    assert float(updates["orientation"][0]) == pytest.approx(-5e-3 - 5e-3 * 0.2, rel=1e-3)
+    assert float(updates["w"][0]) == pytest.approx(-8e-4 - 8e-4 * 0.6, rel=1e-3)

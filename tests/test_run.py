@@ -1,0 +1,91 @@
+"""run.py end to end: the CLI, its outputs, and failing fast on missing data."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.conftest import REPO
+
+TINY_RUN = [
+    "--config.data.synthetic.num_subjects=3", "--config.data.synthetic.clips_per_subject=4",
+    "--config.data.synthetic.size=64", "--config.train.epochs=2",
+    "--config.data.flow_size=16", "--config.data.face_size=32",
+    "--config.model.motion.stem_widths=(4,)", "--config.model.motion.widths=(4,4,8,8)",
+    "--config.model.appearance.embed_dim=8", "--config.model.appearance.num_heads=(1,)",
+    "--config.model.appearance.window_size=4", "--config.model.head_widths=(16,8)",
+]
+
+
+def _run(*args, timeout=600):
+    return subprocess.run([sys.executable, "run.py", *args], cwd=REPO, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("run")
+    workdir = root / "work"
+    proc = _run("--config=configs/loso_synthetic.py", f"--workdir={workdir}",
+                f"--config.data.data_dir={root / 'tfds'}", *TINY_RUN)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return workdir, proc
+
+
+def test_outputs_are_complete(tiny_run):
+    workdir, proc = tiny_run
+    for name in ("config.json", "metrics.json", "predictions.csv", "theta.csv",
+                 "confusion_matrix.png", "theta.png", "log", "summary.txt"):
+        assert (workdir / name).is_file(), name
+    assert not list(workdir.glob(".*.tmp")), "temporary files left behind"
+    metrics = json.loads((workdir / "metrics.json").read_text())
+    assert metrics["selection"] == "last_epoch" and metrics["optimistic"] is False
+    best = metrics["other_selections"]["best_test_epoch"]
+    assert best["optimistic"] is True
+    n = metrics["num_samples"]
+    assert metrics["headline"]["num_samples"] == n and metrics["num_folds"] == 3
+    assert 0.0 <= metrics["headline"]["uf1"] <= 1.0
+    assert len(metrics["final_theta_deg"]["mean"]) == 4
+    rows = list(csv.DictReader(open(workdir / "predictions.csv")))
+    assert len(rows) == n and {"p_negative", "p_positive", "p_surprise", "fold"} <= set(rows[0])
+    theta_rows = list(csv.DictReader(open(workdir / "theta.csv")))
+    assert len(theta_rows) == 3 * 2 * 4  # folds x epochs x layers
+    # the printed summary: both selections, theta per layer, where the results are
+    out = proc.stdout
+    assert "last_epoch" in out and "best_test_epoch (OPTIMISTIC)" in out
+    assert "logistic regression on flow" in out and "layer 3" in out
+    assert str(workdir.resolve()) in out
+
+
+def test_optimistic_headline_is_labelled(tiny_run, tmp_path):
+    workdir, _ = tiny_run
+    data_dir = workdir.parent / "tfds"  # reuse the tiny data set
+    proc = _run("--config=configs/loso_synthetic.py", f"--workdir={tmp_path / 'w'}",
+                f"--config.data.data_dir={data_dir}", "--config.protocol.selection=best_test_epoch",
+                "--config.baseline.logistic_regression=False", *TINY_RUN)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    metrics = json.loads((tmp_path / "w" / "metrics.json").read_text())
+    assert metrics["optimistic"] is True and "OPTIMISTIC" in metrics["note"]
+    assert "OPTIMISTIC" in proc.stdout.splitlines()[3]  # the headline row
+
+
+def test_licensed_database_fails_at_once_with_instructions(tmp_path):
+    t0 = time.monotonic()
+    proc = _run("--config=configs/loso_casme2.py", f"--workdir={tmp_path / 'w'}", timeout=120)
+    assert proc.returncode == 2
+    assert "CASME II is licensed" in proc.stderr
+    assert "CASME2-coding-*.xlsx" in proc.stderr and "--config.data.manual_dir" in proc.stderr
+    assert not (tmp_path / "w").exists(), "no output folder for a run that never started"
+    assert time.monotonic() - t0 < 60
+
+
+def test_composite_without_manual_dir_says_what_to_do(tmp_path):
+    proc = _run("--config=configs/loso_composite.py", f"--workdir={tmp_path / 'w'}",
+                f"--config.data.data_dir={tmp_path / 'tfds'}", timeout=120)
+    assert proc.returncode == 2
+    assert "needs --config.data.manual_dir" in proc.stderr and "HTNet" in proc.stderr

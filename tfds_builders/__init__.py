@@ -1,0 +1,1 @@
+"""TFDS builders for micro-expression databases (array_record, no TensorFlow)."""
