@@ -22,7 +22,9 @@ import cv2
 import numpy as np
 import tensorflow_datasets as tfds
 
-CLASS_NAMES = ("negative", "positive", "surprise")
+from tfds_builders.features import MEGC_CLASSES, me_features
+
+CLASS_NAMES = MEGC_CLASSES
 DATASETS = ("casme2", "samm", "smic")
 CSV_NAME = "combined_3_class2_for_optical_flow.csv"
 REQUIRED_COLUMNS = ("dataset", "sub", "filename_o", "label", "imagename")
@@ -111,14 +113,7 @@ class HtnetComposite(tfds.core.GeneratorBasedBuilder):
         return tfds.core.DatasetInfo(
             builder=self,
             description=__doc__,
-            features=tfds.features.FeaturesDict({
-                "flow": tfds.features.Tensor(shape=(28, 28, 3), dtype=np.float32),
-                "apex": tfds.features.Tensor(shape=(224, 224, 1), dtype=np.uint8),
-                "label": tfds.features.ClassLabel(names=CLASS_NAMES),
-                "subject": tfds.features.Text(),
-                "dataset": tfds.features.Text(),
-                "sample_id": tfds.features.Text(),
-            }),
+            features=me_features(28, 224, CLASS_NAMES, with_onset=False),
             metadata=tfds.core.MetadataDict(flow_units="per-sample min-max 0..1"),
         )
 

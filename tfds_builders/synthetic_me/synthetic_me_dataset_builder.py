@@ -16,8 +16,9 @@ import tensorflow_datasets as tfds
 
 from faceslueth_jax.data import synthetic_faces
 from faceslueth_jax.preprocess import tvl1
+from tfds_builders.features import MEGC_CLASSES, me_features
 
-CLASS_NAMES = ("negative", "positive", "surprise")
+CLASS_NAMES = MEGC_CLASSES
 FLOW_BATCH = 32
 
 
@@ -64,15 +65,7 @@ class SyntheticMe(tfds.core.GeneratorBasedBuilder):
         return tfds.core.DatasetInfo(
             builder=self,
             description=__doc__,
-            features=tfds.features.FeaturesDict({
-                "flow": tfds.features.Tensor(shape=(s, s, 3), dtype=np.float32),
-                "apex": tfds.features.Tensor(shape=(s, s, 1), dtype=np.uint8),
-                "onset": tfds.features.Tensor(shape=(s, s, 1), dtype=np.uint8),
-                "label": tfds.features.ClassLabel(names=CLASS_NAMES),
-                "subject": tfds.features.Text(),
-                "dataset": tfds.features.Text(),
-                "sample_id": tfds.features.Text(),
-            }),
+            features=me_features(s, s, CLASS_NAMES, with_onset=True),
             metadata=tfds.core.MetadataDict(flow_units="pixels per onset-apex interval"),
         )
 
