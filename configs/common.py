@@ -75,7 +75,7 @@ def base_config(name: str, preset: str = "compact") -> ml_collections.ConfigDict
     c.train.scan_unroll = 0      # 0: the whole epoch unrolled on CPU, a rolled scan elsewhere
     c.train.optimizer = ml_collections.ConfigDict(dict(
         lr=8e-4, weight_decay=0.6, theta_lr=5e-3, theta_weight_decay=0.2,
-        gamma=0.987, decay_epochs=50))
+        gamma=0.987, decay_epochs=50, eps=1e-8))
 
     c.baseline = ml_collections.ConfigDict()
     c.baseline.logistic_regression = True

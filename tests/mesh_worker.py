@@ -12,7 +12,7 @@ from tests import tiny_problem
 
 
 def main():
-    config = tiny_problem.tiny_config()
+    config = tiny_problem.placement_config()
     views, labels, folds = tiny_problem.tiny_data(num_subjects=8, per_subject=3)
     out = {"num_devices": len(jax.devices())}
     for name, devices, chunk in [("1x1", 1, 1), ("8 devices, 8 folds per program", 8, 8),

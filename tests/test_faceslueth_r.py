@@ -36,8 +36,9 @@ def test_forward_training_mode_and_theta_readout():
     c = base_config("t")
     model = build_model(c.model, num_classes=3)
     views = _views(c)
-    variables = model.init(jax.random.PRNGKey(0), views, train=False)
-    logits, updates = model.apply(variables, views, train=True, mutable=["batch_stats"])
+    variables = jax.jit(lambda: model.init(jax.random.PRNGKey(0), views, train=False))()
+    logits, _ = jax.jit(lambda v: model.apply(v, views, train=True, mutable=["batch_stats"]))(
+        variables)
     assert logits.shape == (2, 3) and np.isfinite(np.asarray(logits)).all()
     np.testing.assert_allclose(soa_angles_deg(variables["params"]), [72.0] * 4, atol=1e-4)
 

@@ -8,7 +8,8 @@ from faceslueth_jax.train import optimizer
 
 def _cfg():
     return ml_collections.ConfigDict(dict(lr=8e-4, weight_decay=0.6, theta_lr=5e-3,
-                                          theta_weight_decay=0.2, gamma=0.987, decay_epochs=50))
+                                          theta_weight_decay=0.2, gamma=0.987, decay_epochs=50,
+                                          eps=1e-8))
 
 
 def test_orientation_vectors_get_the_theta_group():

@@ -13,8 +13,9 @@ leaves the state untouched. A fold whose loss turns non-finite is marked
 ``diverged`` and frozen; the other folds go on.
 
 ``jax.vmap`` maps that function over a chunk of K folds and ``jax.jit``
-compiles it once; the fold axis of states and specs is sharded over the mesh
-axis ``fold`` while the data set (resident on the devices) is replicated.
+compiles it once; ``shard_map`` splits the chunk's fold axis over the mesh axis
+``fold`` (K / devices folds per device) while the data set, resident on the
+devices, is replicated.
 K = all folds runs the whole protocol as one program; smaller K runs chunks
 one after another through the same compiled program (on CPU, convolutions
 with per-fold weights under vmap are slower than folds in turn: see
@@ -184,14 +185,26 @@ class FoldTrainer:
 
     # ----- all folds --------------------------------------------------------
     def _programs(self, steps: int) -> tuple[Callable, Callable]:
+        """(init, epoch) programs over a chunk of folds, compiled once per step count.
+
+        ``shard_map`` gives each device its own block of folds and ``vmap`` maps
+        over that block, so the SPMD partitioner never splits a per-fold (grouped)
+        convolution across devices: it mis-sizes such convolutions' feature groups
+        (seen with XLA:CPU and 8 host devices).
+        """
         if steps not in self._compiled:
             optimizer = make_optimizer(self.cfg.optimizer, steps)
-            init = jax.jit(jax.vmap(lambda k: self._init_fold(k, optimizer)),
-                           out_shardings=self.fold_sharding)
-            epoch = jax.jit(
-                jax.vmap(lambda st, sp, v, y, e: self._train_epoch(st, sp, v, y, e, optimizer, steps),
-                         in_axes=(0, 0, None, None, None)),
-                donate_argnums=0)
+            fold, rep = P("fold"), P()
+            local_init = jax.vmap(lambda k: self._init_fold(k, optimizer))
+            local_epoch = jax.vmap(
+                lambda st, sp, v, y, e: self._train_epoch(st, sp, v, y, e, optimizer, steps),
+                in_axes=(0, 0, None, None, None))
+            init = jax.jit(jax.shard_map(local_init, mesh=self.mesh, in_specs=fold,
+                                         out_specs=fold, check_vma=False))
+            epoch = jax.jit(jax.shard_map(local_epoch, mesh=self.mesh,
+                                          in_specs=(fold, fold, rep, rep, rep), out_specs=fold,
+                                          check_vma=False),
+                            donate_argnums=0)
             self._compiled[steps] = (init, epoch)
         return self._compiled[steps]
 

@@ -31,10 +31,10 @@ def param_groups(params):
 
 
 def make_optimizer(cfg, steps_per_epoch: int) -> optax.GradientTransformation:
-    """``cfg``: lr, weight_decay, theta_lr, theta_weight_decay, gamma, decay_epochs."""
+    """``cfg``: lr, weight_decay, theta_lr, theta_weight_decay, gamma, decay_epochs, eps."""
     def adamw(lr, wd):
         return optax.adamw(epoch_decay(lr, cfg.gamma, cfg.decay_epochs, steps_per_epoch),
-                           b1=0.9, b2=0.999, eps=1e-8, weight_decay=wd)
+                           b1=0.9, b2=0.999, eps=cfg.eps, weight_decay=wd)
     return optax.multi_transform(
         {"weights": adamw(cfg.lr, cfg.weight_decay),
          "theta": adamw(cfg.theta_lr, cfg.theta_weight_decay)},
