@@ -1,1 +1,1 @@
-"""data."""
+"""Data: the synthetic face generator, reading TFDS records into memory, augmentation."""

@@ -1,1 +1,1 @@
-"""evaluation."""
+"""Evaluation: metrics from pooled confusion matrices, epoch selection, run reports."""

@@ -1,1 +1,1 @@
-"""models."""
+"""Models: SOA, the motion and Swin appearance streams, FaceSleuth-R, baselines."""

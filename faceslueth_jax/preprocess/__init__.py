@@ -1,1 +1,1 @@
-"""preprocess."""
+"""Preprocessing: TV-L1 optical flow in JAX and optical strain."""

@@ -1,1 +1,1 @@
-"""train."""
+"""Training: protocols (fold tables), optimiser, the fold-parallel trainer, one experiment."""

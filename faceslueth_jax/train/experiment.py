@@ -46,6 +46,9 @@ def train_and_evaluate(config, workdir: str) -> dict:
     """Runs the config's protocol; returns metrics.json's content."""
     workdir = pathlib.Path(workdir)
     started = time.time()
+    if config.protocol.selection not in selection.RULES:  # before hours of training
+        raise ValueError(f"protocol.selection must be one of {selection.RULES}, "
+                         f"got {config.protocol.selection!r}")
     data = sources.load(config.data)  # fails here, before any output, when data is missing
     workdir.mkdir(parents=True, exist_ok=True)
     log_file = logging_to(workdir / "log")
@@ -68,13 +71,14 @@ def train_and_evaluate(config, workdir: str) -> dict:
                           config.train.folds_per_chunk, on_epoch=progress)
     train_seconds = time.time() - t0
 
+    # The config's rule is the headline (predictions.csv, the confusion matrix);
+    # the other rule is scored too and reported beside it.
     rules = [config.protocol.selection] + [r for r in selection.RULES
                                            if r != config.protocol.selection]
-    results, headline = {}, None
+    results = {}
     for rule in rules:
         results[rule], fold_of, probs = selection.evaluate(history, folds, data, rule)
-        if headline is None:
-            headline = (fold_of, probs)
+        if rule == config.protocol.selection:
             report.write_predictions(workdir, data, folds.names, fold_of, probs)
             report.plot_confusion(workdir, results[rule], data.class_names)
 

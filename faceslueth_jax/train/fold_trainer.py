@@ -224,10 +224,8 @@ class FoldTrainer:
         base_key = jax.random.PRNGKey(seed)
         fold_keys = np.stack([np.asarray(jax.random.fold_in(base_key, f)) for f in range(num_folds)])
 
-        num_test = folds.test_idx.shape[1]
-        num_layers = None
-        history = None
         chunks = [list(range(s, min(s + chunk, num_folds))) for s in range(0, num_folds, chunk)]
+        per_fold: dict[int, list[EpochRecord]] = {f: [] for f in range(num_folds)}
         for c, ids in enumerate(chunks):
             padded = ids + [ids[0]] * (chunk - len(ids))  # inert copies, results dropped
             spec = jax.device_put(FoldSpec(
@@ -239,20 +237,13 @@ class FoldTrainer:
             for e in range(epochs):
                 state, record = run_epoch(state, spec, self.views, self.labels, jnp.int32(e))
                 record = jax.device_get(record)
-                if history is None:
-                    num_layers = record.theta_deg.shape[-1]
-                    history = History(
-                        loss=np.full((num_folds, epochs), np.nan, np.float32),
-                        test_logits=np.zeros((num_folds, epochs, num_test, self.num_classes),
-                                             np.float32),
-                        theta_deg=np.zeros((num_folds, epochs, num_layers), np.float32),
-                        diverged=np.zeros((num_folds, epochs), bool),
-                        folds_per_chunk=chunk, num_devices=self.mesh.size)
-                n = len(ids)
-                history.loss[ids, e] = record.loss[:n]
-                history.test_logits[ids, e] = record.test_logits[:n]
-                history.theta_deg[ids, e] = record.theta_deg[:n]
-                history.diverged[ids, e] = record.diverged[:n]
+                for j, f in enumerate(ids):
+                    per_fold[f].append(jax.tree.map(lambda x, j=j: x[j], record))
                 if on_epoch is not None:
-                    on_epoch(c, len(chunks), e, epochs, record.loss[:n])
-        return history
+                    on_epoch(c, len(chunks), e, epochs, record.loss[: len(ids)])
+        # (folds, epochs, ...) arrays, one per EpochRecord field
+        stacked = jax.tree.map(lambda *xs: np.stack(xs).reshape(num_folds, epochs, *xs[0].shape),
+                               *[r for f in range(num_folds) for r in per_fold[f]])
+        return History(loss=stacked.loss, test_logits=stacked.test_logits,
+                       theta_deg=stacked.theta_deg, diverged=stacked.diverged,
+                       folds_per_chunk=chunk, num_devices=self.mesh.size)
