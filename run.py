@@ -11,10 +11,11 @@ from __future__ import annotations
 import sys
 import time
 
-from absl import app, flags, logging
+from absl import app, flags
 from ml_collections import config_flags
 
 from faceslueth_jax.data.sources import DataUnavailable
+from tfds_builders.errors import BadInputError
 
 FLAGS = flags.FLAGS
 config_flags.DEFINE_config_file("config", None, "Experiment config file.", lock_config=True)
@@ -30,8 +31,7 @@ def main(argv):
     workdir = FLAGS.workdir or f"runs/{config.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     try:
         summary = experiment.train_and_evaluate(config, workdir)
-    except DataUnavailable as e:
-        logging.error("%s", e)
+    except (DataUnavailable, BadInputError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(summary["summary_text"])

@@ -13,6 +13,12 @@ import pathlib
 import tempfile
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_bytes(path, data: bytes) -> pathlib.Path:
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -22,10 +28,16 @@ def write_bytes(path, data: bytes) -> pathlib.Path:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual file mode
         os.replace(tmp, path)
     except BaseException:
         pathlib.Path(tmp).unlink(missing_ok=True)
         raise
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)  # the rename itself survives a crash
+    finally:
+        os.close(directory)
     return path
 
 
@@ -34,7 +46,7 @@ def write_text(path, text: str) -> pathlib.Path:
 
 
 def write_json(path, obj) -> pathlib.Path:
-    return write_text(path, json.dumps(obj, indent=2, allow_nan=True) + "\n")
+    return write_text(path, json.dumps(obj, indent=2, allow_nan=True, default=str) + "\n")
 
 
 def write_csv(path, header, rows) -> pathlib.Path:

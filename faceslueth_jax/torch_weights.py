@@ -19,10 +19,6 @@ def nchw_to_nhwc(x: np.ndarray) -> np.ndarray:
     return np.transpose(np.asarray(x), (0, 2, 3, 1))
 
 
-def nhwc_to_nchw(x: np.ndarray) -> np.ndarray:
-    return np.transpose(np.asarray(x), (0, 3, 1, 2))
-
-
 def batch_norm(state: dict, prefix: str) -> tuple[dict, dict]:
     """(params, batch_stats) of the BatchNorm stored under ``prefix``."""
     params = {"scale": state[f"{prefix}.weight"], "bias": state[f"{prefix}.bias"]}

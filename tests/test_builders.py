@@ -51,15 +51,28 @@ def test_synthetic_builds_array_record_without_tensorflow(tiny_synthetic):
 
 
 def test_synthetic_flow_is_computed_not_copied(tiny_synthetic):
-    """The stored flow is TV-L1 of the stored onset/apex frames (to quantisation)."""
+    """The stored flow is TV-L1 of the stored frames: it estimates the generator's
+    displacement (better than zero flow where the face moves) without being it, and
+    recomputing it from the stored frames gives it back."""
     from faceslueth_jax.data import synthetic_faces
     from faceslueth_jax.preprocess import tvl1
     data = records.read_builder(tiny_synthetic)
-    clip = synthetic_faces.make_dataset(seed=0, **{k: v for k, v in TINY.items()})[0].clip
-    assert not np.allclose(data.views["flow"][0][..., :2], clip.true_flow, atol=1e-3)
+    samples = {s.sample_id: s for s in synthetic_faces.make_dataset(seed=0, **TINY)}
+    estimate_error, zero_error = [], []
+    for i, sample_id in enumerate(data.sample_id):
+        clip = samples[sample_id].clip
+        truth = (clip.true_flow + clip.distractor_amplitude[clip.apex] * clip.distractor_flow
+                 + clip.head_shift[clip.apex])
+        magnitude = np.linalg.norm(clip.true_flow, axis=-1)
+        moving = magnitude > 0.5 * magnitude.max()
+        error = np.linalg.norm(data.views["flow"][i, ..., :2] - truth, axis=-1)
+        assert error.max() > 1e-3  # not the generator's field
+        estimate_error.append(error[moving].mean())
+        zero_error.append(np.linalg.norm(truth, axis=-1)[moving].mean())
+    # measured: median 0.24 px against 0.40 px for zero flow (peaks 0.3-0.75 px at 64 px)
+    assert np.median(estimate_error) < 0.8 * np.median(zero_error)
     recomputed = np.asarray(tvl1.flow_uvs(data.views["onset"][0, ..., 0],
                                           data.views["apex"][0, ..., 0]))
-    # recomputing from the uint8-stored frames reproduces the record closely
     assert np.abs(recomputed - data.views["flow"][0]).mean() < 0.05
 
 

@@ -53,6 +53,7 @@ def test_training_learns_and_moves_theta(problem):
     config = tiny_problem.tiny_config()
     config.train.augment = False
     config.train.optimizer.lr = 5e-3
+    config.model.appearance.drop_path_rate = 0.1  # needs the per-step dropout key
     history = _fit(views, labels, folds, chunk=1, epochs=15, config=config)
     assert (history.loss[:, -1] < history.loss[:, 0]).all()
     correct = sum(int((history.test_logits[f, -1, :n].argmax(-1)

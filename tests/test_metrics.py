@@ -32,12 +32,13 @@ def test_absent_class_is_not_silently_dropped():
     # class 2 never occurs and is never predicted: excluded from both means, and said so
     cm = np.array([[3, 1, 0], [1, 3, 0], [0, 0, 0]])
     s = metrics.scores(cm)
-    assert s["classes_scored"] == [0, 1]
+    assert s["classes_in_uf1"] == [0, 1] and s["classes_in_uar"] == [0, 1]
     assert s["uf1"] == pytest.approx(0.75)
     assert s["uar"] == pytest.approx(0.75)
     # class 2 never occurs but is predicted once: its F1 is 0 and counts in UF1
     cm = np.array([[3, 0, 1], [1, 3, 0], [0, 0, 0]])
     s = metrics.scores(cm)
+    assert s["classes_in_uf1"] == [0, 1, 2] and s["classes_in_uar"] == [0, 1]
     assert s["per_class_f1"][2] == 0.0
     assert s["uf1"] == pytest.approx(np.mean([6 / 8, 6 / 7, 0.0]))
     assert s["uar"] == pytest.approx(np.mean([3 / 4, 3 / 4]))

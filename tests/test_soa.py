@@ -13,7 +13,6 @@ from faceslueth_jax import torch_weights
 from faceslueth_jax.models import soa
 from tests.conftest import shared_path
 
-jax.config.update("jax_enable_x64", False)
 TOL = 1e-5
 
 

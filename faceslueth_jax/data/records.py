@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 FACE_VIEWS = ("apex", "onset")
+FLOW_NORMS = ("minmax", "none")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,7 +56,13 @@ def read_builder(builder, split: str = "train") -> MEData:
     )
 
 
-def _resize(images: np.ndarray, size: int) -> np.ndarray:
+def u_mirror_offset(flow_norm: str) -> float:
+    """c in the mirror u -> c - u of prepared flow: 1 after min-max to 0..1, else 0."""
+    return 1.0 if flow_norm == "minmax" else 0.0
+
+
+def resize(images: np.ndarray, size: int) -> np.ndarray:
+    """(N, H, W, C) -> (N, size, size, C), linear with antialiasing when shrinking."""
     n, h, w, c = images.shape
     if (h, w) == (size, size):
         return images
@@ -67,7 +74,7 @@ def prepare(data: MEData, flow_size: int, face_size: int, flow_norm: str = "minm
     views = {}
     flow = data.views["flow"]
     scale = flow_size / flow.shape[1]
-    flow = _resize(flow, flow_size) * np.array([scale, scale, 1.0], np.float32)
+    flow = resize(flow, flow_size) * np.array([scale, scale, 1.0], np.float32)
     if flow_norm == "minmax":
         lo = flow.min(axis=(1, 2), keepdims=True)
         hi = flow.max(axis=(1, 2), keepdims=True)
@@ -78,7 +85,7 @@ def prepare(data: MEData, flow_size: int, face_size: int, flow_norm: str = "minm
     for name in FACE_VIEWS:
         if name not in data.views or (name == "onset" and not use_onset):
             continue
-        face = _resize(data.views[name], face_size)
+        face = resize(data.views[name], face_size)
         mean = face.mean(axis=(1, 2, 3), keepdims=True)
         std = face.std(axis=(1, 2, 3), keepdims=True)
         views[name] = ((face - mean) / np.maximum(std, 1e-6)).astype(np.float32)

@@ -29,7 +29,7 @@ LICENSED = {
 
 
 class DataUnavailable(RuntimeError):
-    """The data a config asks for cannot be read; the message says what to do."""
+    """The data a config asks for cannot be had; the message says what to do."""
 
 
 def _builder(cfg, data_dir: str):

@@ -60,11 +60,12 @@ Flow convention
     kept apart so that tests can check the class motion.
 
 Nuisances
-    A rigid head shift growing smoothly to at most 0.5 px (scaled) in a random
-    direction, Gaussian sensor noise (sigma 1..2 grey levels, new each frame),
+    A rigid head shift growing smoothly to at most 1 px (scaled) in a random
+    direction, Gaussian sensor noise (sigma 1.5..3 grey levels, new each frame),
     a per-clip gain/offset change with a small per-frame flicker, and in about
-    half the clips a distractor motion (a blink, a cheek twitch or a chin
-    movement) weaker than the class motion and timed on its own.
+    70% of the clips a distractor motion (a blink, a cheek twitch or a chin
+    movement) of 40-100% of the class peak, timed on its own. Across subjects
+    the face is misaligned by up to 16 px and scaled by 0.85..1.15.
 """
 
 from __future__ import annotations
@@ -77,7 +78,6 @@ import cv2
 import numpy as np
 
 NEGATIVE, POSITIVE, SURPRISE = 0, 1, 2
-LABEL_NAMES = ("negative", "positive", "surprise")
 LABEL_PROBS = (0.55, 0.25, 0.20)
 
 _REF_SIZE = 128.0  # geometry below is in pixels at this size

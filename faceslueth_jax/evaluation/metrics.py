@@ -9,7 +9,7 @@ With C[i, j] = number of samples of true class i predicted as j:
 A class with no samples has no recall and is left out of UAR; it is left out of
 UF1 too when it is also never predicted (0/0), and counts F1 = 0 when it is
 predicted (every such prediction is a false positive). Nothing is silently
-dropped: ``classes_scored`` lists what the means were taken over.
+dropped: ``classes_in_uf1`` and ``classes_in_uar`` list what each mean covers.
 """
 
 from __future__ import annotations
@@ -49,7 +49,8 @@ def scores(cm: np.ndarray) -> dict:
         "num_samples": int(total),
         "per_class_f1": [None if np.isnan(v) else float(v) for v in f1],
         "per_class_recall": [None if np.isnan(v) else float(v) for v in recall],
-        "classes_scored": [int(k) for k in np.flatnonzero(has_f1)],
+        "classes_in_uf1": [int(k) for k in np.flatnonzero(has_f1)],
+        "classes_in_uar": [int(k) for k in np.flatnonzero(has_recall)],
         "confusion_matrix": cm.astype(np.int64).tolist(),
     }
 

@@ -1,7 +1,7 @@
 """A finished run's files and its printed summary.
 
-Files (each written atomically): metrics.json, predictions.csv, theta.csv,
-confusion_matrix.png, theta.png. The headline selection is the config's;
+Files (each written atomically): predictions.csv, theta.csv,
+confusion_matrix.png, theta.png, and the printed summary's text. The headline selection is the config's;
 the other rule is reported beside it, and every optimistic figure says so.
 """
 
@@ -78,17 +78,17 @@ def plot_theta(workdir, history) -> None:
     plt.close(fig)
 
 
-def summary_table(title: str, results: dict, baseline: dict | None, history,
-                  workdir) -> str:
-    """The text printed at the end of a run."""
+def summary_table(title: str, results: list, baseline: dict | None, history,
+                  diverged: list, workdir) -> str:
+    """The text printed at the end of a run; ``results[0]`` is the headline rule."""
     lines = [title, "", f"{'selection':<32} {'UF1':>7} {'UAR':>7} {'acc':>7}"]
-    for result in results.values():
+    for result in results:
         lines.append(f"{selection_label(result):<32} {result['uf1']:7.4f} "
                      f"{result['uar']:7.4f} {result['accuracy']:7.4f}")
     if baseline is not None:
         lines.append(f"{'logistic regression on flow':<32} {baseline['uf1']:7.4f} "
                      f"{baseline['uar']:7.4f} {baseline['accuracy']:7.4f}")
-    headline = next(iter(results.values()))
+    headline = results[0]
     if "per_group" in headline:
         lines += ["", f"per database ({selection_label(headline)})"]
         for name, s in headline["per_group"].items():
@@ -100,11 +100,10 @@ def summary_table(title: str, results: dict, baseline: dict | None, history,
         lines.append(f"  layer {layer}: mean {theta[:, layer].mean():6.1f}  "
                      f"sd {theta[:, layer].std():5.1f}  "
                      f"range {theta[:, layer].min():6.1f}..{theta[:, layer].max():6.1f}")
-    diverged = np.flatnonzero(history.diverged[:, -1])
-    if diverged.size:
-        lines += ["", f"WARNING: {diverged.size} fold(s) diverged (non-finite loss) and were "
-                      "frozen at their last finite state: see metrics.json"]
-    if any(r["optimistic"] for r in results.values()):
+    if diverged:
+        lines += ["", f"WARNING: {len(diverged)} fold(s) diverged (non-finite loss) and were "
+                      f"frozen at their last finite state: {', '.join(diverged)}"]
+    if any(r["optimistic"] for r in results):
         lines += ["", OPTIMISTIC_NOTE]
     lines += ["", f"results: {pathlib.Path(workdir).resolve()}"]
     return "\n".join(lines)

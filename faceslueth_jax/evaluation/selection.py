@@ -55,8 +55,11 @@ def predictions(history, folds, epochs: np.ndarray, num_samples: int):
     return fold_of, probs
 
 
-def evaluate(history, folds, data, rule: str) -> dict:
-    """Pooled, per-database and per-fold scores under one selection rule."""
+def evaluate(history, folds, data, rule: str) -> tuple[dict, np.ndarray, np.ndarray]:
+    """(scores, fold of each sample, probabilities (N, K)) under one selection rule.
+
+    Scores: pooled, per database (when there are several) and per fold.
+    """
     epochs = select_epochs(history, folds, data.label, rule)
     fold_of, probs = predictions(history, folds, epochs, len(data))
     predicted = probs.argmax(-1)

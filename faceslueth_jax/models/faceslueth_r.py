@@ -16,8 +16,12 @@ from typing import Sequence
 import flax.linen as nn
 import jax.numpy as jnp
 
+from faceslueth_jax.models.layers import batch_norm
 from faceslueth_jax.models.motion_stream import MotionStream
 from faceslueth_jax.models.swin import SwinTransformer
+
+
+MOTION_INPUTS = ("flow", "frame_difference")
 
 
 class FaceSleuthR(nn.Module):
@@ -49,8 +53,6 @@ class FaceSleuthR(nn.Module):
                              f"{p.shape[1:]} must match for additive fusion: adjust the "
                              "input sizes, strides or widths in the config")
         z = (m + p).reshape(m.shape[0], -1)
-        norm = lambda name: nn.BatchNorm(use_running_average=not train, momentum=0.9,
-                                         epsilon=1e-5, name=name)
-        z = nn.relu(norm("bn1")(nn.Dense(self.head_widths[0], name="fc1")(z)))
-        z = norm("bn2")(nn.Dense(self.head_widths[1], name="fc2")(z))
+        z = nn.relu(batch_norm(train, "bn1")(nn.Dense(self.head_widths[0], name="fc1")(z)))
+        z = batch_norm(train, "bn2")(nn.Dense(self.head_widths[1], name="fc2")(z))
         return nn.Dense(self.num_classes, name="classifier")(z)

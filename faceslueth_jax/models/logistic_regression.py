@@ -52,8 +52,10 @@ def fold_logits(features: np.ndarray, labels: np.ndarray, folds, num_classes: in
     masks = np.zeros((folds.num_folds, len(x)), bool)
     for f in range(folds.num_folds):
         masks[f, folds.train_samples(f)] = True
-    fit = jax.jit(jax.vmap(lambda m: _fit_predict(x, y, m, num_classes, l2, steps)))
-    all_logits = np.asarray(fit(jnp.asarray(masks)))  # (F, N, K)
+    # data as arguments (closed-over arrays would be baked into the program)
+    fit = jax.jit(jax.vmap(lambda x, y, m: _fit_predict(x, y, m, num_classes, l2, steps),
+                           in_axes=(None, None, 0)))
+    all_logits = np.asarray(fit(x, y, jnp.asarray(masks)))  # (F, N, K)
     out = np.zeros((len(x), num_classes), np.float32)
     for f in range(folds.num_folds):
         idx = folds.test_samples(f)

@@ -17,6 +17,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from faceslueth_jax.models.layers import batch_norm
 from faceslueth_jax.models.soa import SOABlock, orientation_angle
 
 
@@ -45,8 +46,7 @@ class MotionStream(nn.Module):
             stride = self.stem_stride if i == 0 else 1
             x = nn.Conv(width, (3, 3), strides=(stride, stride), padding=((1, 1), (1, 1)),
                         use_bias=False, name=f"stem_conv{i}")(x)
-            x = nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5,
-                             name=f"stem_bn{i}")(x)
+            x = batch_norm(train, f"stem_bn{i}")(x)
             x = nn.relu(x)
         a = None
         for i, (width, stride) in enumerate(zip(self.widths, self.strides)):

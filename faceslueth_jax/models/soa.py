@@ -38,6 +38,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from faceslueth_jax.models.layers import batch_norm
+
+SOA_MODES = ("steerable", "reference")
 SOBEL_X = jnp.array([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]]) / 8.0
 SOBEL_Y = SOBEL_X.T
 
@@ -140,13 +143,10 @@ class SOABlock(nn.Module):
     mode: str = "steerable"
     theta_init_deg: float = 72.0
     reduction: int = 16
-    bn_momentum: float = 0.9
 
     @nn.compact
     def __call__(self, x, a_prev=None, *, train: bool):
-        norm = lambda name: nn.BatchNorm(
-            use_running_average=not train, momentum=self.bn_momentum, epsilon=1e-5,
-            name=name)
+        norm = lambda name: batch_norm(train, name)
         conv = lambda k, s, name: nn.Conv(
             self.features, (k, k), strides=(s, s), padding=((k // 2, k // 2),) * 2,
             use_bias=False, name=name)

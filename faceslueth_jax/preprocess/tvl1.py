@@ -59,8 +59,10 @@ _GRAD_IS_ZERO = 1e-10
 
 @dataclasses.dataclass(frozen=True)
 class TVL1Params:
-    """TV-L1 hyper-parameters (OpenCV DualTVL1 defaults). Hashable, so usable
-    as a static jit argument.
+    """TV-L1 hyper-parameters. tau, lambda, theta, scales, warps and epsilon are
+    OpenCV DualTVL1's defaults; the pyramid ratio (0.5), the inner-iteration cap
+    and the pre-smoothing follow the IPOL implementation. Hashable, so usable as
+    a static jit argument.
 
     Attributes:
       tau: dual time step (<= 0.25 for stability).

@@ -3,7 +3,7 @@ evaluation under both selection rules, baseline, and the run's files."""
 
 from __future__ import annotations
 
-import json
+import contextlib
 import logging as std_logging
 import pathlib
 import time
@@ -16,7 +16,8 @@ from faceslueth_jax import atomic_files
 from faceslueth_jax.data import records, sources
 from faceslueth_jax.evaluation import metrics, report, selection
 from faceslueth_jax.models import logistic_regression
-from faceslueth_jax.models.faceslueth_r import FaceSleuthR
+from faceslueth_jax.models.faceslueth_r import MOTION_INPUTS, FaceSleuthR
+from faceslueth_jax.models.soa import SOA_MODES
 from faceslueth_jax.train import fold_trainer, protocols
 from faceslueth_jax.train.progress import Progress
 
@@ -30,28 +31,46 @@ def build_model(model_cfg, num_classes: int) -> FaceSleuthR:
         motion_input=model_cfg.motion_input)
 
 
-def logging_to(path: pathlib.Path) -> std_logging.Handler:
-    """Also send absl/Python log records of this run to ``path``."""
+BASELINE_FLOW_SIZE = 28  # the logistic regression always sees 28x28 flow
+
+
+@contextlib.contextmanager
+def logging_to(path: pathlib.Path):
+    """Also send absl/Python log records to ``path`` while the block runs."""
     handler = std_logging.FileHandler(path)
     handler.setFormatter(std_logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     std_logging.getLogger().addHandler(handler)
-    return handler
+    try:
+        yield
+    finally:
+        std_logging.getLogger().removeHandler(handler)
+        handler.close()
 
 
-def _json_safe(value):
-    return json.loads(json.dumps(value, default=str))
+def check_config(config) -> None:
+    """Reject misspelt choices before any data is built or any epoch is trained."""
+    choices = {"protocol.name": (config.protocol.name, protocols.PROTOCOLS),
+               "protocol.selection": (config.protocol.selection, selection.RULES),
+               "data.flow_norm": (config.data.flow_norm, records.FLOW_NORMS),
+               "model.motion_input": (config.model.motion_input, MOTION_INPUTS),
+               "model.motion.soa_mode": (config.model.motion.soa_mode, SOA_MODES)}
+    for field, (value, allowed) in choices.items():
+        if value not in allowed:
+            raise ValueError(f"{field} must be one of {allowed}, got {value!r}")
 
 
 def train_and_evaluate(config, workdir: str) -> dict:
     """Runs the config's protocol; returns metrics.json's content."""
+    check_config(config)
     workdir = pathlib.Path(workdir)
     started = time.time()
-    if config.protocol.selection not in selection.RULES:  # before hours of training
-        raise ValueError(f"protocol.selection must be one of {selection.RULES}, "
-                         f"got {config.protocol.selection!r}")
     data = sources.load(config.data)  # fails here, before any output, when data is missing
     workdir.mkdir(parents=True, exist_ok=True)
-    log_file = logging_to(workdir / "log")
+    with logging_to(workdir / "log"):
+        return _run(config, workdir, data, started)
+
+
+def _run(config, workdir: pathlib.Path, data, started: float) -> dict:
     atomic_files.write_text(workdir / "config.json", config.to_json_best_effort(indent=2) + "\n")
     data = records.prepare(data, config.data.flow_size, config.data.face_size,
                            config.data.flow_norm, config.data.use_onset)
@@ -64,7 +83,8 @@ def train_and_evaluate(config, workdir: str) -> dict:
 
     model = build_model(config.model, len(data.class_names))
     mesh = fold_trainer.make_mesh(config.train.num_devices)
-    trainer = fold_trainer.FoldTrainer(model, config.train, data.views, data.label, mesh)
+    trainer = fold_trainer.FoldTrainer(model, config.train, data.views, data.label, mesh,
+                                       records.u_mirror_offset(config.data.flow_norm))
     progress = Progress(f"{config.name} ({folds.num_folds} folds)")
     t0 = time.time()
     history = trainer.fit(folds, config.train.epochs, config.seed,
@@ -84,8 +104,8 @@ def train_and_evaluate(config, workdir: str) -> dict:
 
     baseline = None
     if config.baseline.logistic_regression:
-        logits = logistic_regression.fold_logits(data.views["flow"], data.label, folds,
-                                                 len(data.class_names))
+        flow = records.resize(data.views["flow"], BASELINE_FLOW_SIZE)
+        logits = logistic_regression.fold_logits(flow, data.label, folds, len(data.class_names))
         baseline = metrics.pooled_scores(data.label, logits.argmax(-1), len(data.class_names))
 
     report.write_theta(workdir, history, folds.names)
@@ -117,13 +137,11 @@ def train_and_evaluate(config, workdir: str) -> dict:
         "train_seconds": train_seconds,
         "wall_seconds": time.time() - started,
     }
-    atomic_files.write_json(workdir / "metrics.json", _json_safe(summary))
+    atomic_files.write_json(workdir / "metrics.json", summary)
     title = (f"FaceSleuth-R {config.protocol.name.upper()} on {config.data.name}: "
              f"{len(data)} samples, {folds.num_folds} folds, {config.train.epochs} epochs, "
              f"{summary['wall_seconds'] / 60:.1f} min on {summary['execution']['device']}")
     summary["summary_text"] = report.summary_table(
-        title, {r: results[r] for r in rules}, baseline, history, workdir)
+        title, [results[r] for r in rules], baseline, history, diverged, workdir)
     atomic_files.write_text(workdir / "summary.txt", summary["summary_text"] + "\n")
-    std_logging.getLogger().removeHandler(log_file)
-    log_file.close()
     return summary

@@ -20,7 +20,8 @@ K = all folds runs the whole protocol as one program; smaller K runs chunks
 one after another through the same compiled program (on CPU, convolutions
 with per-fold weights under vmap are slower than folds in turn: see
 ``default_folds_per_chunk``). A fold's randomness depends only on (seed, f),
-so results do not depend on K or on the number of devices.
+so K and the number of devices change results only by float summation order
+(Adam's lr * sign(g) step for tiny gradients can magnify that to +-lr).
 """
 
 from __future__ import annotations
@@ -102,9 +103,9 @@ def default_scan_unroll(steps: int, mesh: Mesh) -> int:
 def default_folds_per_chunk(num_folds: int, mesh: Mesh) -> int:
     """All folds in one program on accelerators; one fold per device on CPU.
 
-    Measured on 2 CPU cores (../shared/notes/fold-parallel-on-cpu.md): 68 folds of a
-    small CNN under vmap ran 5.7x slower than the folds one after another, because
-    per-fold weights turn convolutions into grouped convolutions.
+    Measured on 2 CPU cores (jax 0.10.2): 68 folds of a small CNN under vmap ran
+    5.7x slower than the folds one after another, because per-fold weights turn
+    convolutions into grouped convolutions.
     """
     if mesh.devices.flat[0].platform == "cpu":
         return mesh.size
@@ -114,11 +115,13 @@ def default_folds_per_chunk(num_folds: int, mesh: Mesh) -> int:
 class FoldTrainer:
     """Trains a model on every fold of a protocol; see the module docstring."""
 
-    def __init__(self, model, train_cfg, views: dict, labels: np.ndarray, mesh: Mesh):
+    def __init__(self, model, train_cfg, views: dict, labels: np.ndarray, mesh: Mesh,
+                 u_mirror_offset: float = 1.0):
+        """``u_mirror_offset``: c in the flow mirror u -> c - u (see data.augment)."""
         self.model = model
         self.cfg = train_cfg
         self.mesh = mesh
-        self.num_classes = model.num_classes
+        self.u_mirror_offset = u_mirror_offset
         self.fold_sharding = NamedSharding(mesh, P("fold"))
         replicated = NamedSharding(mesh, P())
         # Resident on the devices and passed to the programs as arguments (not
@@ -145,10 +148,10 @@ class FoldTrainer:
         valid = jnp.arange(num_slots) < spec.num_train
         order = jnp.argsort(jnp.where(valid, jax.random.uniform(perm_key, (num_slots,)), 2.0))
 
-        def loss_fn(params, batch_stats, views, labels, weight):
+        def loss_fn(params, batch_stats, views, labels, weight, dropout_key):
             logits, updates = self.model.apply(
                 {"params": params, "batch_stats": batch_stats}, views, train=True,
-                mutable=["batch_stats"])
+                mutable=["batch_stats"], rngs={"dropout": dropout_key})
             ce = optax.softmax_cross_entropy_with_integer_labels(logits, labels)
             loss = jnp.sum(ce * weight) / jnp.maximum(jnp.sum(weight), 1.0)
             return loss, updates["batch_stats"]
@@ -158,11 +161,12 @@ class FoldTrainer:
             weight = (positions < spec.num_train).astype(jnp.float32)
             idx = spec.train_idx[order[positions % spec.num_train]]
             views = {k: v[idx] for k, v in data_views.items()}
+            augment_key, dropout_key = jax.random.split(jax.random.fold_in(step_key, s))
             if cfg.augment:
-                views = augment_batch(jax.random.fold_in(step_key, s), views,
-                                      cfg.max_shift_fraction)
+                views = augment_batch(augment_key, views, cfg.max_shift_fraction,
+                                      self.u_mirror_offset)
             (loss, batch_stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-                state.params, state.batch_stats, views, data_labels[idx], weight)
+                state.params, state.batch_stats, views, data_labels[idx], weight, dropout_key)
             updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
             new = FoldState(optax.apply_updates(state.params, updates), batch_stats, opt_state,
                             state.diverged)

@@ -71,7 +71,10 @@ def loso(datasets, subjects) -> Folds:
     return folds_from_groups(subject_keys(datasets, subjects))
 
 
+PROTOCOLS = ("loso",)
+
+
 def make_folds(name: str, datasets, subjects) -> Folds:
     if name == "loso":
         return loso(datasets, subjects)
-    raise ValueError(f"unknown protocol {name!r}; available: 'loso'")
+    raise ValueError(f"unknown protocol {name!r}; available: {PROTOCOLS}")

@@ -22,9 +22,10 @@ import cv2
 import numpy as np
 import tensorflow_datasets as tfds
 
+from tfds_builders.errors import BadInputError
 from tfds_builders.features import MEGC_CLASSES, me_features
 
-CLASS_NAMES = MEGC_CLASSES
+FLOW_SIZE, FACE_SIZE = 28, 224  # as released
 DATASETS = ("casme2", "samm", "smic")
 CSV_NAME = "combined_3_class2_for_optical_flow.csv"
 REQUIRED_COLUMNS = ("dataset", "sub", "filename_o", "label", "imagename")
@@ -32,7 +33,7 @@ FLOW_DIR = pathlib.Path("datasets", "STSNet_whole_norm_u_v_os")
 APEX_DIR = pathlib.Path("datasets", "combined_datasets_whole")
 
 
-class CompositeDataError(ValueError):
+class CompositeDataError(BadInputError):
     """Bad input in the HTNet composite: names the file and the CSV row."""
 
 
@@ -68,10 +69,10 @@ def read_rows(manual_dir: pathlib.Path) -> list[dict]:
                 raise CompositeDataError(
                     f"htnet_composite: {where}: unknown dataset {row['dataset']!r}, "
                     f"expected one of {DATASETS}")
-            if row["label"] not in {str(i) for i in range(len(CLASS_NAMES))}:
+            if row["label"] not in {str(i) for i in range(len(MEGC_CLASSES))}:
                 raise CompositeDataError(
                     f"htnet_composite: {where}: unknown label {row['label']!r}, "
-                    f"expected 0..{len(CLASS_NAMES) - 1}")
+                    f"expected 0..{len(MEGC_CLASSES) - 1}")
             sample_id = f"{row['sub']}_{row['filename_o']}"
             if sample_id in seen:
                 raise CompositeDataError(
@@ -86,9 +87,9 @@ def read_rows(manual_dir: pathlib.Path) -> list[dict]:
 def read_sample(manual_dir: pathlib.Path, row: dict) -> dict:
     manual_dir = pathlib.Path(manual_dir)
     flow_bgr = _read_image(manual_dir / FLOW_DIR / f"{row['sample_id']} .png",
-                           cv2.IMREAD_COLOR, (28, 28), row["where"])
+                           cv2.IMREAD_COLOR, (FLOW_SIZE, FLOW_SIZE), row["where"])
     apex = _read_image(manual_dir / APEX_DIR / row["imagename"],
-                       cv2.IMREAD_GRAYSCALE, (224, 224), row["where"])
+                       cv2.IMREAD_GRAYSCALE, (FACE_SIZE, FACE_SIZE), row["where"])
     return {
         "flow": (flow_bgr[..., ::-1] / 255.0).astype(np.float32),
         "apex": apex[..., None],
@@ -113,7 +114,7 @@ class HtnetComposite(tfds.core.GeneratorBasedBuilder):
         return tfds.core.DatasetInfo(
             builder=self,
             description=__doc__,
-            features=me_features(28, 224, CLASS_NAMES, with_onset=False),
+            features=me_features(FLOW_SIZE, FACE_SIZE, MEGC_CLASSES, with_onset=False),
             metadata=tfds.core.MetadataDict(flow_units="per-sample min-max 0..1"),
         )
 

@@ -18,7 +18,6 @@ from faceslueth_jax.data import synthetic_faces
 from faceslueth_jax.preprocess import tvl1
 from tfds_builders.features import MEGC_CLASSES, me_features
 
-CLASS_NAMES = MEGC_CLASSES
 FLOW_BATCH = 32
 
 
@@ -65,7 +64,7 @@ class SyntheticMe(tfds.core.GeneratorBasedBuilder):
         return tfds.core.DatasetInfo(
             builder=self,
             description=__doc__,
-            features=me_features(s, s, CLASS_NAMES, with_onset=True),
+            features=me_features(s, s, MEGC_CLASSES, with_onset=True),
             metadata=tfds.core.MetadataDict(flow_units="pixels per onset-apex interval"),
         )
 
@@ -82,7 +81,7 @@ class SyntheticMe(tfds.core.GeneratorBasedBuilder):
             chunk = samples[start:start + FLOW_BATCH]
             onsets = np.stack([s.clip.frames[s.clip.onset] for s in chunk])
             apexes = np.stack([s.clip.frames[s.clip.apex] for s in chunk])
-            flows = np.asarray(tvl1.flow_uvs_batch(onsets, apexes))
+            flows = np.asarray(tvl1.flow_uvs_batch(_pad(onsets), _pad(apexes)))[: len(chunk)]
             for sample, onset, apex, flow in zip(chunk, onsets, apexes, flows):
                 yield sample.sample_id, {
                     "flow": flow.astype(np.float32),
@@ -93,6 +92,11 @@ class SyntheticMe(tfds.core.GeneratorBasedBuilder):
                     "dataset": "synthetic",
                     "sample_id": sample.sample_id,
                 }
+
+
+def _pad(frames: np.ndarray) -> np.ndarray:
+    """Pad the last batch to FLOW_BATCH so TV-L1 compiles for one shape only."""
+    return np.concatenate([frames, np.repeat(frames[-1:], FLOW_BATCH - len(frames), 0)])
 
 
 def _to_uint8(frame: np.ndarray) -> np.ndarray:

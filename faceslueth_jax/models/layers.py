@@ -1,0 +1,9 @@
+"""Layers shared by the models."""
+
+import flax.linen as nn
+
+
+def batch_norm(train: bool, name: str) -> nn.BatchNorm:
+    """BatchNorm with PyTorch's defaults (momentum 0.1 there = 0.9 here, eps 1e-5),
+    so converted reference weights and running statistics behave the same."""
+    return nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5, name=name)
