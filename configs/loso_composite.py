@@ -7,8 +7,8 @@ so the appearance stream sees the apex only.
   python run.py --config=configs/loso_composite.py \
       --config.data.manual_dir=/path/to/HTNet
 
-About 46 minutes measured on a 2-core CPU shared with other jobs, compact
-preset (68 folds of ~436 training samples, 20 epochs).
+34 minutes measured on a 2-core CPU with the compact preset (68 folds of ~436
+training samples, 20 epochs).
 The optimistic rule of the references: --config.protocol.selection=best_test_epoch
 (both rules are always reported; this picks the headline).
 """
