@@ -5,7 +5,6 @@ import json
 import sys
 
 import jax
-import numpy as np
 
 from faceslueth_jax.train import fold_trainer
 from tests import tiny_problem

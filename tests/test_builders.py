@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import collections
 import csv
-import shutil
 import sys
 
 import cv2

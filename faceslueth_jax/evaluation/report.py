@@ -1,7 +1,7 @@
 """A finished run's files and its printed summary.
 
-Files (each written atomically): predictions.csv, theta.csv,
-confusion_matrix.png, theta.png, and the printed summary's text. The headline selection is the config's;
+Files written here (each atomically): predictions.csv, theta.csv,
+confusion_matrix.png, theta.png; ``summary_table`` composes the printed summary. The headline selection is the config's;
 the other rule is reported beside it, and every optimistic figure says so.
 """
 
