@@ -47,6 +47,13 @@ def base_config(name: str, preset: str = "compact") -> ml_collections.ConfigDict
     c.data.manual_dir = ""
     c.data.synthetic = ml_collections.ConfigDict(dict(
         num_subjects=16, clips_per_subject=12, orientation_deg=90.0, seed=0, size=128))
+    # How a licensed database's builder makes its records (tfds_builders/me_database.py):
+    # class set, stored flow and face sides, flow method, apex spotting where the sheet
+    # has none. The model's inputs are then resized to flow_size/face_size below.
+    c.data.build = ml_collections.ConfigDict(dict(
+        classes="megc3", flow_size=max(112, p["flow_size"]), face_size=max(112, p["face_size"]),
+        flow_method="tvl1", flow_norm="raw", apex="flow", margin=0.1))
+    c.data.on_error = "raise"  # or 'skip': leave out bad samples, listed in the metadata
     c.data.flow_size = p["flow_size"]
     c.data.face_size = p["face_size"]
     c.data.flow_norm = "minmax"  # per sample and channel to 0..1, as STSTNet/HTNet

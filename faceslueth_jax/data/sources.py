@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import pathlib
 
@@ -9,27 +10,24 @@ import tensorflow_datasets as tfds
 
 from faceslueth_jax.data import records
 
-LICENSED = {
-    "casme2": ("CASME II",
-               "Request it from the CASME team (http://casme.psych.ac.cn/casme/e2) and put "
-               "CASME2-coding-*.xlsx with CASME2_RAW_selected/subXX/EPxx_yy/imgN.jpg (or "
-               "Cropped/subXX/EPxx_yy/reg_imgN.jpg) under one folder"),
-    "samm": ("SAMM",
-             "Request it from Manchester Metropolitan University "
-             "(http://www2.docm.mmu.ac.uk/STAFF/M.Yap/dataset.php) and put "
-             "SAMM_Micro_FACS_Codes_v2.xlsx with SAMM/006/006_1_2/006_05562.jpg ... under one folder"),
-    "smic_hs": ("SMIC-HS",
-                "Request it from the University of Oulu (SMIC, https://www.oulu.fi/cmvs) and put "
-                "HS/s1/micro/{negative,positive,surprise}/s1_ne_01/image######.bmp under one folder"),
-    "casme3": ("CAS(ME)^3",
-               "Request it from the CASME team (http://casme.psych.ac.cn/casme/e4) and put "
-               "cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx with spNO.1/b/color/175.jpg ... "
-               "under one folder"),
+# data.name -> (module, class) of the builders that read a licensed database from manual_dir
+DATABASE_BUILDERS = {
+    "casme2": ("tfds_builders.casme2", "Casme2"),
+    "samm": ("tfds_builders.samm", "Samm"),
+    "smic_hs": ("tfds_builders.smic_hs", "SmicHs"),
+    "casme3": ("tfds_builders.casme3", "Casme3"),
+    "megc2019_composite": ("tfds_builders.megc2019_composite", "Megc2019Composite"),
 }
 
 
 class DataUnavailable(RuntimeError):
     """The data a config asks for cannot be had; the message says what to do."""
+
+
+def database_builder(name: str):
+    """The builder class for a licensed database's ``data.name``."""
+    module, cls = DATABASE_BUILDERS[name]
+    return getattr(importlib.import_module(module), cls)
 
 
 def _builder(cfg, data_dir: str):
@@ -39,16 +37,11 @@ def _builder(cfg, data_dir: str):
     if cfg.name == "htnet_composite":
         from tfds_builders.htnet_composite import HtnetComposite
         return HtnetComposite(data_dir=data_dir, file_format="array_record")
-    if cfg.name in LICENSED:
-        title, how = LICENSED[cfg.name]
-        where = cfg.get("manual_dir") or "<manual_dir>"
-        raise DataUnavailable(
-            f"{title} is licensed and cannot be downloaded automatically. {how}, then pass "
-            f"--config.data.manual_dir={where}. The '{cfg.name}' TFDS builder that converts "
-            "it into flow/apex records is not part of this release yet; until it lands, "
-            "run configs/loso_synthetic.py or configs/loso_composite.py.")
+    if cfg.name in DATABASE_BUILDERS:
+        return database_builder(cfg.name).from_fields(
+            data_dir, on_error=cfg.get("on_error", "raise"), **dict(cfg.build))
     raise DataUnavailable(f"unknown data.name {cfg.name!r}; known: synthetic_me, "
-                          f"htnet_composite, {', '.join(LICENSED)}")
+                          f"htnet_composite, {', '.join(DATABASE_BUILDERS)}")
 
 
 def load(cfg) -> records.MEData:
@@ -56,9 +49,11 @@ def load(cfg) -> records.MEData:
     builder = _builder(cfg, os.path.expanduser(cfg.data_dir))
     manual_dir = cfg.get("manual_dir") or None
     instructions = getattr(builder, "MANUAL_DOWNLOAD_INSTRUCTIONS", None)
-    if instructions and not (manual_dir and pathlib.Path(manual_dir).is_dir()):
-        raise DataUnavailable(f"data.name={cfg.name!r} needs --config.data.manual_dir, an "
-                              f"existing folder (got {manual_dir!r}). {instructions}")
+    if instructions and not builder.is_prepared() and not (
+            manual_dir and pathlib.Path(manual_dir).is_dir()):
+        raise DataUnavailable(
+            f"data.name={cfg.name!r} needs --config.data.manual_dir, an existing folder "
+            f"(got {manual_dir!r}). {instructions}")
     builder.download_and_prepare(
         download_config=tfds.download.DownloadConfig(manual_dir=manual_dir))
     return records.read_builder(builder)

@@ -1,0 +1,208 @@
+"""Miniature ME databases in each database's exact on-disk layout.
+
+Frames are synthetic faces (``faceslueth_jax.data.synthetic_faces``) with one
+clear local motion that peaks at a chosen frame, so a spotted apex has a known
+answer. Sheets carry the real header rows and column names. Every writer takes
+the clips to write, so a test can add the fault it wants to check.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import pathlib
+
+import cv2
+import numpy as np
+import openpyxl
+
+from faceslueth_jax.data import synthetic_faces
+
+NUM_FRAMES = 7
+FACE_PX = 64        # synthetic face side
+RAW_PAD = (10, 14, 18, 22)  # top, bottom, left, right: a raw frame is the face plus background
+
+
+@dataclasses.dataclass
+class FixtureClip:
+    subject: str           # as the database's folders spell it
+    filename: str          # clip folder (CASME II EP.., SAMM 006_1_2, SMIC s1_ne_01, CAS(ME)^3 task)
+    emotion: str           # as the sheet (or SMIC's folder) spells it
+    onset: int = 100       # frame number of the first frame
+    apex_index: int = 3    # index of the motion peak within the clip
+
+    @property
+    def apex(self) -> int:
+        return self.onset + self.apex_index
+
+    @property
+    def offset(self) -> int:
+        return self.onset + NUM_FRAMES - 1
+
+
+def clip_frames(seed: int, apex_index: int, raw: bool) -> np.ndarray:
+    """(NUM_FRAMES, H, W) uint8: a synthetic face whose mouth region moves up by
+    up to 3 px, the motion profile peaking at ``apex_index``."""
+    rng = np.random.default_rng(seed)
+    face = synthetic_faces.make_subject(rng, FACE_PX)
+    ys, xs = np.mgrid[0:FACE_PX, 0:FACE_PX].astype(np.float32)
+    cx, cy = face.mouth_corner(0)
+    bump = np.exp(-((xs - cx) ** 2 + (ys - cy) ** 2) / (2 * 8.0 ** 2))
+    field = np.stack([np.zeros_like(bump), -3.0 * bump], axis=-1)
+    profile = np.maximum(0.0, 1.0 - np.abs(np.arange(NUM_FRAMES) - apex_index) / 3.0)
+    frames = [synthetic_faces.render(face, p * field) for p in profile]
+    frames = np.clip(np.rint(frames), 0, 255).astype(np.uint8)
+    if raw:
+        top, bottom, left, right = RAW_PAD
+        frames = np.stack([cv2.copyMakeBorder(f, top, bottom, left, right, cv2.BORDER_REPLICATE)
+                           for f in frames])
+    return frames
+
+
+def write_frames(folder: pathlib.Path, name_of_number, clip: FixtureClip, seed: int,
+                 raw: bool) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, frame in enumerate(clip_frames(seed, clip.apex_index, raw)):
+        cv2.imwrite(str(folder / name_of_number(clip.onset + i)), frame)
+
+
+def write_sheet(path: pathlib.Path, header: list, rows: list[list], preamble: int = 0) -> None:
+    """An .xlsx whose header sits on row ``preamble + 1`` (SAMM: 13 rows of notes first)."""
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    for i in range(preamble):
+        sheet.append([f"note {i + 1}" if i == 0 else None])
+    sheet.append(header)
+    for row in rows:
+        sheet.append(row)
+    workbook.save(path)
+
+
+# ----------------------------------------------------------------- CASME II
+
+CASME2_HEADER = ["Subject", "Filename", None, "OnsetFrame", "ApexFrame", "OffsetFrame", None,
+                 "Action Units", "Estimated Emotion"]
+CASME2_CLIPS = [FixtureClip("sub01", "EP02_01f", "happiness", 46, 3),
+                FixtureClip("sub01", "EP19_05f", "disgust", 120, 2),
+                FixtureClip("sub02", "EP01_11f", "repression", 30, 4),
+                FixtureClip("sub02", "EP09_03", "others", 200, 3),
+                FixtureClip("sub03", "EP01_5", "surprise", 80, 3),
+                FixtureClip("sub03", "EP03_03", "fear", 10, 2),
+                FixtureClip("sub04", "EP12_02f", "sadness", 55, 4)]
+
+
+def write_casme2(root: pathlib.Path, clips=CASME2_CLIPS, raw: bool = False,
+                 apex_cells: dict | None = None) -> pathlib.Path:
+    """CASME2-coding-20140508.xlsx + Cropped/subXX/EP/reg_imgN.jpg (or the raw
+    CASME2_RAW_selected/subXX/EP/imgN.jpg). apex_cells: {clip index: cell value}
+    overrides the ApexFrame cell (None or '/' as in the real sheet)."""
+    apex_cells = apex_cells or {}
+    rows = [[int(c.subject[3:]), c.filename, None, c.onset, apex_cells.get(i, c.apex), c.offset,
+             None, "AU12", c.emotion] for i, c in enumerate(clips)]
+    root.mkdir(parents=True, exist_ok=True)
+    write_sheet(root / "CASME2-coding-20140508.xlsx", CASME2_HEADER, rows)
+    top, prefix = ("CASME2_RAW_selected", "img") if raw else ("Cropped", "reg_img")
+    for i, c in enumerate(clips):
+        write_frames(root / top / c.subject / c.filename, lambda n: f"{prefix}{n}.jpg", c, i, raw)
+    return root
+
+
+# --------------------------------------------------------------------- SAMM
+
+SAMM_HEADER = ["Subject", "Filename", "Inducement Code", "Onset Frame", "Apex Frame",
+               "Offset Frame", "Duration", "Micro", "Objective Classes", "Notes",
+               "Action Units", "Estimated Emotion"]
+SAMM_CLIPS = [FixtureClip("006", "006_1_2", "Anger", 5562, 3),
+              FixtureClip("006", "006_1_3", "Contempt", 1200, 2),
+              FixtureClip("007", "007_3_1", "Disgust", 400, 4),
+              FixtureClip("007", "007_7_1", "Fear", 900, 3),
+              FixtureClip("009", "009_3_8", "Sadness", 300, 3),
+              FixtureClip("011", "011_2_3", "Happiness", 77, 2),
+              FixtureClip("011", "011_3_1", "Surprise", 150, 4),
+              FixtureClip("012", "012_6_5", "Other", 60, 3)]
+
+
+def write_samm(root: pathlib.Path, clips=SAMM_CLIPS) -> pathlib.Path:
+    """SAMM_Micro_FACS_Codes_v2.xlsx (header on row 14) + SAMM/006/006_1_2/006_05562.jpg."""
+    rows = [[int(c.subject), c.filename, 1, c.onset, c.apex, c.offset, NUM_FRAMES, "Micro",
+             1, None, "R14", c.emotion] for c in clips]
+    root.mkdir(parents=True, exist_ok=True)
+    write_sheet(root / "SAMM_Micro_FACS_Codes_v2.xlsx", SAMM_HEADER, rows, preamble=13)
+    for i, c in enumerate(clips):
+        write_frames(root / "SAMM" / c.subject / c.filename,
+                     lambda n, s=c.subject: f"{s}_{n:05d}.jpg", c, 100 + i, raw=True)
+    return root
+
+
+# ------------------------------------------------------------------ SMIC-HS
+
+SMIC_CLIPS = [FixtureClip("s1", "s1_ne_01", "negative", 1, 3),
+              FixtureClip("s1", "s1_po_01", "positive", 1, 2),
+              FixtureClip("s2", "s2_sur_01", "surprise", 1, 4),
+              FixtureClip("s2", "s2_ne_02", "negative", 1, 3)]
+
+
+def write_smic(root: pathlib.Path, clips=SMIC_CLIPS, cropped: bool = False) -> pathlib.Path:
+    """HS/s1/micro/<emotion>/s1_ne_01/image######.bmp (cropped: reg_image######.bmp)."""
+    prefix = "reg_image" if cropped else "image"
+    for i, c in enumerate(clips):
+        write_frames(root / "HS" / c.subject / "micro" / c.emotion / c.filename,
+                     lambda n: f"{prefix}{n:06d}.bmp", c, 200 + i, raw=not cropped)
+    return root
+
+
+# ---------------------------------------------------------------- CAS(ME)^3
+
+CASME3_HEADER = ["Subject", "Filename", "Onset", "Apex", "Offset", "AU", "Objective class",
+                 "emotion"]
+CASME3_CLIPS = [FixtureClip("spNO.1", "a", "happy", 175, 3),
+                FixtureClip("spNO.1", "a", "disgust", 400, 2),
+                FixtureClip("spNO.1", "b", "surprise", 90, 4),
+                FixtureClip("spNO.2", "c", "fear", 33, 3),
+                FixtureClip("spNO.2", "d", "anger", 12, 3),
+                FixtureClip("spNO.3", "e", "sad", 60, 2),
+                FixtureClip("spNO.3", "f", "others", 70, 3)]
+
+
+def write_casme3(root: pathlib.Path, clips=CASME3_CLIPS) -> pathlib.Path:
+    """cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx + spNO.1/a/color/175.jpg."""
+    rows = [[c.subject, c.filename, c.onset, c.apex, c.offset, "AU4", "1", c.emotion]
+            for c in clips]
+    root.mkdir(parents=True, exist_ok=True)
+    write_sheet(root / "cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx", CASME3_HEADER, rows)
+    for i, c in enumerate(clips):
+        write_frames(root / c.subject / c.filename / "color", lambda n: f"{n}.jpg", c, 310 + i,
+                     raw=True)
+    return root
+
+
+# ----------------------------------------------------- the MEGC2019 composite
+
+# Every emotion string of every database. Ids of mapped clips are MEGC2019 samples
+# (tfds_builders/megc2019_composite/megc2019_samples.csv), except EP99_01, which
+# the mapping admits but the benchmark does not list.
+COMPOSITE_CASME2 = [FixtureClip("sub01", "EP02_01f", "happiness"),
+                    FixtureClip("sub01", "EP19_05f", "disgust"),
+                    FixtureClip("sub02", "EP01_11f", "repression"),
+                    FixtureClip("sub02", "EP11_01", "surprise"),
+                    FixtureClip("sub03", "EP03_03", "fear"),
+                    FixtureClip("sub03", "EP18_01", "sadness"),
+                    FixtureClip("sub04", "EP12_01f", "others"),
+                    FixtureClip("sub05", "EP99_01", "disgust")]
+COMPOSITE_SAMM = [FixtureClip("006", "006_1_2", "Anger"),
+                  FixtureClip("006", "006_1_3", "Contempt"),
+                  FixtureClip("006", "006_1_4", "Disgust"),
+                  FixtureClip("007", "007_3_1", "Fear"),
+                  FixtureClip("006", "006_1_5", "Sadness"),
+                  FixtureClip("007", "007_6_1", "Happiness"),
+                  FixtureClip("007", "007_7_1", "Surprise"),
+                  FixtureClip("009", "009_1_1", "Other")]
+COMPOSITE_SMIC = [FixtureClip("s1", "s1_ne_01", "negative"),
+                  FixtureClip("s1", "s1_po_01", "positive"),
+                  FixtureClip("s2", "s2_sur_01", "surprise")]
+
+
+def write_composite(root: pathlib.Path) -> pathlib.Path:
+    write_casme2(root / "casme2", COMPOSITE_CASME2)
+    write_samm(root / "samm", COMPOSITE_SAMM)
+    write_smic(root / "smic_hs", COMPOSITE_SMIC)
+    return root

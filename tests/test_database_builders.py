@@ -1,0 +1,283 @@
+"""The licensed-database builders on miniature fixtures in each database's layout."""
+
+import collections
+import csv
+import pathlib
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+import tensorflow_datasets as tfds
+
+from faceslueth_jax.data import records
+from tests import database_fixtures as fx
+from tfds_builders.casme2 import Casme2
+from tfds_builders.casme3 import Casme3
+from tfds_builders.errors import BadInputError
+from tfds_builders.megc2019_composite import Megc2019Composite
+from tfds_builders.megc2019_composite.megc2019_composite_dataset_builder import SAMPLES
+from tfds_builders.samm import Samm
+from tfds_builders.smic_hs import SmicHs
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+SMALL = dict(flow_size=28, face_size=48)  # small crops keep TV-L1 fast
+
+
+def build(cls, manual_dir, data_dir, on_error="raise", **fields):
+    builder = cls.from_fields(str(data_dir), on_error=on_error, **{**SMALL, **fields})
+    builder.download_and_prepare(
+        download_config=tfds.download.DownloadConfig(manual_dir=str(manual_dir)))
+    return builder
+
+
+def by_id(builder) -> dict:
+    """{sample_id: record} read back from disk by a fresh builder (no TensorFlow)."""
+    fresh = type(builder)(config=builder.builder_config, data_dir=builder._data_dir_root)
+    source = fresh.as_data_source()["train"]
+    names = fresh.info.features["label"].names
+    out = {}
+    for i in range(len(source)):
+        r = dict(source[i])
+        r["label"] = names[int(r["label"])]
+        for key in ("sample_id", "subject", "dataset"):
+            r[key] = r[key].decode() if isinstance(r[key], bytes) else r[key]
+        out[r["sample_id"]] = r
+    return out
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """Each fixture database built once: {name: builder}."""
+    root = tmp_path_factory.mktemp("databases")
+    out = root / "tfds"
+    return {
+        "casme2": build(Casme2, fx.write_casme2(root / "casme2"), out, classes="native"),
+        "samm": build(Samm, fx.write_samm(root / "samm"), out),
+        "smic_hs": build(SmicHs, fx.write_smic(root / "smic"), out),
+        "casme3": build(Casme3, fx.write_casme3(root / "casme3"), out),
+        "composite": build(Megc2019Composite, fx.write_composite(root / "composite"), out),
+    }
+
+
+def test_casme2_native_labels_subjects_and_sheet_apexes(built):
+    got = by_id(built["casme2"])
+    assert set(got) == {f"{c.subject}_{c.filename}" for c in fx.CASME2_CLIPS}
+    for c in fx.CASME2_CLIPS:
+        r = got[f"{c.subject}_{c.filename}"]
+        assert (r["label"], r["subject"], r["dataset"]) == (c.emotion, c.subject, "casme2")
+        assert (r["onset_frame"], r["apex_frame"], r["offset_frame"]) == (c.onset, c.apex, c.offset)
+        assert r["flow"].shape == (28, 28, 3) and r["apex"].shape == (48, 48, 1)
+        assert np.isfinite(r["flow"]).all()
+
+
+def test_samm_header_on_row_14_and_megc_mapping(built):
+    got = by_id(built["samm"])
+    megc = {"anger": "negative", "contempt": "negative", "disgust": "negative", "fear": "negative",
+            "sadness": "negative", "happiness": "positive", "surprise": "surprise"}
+    expected = {f"{c.subject}_{c.filename}": megc[c.emotion.lower()]
+                for c in fx.SAMM_CLIPS if c.emotion != "Other"}
+    assert {k: r["label"] for k, r in got.items()} == expected
+    assert all(r["apex_frame"] == c.apex for c in fx.SAMM_CLIPS
+               if (r := got.get(f"{c.subject}_{c.filename}")))
+    assert built["samm"].info.metadata["excluded_emotions"] == {"other": 1}
+
+
+def test_smic_apex_is_spotted_at_the_motion_peak(built):
+    got = by_id(built["smic_hs"])
+    assert {k: (r["label"], r["subject"]) for k, r in got.items()} == {
+        f"{c.subject}_{c.filename}": (c.emotion, c.subject) for c in fx.SMIC_CLIPS}
+    for c in fx.SMIC_CLIPS:
+        r = got[f"{c.subject}_{c.filename}"]
+        assert (r["onset_frame"], r["apex_frame"], r["offset_frame"]) == (c.onset, c.apex, c.offset)
+
+
+def test_smic_middle_frame_apex_option(tmp_path):
+    builder = SmicHs.from_fields(str(tmp_path / "tfds"), apex="middle", **SMALL)
+    recs = builder.build_records(fx.write_smic(tmp_path / "smic", fx.SMIC_CLIPS[:1]))
+    assert recs[0]["apex_frame"] == fx.SMIC_CLIPS[0].onset + fx.NUM_FRAMES // 2
+
+
+def test_casme3_one_video_holds_several_samples(built):
+    got = by_id(built["casme3"])
+    megc = {"anger": "negative", "disgust": "negative", "fear": "negative", "sad": "negative",
+            "happy": "positive", "surprise": "surprise"}
+    assert {k: r["label"] for k, r in got.items()} == {
+        f"{c.subject}_{c.filename}_{c.onset}": megc[c.emotion]
+        for c in fx.CASME3_CLIPS if c.emotion in megc}
+    assert got["spNO.1_a_400"]["apex_frame"] == 402
+
+
+def test_composite_mapping_sample_by_sample(built):
+    got = by_id(built["composite"])
+    expected = {  # every emotion string of every database; None: not in the composite
+        ("casme2", "sub01_EP02_01f"): "positive", ("casme2", "sub01_EP19_05f"): "negative",
+        ("casme2", "sub02_EP01_11f"): "negative", ("casme2", "sub02_EP11_01"): "surprise",
+        ("casme2", "sub03_EP03_03"): None, ("casme2", "sub03_EP18_01"): None,
+        ("casme2", "sub04_EP12_01f"): None, ("casme2", "sub05_EP99_01"): None,
+        ("samm", "006_006_1_2"): "negative", ("samm", "006_006_1_3"): "negative",
+        ("samm", "006_006_1_4"): "negative", ("samm", "007_007_3_1"): "negative",
+        ("samm", "006_006_1_5"): "negative", ("samm", "007_007_6_1"): "positive",
+        ("samm", "007_007_7_1"): "surprise", ("samm", "009_009_1_1"): None,
+        ("smic", "s01_s01_ne_01"): "negative", ("smic", "s01_s01_po_01"): "positive",
+        ("smic", "s02_s02_sur_01"): "surprise",
+    }
+    assert {(r["dataset"], k): r["label"] for k, r in got.items()} == {
+        k: v for k, v in expected.items() if v is not None}
+    assert {r["subject"] for r in got.values()} == {"sub01", "sub02", "006", "007", "s01", "s02"}
+    metadata = built["composite"].info.metadata
+    assert metadata["not_in_megc2019"] == ["casme2/sub05/EP99_01"]
+    assert metadata["excluded_emotions"] == {"casme2:fear": 1, "casme2:sadness": 1,
+                                             "casme2:others": 1, "samm:other": 1}
+    assert metadata["missing"] == 442 - len(got)
+
+
+def test_megc2019_list_is_the_benchmark():
+    with open(SAMPLES, newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 442 and len({(r["dataset"], r["subject"]) for r in rows}) == 68
+    per_db = collections.Counter(r["dataset"] for r in rows)
+    assert per_db == {"casme2": 145, "samm": 133, "smic": 164}
+    subjects = {d: len({r["subject"] for r in rows if r["dataset"] == d}) for d in per_db}
+    assert subjects == {"casme2": 24, "samm": 28, "smic": 16}
+    assert collections.Counter(r["label"] for r in rows) == {
+        "negative": 250, "positive": 109, "surprise": 83}
+
+
+def test_casme2_raw_frames_detect_faces_and_spot_missing_apexes(tmp_path):
+    clips = fx.CASME2_CLIPS[:3]
+    manual = fx.write_casme2(tmp_path / "raw", clips, raw=True, apex_cells={0: "/", 1: None})
+    builder = Casme2.from_fields(str(tmp_path / "tfds"), classes="native", **SMALL)
+    recs = {r["sample_id"]: r for r in builder.build_records(manual)}
+    for c in clips:  # the two spotted apexes land on the motion peak, the third is the sheet's
+        assert recs[f"{c.subject}_{c.filename}"]["apex_frame"] == c.apex
+
+
+# ------------------------------------------------------------------ bad input
+
+
+def _casme2(tmp_path, clips=fx.CASME2_CLIPS[:3]):
+    return fx.write_casme2(tmp_path / "casme2", clips)
+
+
+def _frame(manual, clip, number):
+    return manual / "Cropped" / clip.subject / clip.filename / f"reg_img{number}.jpg"
+
+
+def _rewrite_sheet(manual, header=fx.CASME2_HEADER, clips=fx.CASME2_CLIPS[:3], change=None):
+    rows = [[int(c.subject[3:]), c.filename, None, c.onset, c.apex, c.offset, None, "AU12",
+             c.emotion] for c in clips]
+    if change:
+        change(rows)
+    fx.write_sheet(manual / "CASME2-coding-20140508.xlsx", header, rows)
+
+
+def _missing_frame(m):
+    _frame(m, fx.CASME2_CLIPS[1], fx.CASME2_CLIPS[1].apex).unlink()
+
+
+def _truncated_jpeg(m):
+    path = _frame(m, fx.CASME2_CLIPS[1], fx.CASME2_CLIPS[1].onset)
+    path.write_bytes(path.read_bytes()[:300])
+
+
+def _corrupt_image(m):
+    _frame(m, fx.CASME2_CLIPS[1], fx.CASME2_CLIPS[1].apex).write_bytes(b"\xff\xd8 not a jpeg \xff\xd9")
+
+
+def _set(row_index, column, value):
+    def change(rows):
+        rows[row_index][column] = value
+    return change
+
+
+BAD_CASME2 = {  # fault -> (make it, text the error must hold)
+    "missing frame": (_missing_frame, ["row 3", "sub01_EP19_05f", "missing frame(s) [122]"]),
+    "truncated jpeg": (_truncated_jpeg, ["row 3", "truncated JPEG", "reg_img120.jpg"]),
+    "corrupt image": (_corrupt_image, ["row 3", "unreadable or corrupt image", "reg_img122.jpg"]),
+    "unknown emotion": (lambda m: _rewrite_sheet(m, change=_set(1, 8, "joy")),
+                        ["row 3", "unknown emotion 'joy'"]),
+    "apex outside": (lambda m: _rewrite_sheet(m, change=_set(1, 4, 999)),
+                     ["row 3", "apex frame 999 outside onset..offset 120..126"]),
+    "duplicate": (lambda m: _rewrite_sheet(m, clips=fx.CASME2_CLIPS[:3] + fx.CASME2_CLIPS[1:2]),
+                  ["row 5", "duplicated sample: also at CASME2-coding-20140508.xlsx row 3"]),
+    "empty subject folder": (lambda m: (m / "Cropped" / "sub09").mkdir(),
+                             ["sub09", "subject folder has no clips"]),
+}
+
+
+@pytest.mark.parametrize("fault", sorted(BAD_CASME2))
+def test_bad_input_is_named_or_skipped_with_a_report(tmp_path, fault):
+    make, expected = BAD_CASME2[fault]
+    manual = _casme2(tmp_path)
+    make(manual)
+    builder = Casme2.from_fields(str(tmp_path / "tfds"), classes="native", **SMALL)
+    with pytest.raises(BadInputError) as raised:
+        builder.build_records(manual)
+    message = str(raised.value)
+    assert message.startswith("casme2: 1 problem(s)")
+    for text in expected:
+        assert text in message
+    skipping = Casme2.from_fields(str(tmp_path / "tfds"), classes="native", on_error="skip", **SMALL)
+    kept = skipping.build_records(manual)
+    assert len(skipping.problems) == 1 and expected[-1] in str(skipping.problems[0])
+    assert len(kept) == 3 - (fault not in ("duplicate", "empty subject folder"))
+
+
+def test_sheet_with_a_renamed_column_names_it(tmp_path):
+    manual = _casme2(tmp_path)
+    header = [("Apex" if h == "ApexFrame" else h) for h in fx.CASME2_HEADER]
+    _rewrite_sheet(manual, header=header)
+    with pytest.raises(BadInputError, match=r"casme2: CASME2-coding-20140508.xlsx row 1 "
+                                            r"\(the header\): missing column\(s\) \['ApexFrame'\]"):
+        Casme2.from_fields(str(tmp_path / "tfds"), **SMALL).build_records(manual)
+
+
+def test_samm_sheet_without_its_header_on_row_14(tmp_path):
+    manual = fx.write_samm(tmp_path / "samm", fx.SAMM_CLIPS[:1])
+    row = [6, "006_1_2", 1, 5562, 5565, 5568, 7, "Micro", 1, None, "R14", "Anger"]
+    fx.write_sheet(manual / "SAMM_Micro_FACS_Codes_v2.xlsx", fx.SAMM_HEADER, [row], preamble=12)
+    with pytest.raises(BadInputError, match="row 14 .the header.: missing column"):
+        Samm.from_fields(str(tmp_path / "tfds"), **SMALL).build_records(manual)
+
+
+def test_no_face_and_truncated_bmp(tmp_path):
+    manual = fx.write_samm(tmp_path / "samm", fx.SAMM_CLIPS[:2])
+    onset = manual / "SAMM" / "006" / "006_1_2" / "006_05562.jpg"
+    cv2.imwrite(str(onset), np.full((88, 104), 128, np.uint8))
+    with pytest.raises(BadInputError, match=r"SAMM_Micro_FACS_Codes_v2.xlsx row 15: "
+                                            r"006_006_1_2: no face found"):
+        Samm.from_fields(str(tmp_path / "tfds"), **SMALL).build_records(manual)
+    smic = fx.write_smic(tmp_path / "smic", fx.SMIC_CLIPS[:2])
+    bmp = next((smic / "HS" / "s1" / "micro" / "positive" / "s1_po_01").glob("*.bmp"))
+    bmp.write_bytes(bmp.read_bytes()[:1000])
+    with pytest.raises(BadInputError, match=r"s1_s1_po_01: truncated BMP"):
+        SmicHs.from_fields(str(tmp_path / "tfds"), **SMALL).build_records(smic)
+
+
+def test_failed_build_leaves_nothing_to_read(tmp_path):
+    manual = _casme2(tmp_path)
+    _missing_frame(manual)
+    with pytest.raises(BadInputError):
+        build(Casme2, manual, tmp_path / "tfds")
+    written = [p for p in (tmp_path / "tfds").rglob("*") if p.is_file()
+               and ".config" not in p.parts and p.suffix != ".lock"]  # TFDS's config notes
+    assert not written
+    assert not Casme2.from_fields(str(tmp_path / "tfds"), **SMALL).is_prepared()
+
+
+def test_build_command(tmp_path):
+    manual = fx.write_samm(tmp_path / "samm", fx.SAMM_CLIPS[:2])
+    command = [sys.executable, "-m", "tfds_builders", "build", "samm", f"--manual_dir={manual}",
+               f"--data_dir={tmp_path / 'tfds'}", "--flow_size=28", "--face_size=48"]
+    proc = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "2 samples, 1 subjects" in proc.stdout and "negative 2" in proc.stdout
+    (manual / "SAMM" / "006" / "006_1_3").rename(manual / "gone")
+    proc = subprocess.run(command[:-2] + ["--flow_size=112"], cwd=REPO, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 2
+    assert "row 16: 006_006_1_3: clip folder" in proc.stderr and "is missing" in proc.stderr
+    data = records.read_builder(Samm.from_fields(str(tmp_path / "tfds"), **SMALL))
+    assert len(data) == 2  # the earlier dataset is untouched

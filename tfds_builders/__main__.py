@@ -1,0 +1,74 @@
+"""Build a database's records: ``python -m tfds_builders build NAME --manual_dir=DIR``.
+
+NAME is casme2, samm, smic_hs, casme3 or megc2019_composite. Prints where the
+dataset was written, its sample, class and subject counts, and every sample left
+out with ``--on_error=skip``. Exit status 2 on bad input (the message names the
+file and row); nothing is left that a later read would pick up.
+(``tfds build tfds_builders/casme2 --manual_dir=DIR`` works too, with the
+default config.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import os
+import sys
+
+import tensorflow_datasets as tfds
+
+from faceslueth_jax.data import records
+from faceslueth_jax.data.sources import DATABASE_BUILDERS, database_builder
+from faceslueth_jax.preprocess import clip_flow
+from tfds_builders.errors import BadInputError
+from tfds_builders.me_database import CLASS_SETS, ON_ERROR, MEConfig
+
+
+def _parser() -> argparse.ArgumentParser:
+    defaults = MEConfig(name="defaults")
+    p = argparse.ArgumentParser(prog="python -m tfds_builders", description=__doc__.split("\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+    b = sub.add_parser("build", help="convert one database into flow/apex records")
+    b.add_argument("name", choices=sorted(DATABASE_BUILDERS))
+    b.add_argument("--manual_dir", required=True, help="the database, in its own layout")
+    b.add_argument("--data_dir", default=os.path.expanduser("~/tensorflow_datasets"))
+    b.add_argument("--classes", default=defaults.classes, choices=CLASS_SETS)
+    b.add_argument("--flow_size", type=int, default=defaults.flow_size)
+    b.add_argument("--face_size", type=int, default=defaults.face_size)
+    b.add_argument("--flow_method", default=defaults.flow_method, choices=clip_flow.FLOW_METHODS)
+    b.add_argument("--flow_norm", default=defaults.flow_norm, choices=clip_flow.FLOW_NORMS)
+    b.add_argument("--apex", default=defaults.apex, choices=clip_flow.APEX_METHODS,
+                   help="how to find an apex the sheet lacks")
+    b.add_argument("--margin", type=float, default=defaults.margin)
+    b.add_argument("--on_error", default="raise", choices=ON_ERROR)
+    return p
+
+
+def main(argv=None) -> int:
+    args = _parser().parse_args(argv)
+    fields = {k: getattr(args, k) for k in ("classes", "flow_size", "face_size", "flow_method",
+                                            "flow_norm", "apex", "margin")}
+    try:
+        builder = database_builder(args.name).from_fields(args.data_dir, on_error=args.on_error,
+                                                          **fields)
+        builder.download_and_prepare(
+            download_config=tfds.download.DownloadConfig(manual_dir=args.manual_dir))
+    except (BadInputError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    data = records.read_builder(builder)
+    classes = collections.Counter(data.class_names[i] for i in data.label)
+    print(f"{builder.name}/{builder.builder_config.name}: {len(data)} samples, "
+          f"{len(set(data.subject))} subjects -> {builder.data_dir}")
+    print("  classes: " + ", ".join(f"{n} {classes[n]}" for n in data.class_names))
+    metadata = builder.info.metadata
+    for key in ("excluded_emotions", "not_in_megc2019", "missing"):
+        if metadata.get(key):
+            print(f"  {key}: {metadata[key]}")
+    for line in metadata.get("skipped", []):
+        print(f"  skipped {line}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

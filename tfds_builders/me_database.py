@@ -1,0 +1,304 @@
+"""What every licensed-database builder shares: configs, clips, problems, the chain.
+
+A database builder lists its clips (``Clip``: subject, sample id, emotion,
+numbered frames, onset/apex/offset frame numbers, the sheet row it came from)
+and its class sets; this base turns each clip into a record:
+
+  1. label: the emotion mapped through the config's class set ('megc3', 'five'
+     or 'native'); emotions outside the set are excluded and counted;
+  2. frames: onset and apex, or every frame onset..offset when the apex must
+     be spotted; missing or damaged files are problems;
+  3. face: one box found on the onset frame (``preprocess.face``), or the whole
+     frame for clips the database already cropped;
+  4. apex: the sheet's, or spotted (``preprocess.clip_flow.spot_apex``);
+  5. flow onset -> apex on the face crops, strain, resize, normalisation.
+
+Every problem (unknown emotion, apex outside onset..offset, duplicated sample,
+missing or damaged frame, no face, a subject folder with no clips) is collected
+with the file and row that caused it. With ``on_error='raise'`` (default) the
+build fails listing them all before the first record is written; with
+``on_error='skip'`` those samples are left out and the list is saved in the
+dataset's metadata (``skipped``) and logged. TFDS writes into a temporary
+folder and renames it only on success, so a failed build leaves nothing that a
+later read would pick up.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+import pathlib
+
+import numpy as np
+import tensorflow_datasets as tfds
+from absl import logging
+
+from faceslueth_jax.preprocess import clip_flow, face, frames, tvl1
+from tfds_builders.errors import BadInputError
+from tfds_builders.features import me_features
+
+ON_ERROR = ("raise", "skip")
+CLASS_SETS = ("megc3", "five", "native")
+
+
+@dataclasses.dataclass
+class MEConfig(tfds.core.BuilderConfig):
+    """What a record holds. classes: 'megc3' | 'five' | 'native'; flow_size:
+    side of the stored flow (28 for STSTNet/HTNet inputs, 112 or 224 for
+    FaceSleuth-R); face_size: side of the face crops flow is computed on;
+    flow_method: 'tvl1' (the project's JAX TV-L1) | 'farneback' (OpenCV);
+    flow_norm: 'raw' | 'minmax'; apex: how to find an apex the sheet lacks,
+    'flow' | 'middle'; margin: face box margin, a fraction of the box side."""
+
+    classes: str = "megc3"
+    flow_size: int = 112
+    face_size: int = 112
+    flow_method: str = "tvl1"
+    flow_norm: str = "raw"
+    apex: str = "flow"
+    margin: float = 0.1
+
+    @classmethod
+    def named(cls, **fields) -> "MEConfig":
+        """A config whose name spells its fields, so each variant gets its own folder."""
+        c = cls(name="tmp", **fields)
+        name = (f"{c.classes}_flow{c.flow_size}_face{c.face_size}_{c.flow_method}_"
+                f"{c.flow_norm}_apex{c.apex}_margin{c.margin:g}").replace(".", "p")
+        return cls(name=name, **fields)
+
+
+DEFAULT_CONFIGS = [MEConfig.named(), MEConfig.named(classes="five"),
+                   MEConfig.named(classes="native"), MEConfig.named(flow_size=28, face_size=112),
+                   MEConfig.named(flow_size=224, face_size=224)]
+
+
+@dataclasses.dataclass
+class Clip:
+    """One annotated micro-expression of a database.
+
+    frames: {frame number: file} for the clip's folder; onset/apex/offset are
+    frame numbers (apex None when the sheet has none); cropped: the database
+    already cropped the face, so no detection; where: the sheet file and row
+    (or the folder) that defines the clip.
+    """
+
+    subject: str
+    sample_id: str
+    emotion: str
+    frames: dict
+    onset: int
+    apex: int | None
+    offset: int
+    cropped: bool
+    where: str
+    database: str = ""  # set by builders that merge databases
+
+
+@dataclasses.dataclass(frozen=True)
+class Problem:
+    """Why a sample (or a subject folder) cannot become a record."""
+
+    sample_id: str
+    where: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.sample_id}: {self.reason}"
+
+
+class ClipError(ValueError):
+    """A clip's annotation cannot be used (e.g. its apex lies outside onset..offset)."""
+
+
+class Problems(list):
+    """Problems found while listing a database, in the order found."""
+
+    def add(self, sample_id: str, where: str, reason: str) -> None:
+        self.append(Problem(sample_id, where, reason))
+
+
+def row_fault(subject: str, filename: str, onset, offset, folder: pathlib.Path) -> str | None:
+    """Why a sheet row cannot name a clip (no subject or file name, onset or offset
+    not a number, no clip folder on disk), or None when it can."""
+    if not subject or not filename:
+        return "Subject or Filename is empty or not valid"
+    if onset is None or offset is None:
+        return "onset or offset frame is not a number"
+    if not folder.is_dir():
+        return f"clip folder {folder} is missing"
+    return None
+
+
+def check_unique(clips: list[Clip], problems: Problems) -> list[Clip]:
+    """Clips with a sample id seen before become problems naming both rows."""
+    first, unique = {}, []
+    for clip in clips:
+        if clip.sample_id in first:
+            problems.add(clip.sample_id, clip.where,
+                         f"duplicated sample: also at {first[clip.sample_id]}")
+        else:
+            first[clip.sample_id] = clip.where
+            unique.append(clip)
+    return unique
+
+
+def subject_folders_without_clips(folders, problems: Problems) -> None:
+    """A subject folder holding no clip folder is a problem (a half-copied database)."""
+    for folder in folders:
+        if folder.is_dir() and not any(p.is_dir() for p in folder.iterdir()):
+            problems.add(folder.name, str(folder), "subject folder has no clips")
+
+
+@dataclasses.dataclass
+class _Faces:
+    clip: Clip
+    label: str
+    onset: np.ndarray
+    apex: np.ndarray
+    apex_frame: int
+
+
+class MEDatabaseBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
+    """Base of the database builders; subclasses set the class attributes below
+    and implement ``list_clips``."""
+
+    DATABASE: str = ""              # short name, written to every record's ``dataset``
+    NATIVE_CLASSES: tuple = ()      # the database's own emotion labels, lower case
+    CLASS_MAPS: dict = {}           # class set -> {native emotion: class}
+    CLASS_NAMES: dict = {}          # class set -> class names in label order
+    VERSION = tfds.core.Version("1.0.0")
+    BUILDER_CONFIGS = DEFAULT_CONFIGS
+
+    def __init__(self, *, on_error: str = "raise", **kwargs):
+        if on_error not in ON_ERROR:
+            raise ValueError(f"on_error must be one of {ON_ERROR}, got {on_error!r}")
+        self.on_error = on_error
+        self.problems: list[Problem] = []
+        self.excluded: dict[str, int] = {}
+        super().__init__(**kwargs)
+
+    @classmethod
+    def from_fields(cls, data_dir: str, on_error: str = "raise", **fields):
+        """The builder for these config fields (a registered config or a custom one)."""
+        config = MEConfig.named(**fields)
+        registered = {c.name for c in cls.BUILDER_CONFIGS}
+        return cls(config=config.name if config.name in registered else config,
+                   data_dir=data_dir, file_format="array_record", on_error=on_error)
+
+    @classmethod
+    @abc.abstractmethod
+    def list_clips(cls, manual_dir: pathlib.Path, problems: Problems) -> list[Clip]:
+        """Every clip the database annotates; sheet-level faults raise BadInputError,
+        per-sample faults go to ``problems``."""
+
+    # ---------------------------------------------------------------- TFDS API
+
+    def class_names(self) -> tuple:
+        classes = self.builder_config.classes
+        if classes == "native":
+            return self.NATIVE_CLASSES
+        if classes not in self.CLASS_NAMES:
+            raise ValueError(f"{self.DATABASE}: class set {classes!r} is not defined; "
+                             f"choose from {('native', *self.CLASS_NAMES)}")
+        return self.CLASS_NAMES[classes]
+
+    def _info(self) -> tfds.core.DatasetInfo:
+        c = self.builder_config
+        return tfds.core.DatasetInfo(
+            builder=self,
+            description=self.__doc__,
+            features=me_features(c.flow_size, c.face_size, self.class_names(), with_onset=True,
+                                 with_frame_numbers=True),
+            metadata=tfds.core.MetadataDict(),
+        )
+
+    def _split_generators(self, dl_manager):
+        return {"train": self._generate_examples(pathlib.Path(dl_manager.manual_dir))}
+
+    def _generate_examples(self, manual_dir: pathlib.Path):
+        records = self.build_records(manual_dir)
+        for record in records:
+            yield record["sample_id"], record
+
+    # ----------------------------------------------------------------- chain
+
+    def labelled_clips(self, manual_dir: pathlib.Path, problems: Problems) -> list[tuple]:
+        """(clip, class name) for every clip in the config's class set."""
+        classes = self.builder_config.classes
+        mapping = ({e: e for e in self.NATIVE_CLASSES} if classes == "native"
+                   else self.CLASS_MAPS[classes])
+        out = []
+        for clip in self.list_clips(manual_dir, problems):
+            emotion = clip.emotion.strip().lower()
+            if emotion not in self.NATIVE_CLASSES:
+                problems.add(clip.sample_id, clip.where,
+                             f"unknown emotion {clip.emotion!r}; {self.DATABASE} knows "
+                             f"{list(self.NATIVE_CLASSES)}")
+            elif emotion in mapping:
+                out.append((clip, mapping[emotion]))
+            else:
+                self.excluded[emotion] = self.excluded.get(emotion, 0) + 1
+        return out
+
+    def _faces(self, clip: Clip, label: str) -> _Faces:
+        """Face crops of onset and apex (spotting the apex when needed)."""
+        c = self.builder_config
+        if clip.apex is not None and not clip.onset <= clip.apex <= clip.offset:
+            raise ClipError(f"apex frame {clip.apex} outside onset..offset "
+                            f"{clip.onset}..{clip.offset}")
+        if clip.apex is None and clip.offset <= clip.onset:
+            raise ClipError(f"no apex annotated and offset {clip.offset} is not after "
+                            f"onset {clip.onset}, so none can be spotted")
+        wanted = ([clip.onset, clip.apex] if clip.apex is not None
+                  else list(range(clip.onset, clip.offset + 1)))
+        missing = [n for n in wanted if n not in clip.frames]
+        if missing:
+            raise frames.FrameError(f"missing frame(s) {missing[:5]} of frames "
+                                    f"{clip.onset}..{clip.offset}")
+        onset = frames.read_grey(clip.frames[clip.onset])
+        box = face.whole_frame(onset) if clip.cropped else face.detect_face(onset, c.margin)
+        crops = [face.crop(frames.read_grey(clip.frames[n]), box, c.face_size) for n in wanted]
+        if clip.apex is not None:
+            return _Faces(clip, label, crops[0], crops[1], clip.apex)
+        index = clip_flow.spot_apex(np.stack(crops), c.apex, tvl1.TVL1Params())
+        return _Faces(clip, label, crops[0], crops[index], wanted[index])
+
+    def build_records(self, manual_dir: pathlib.Path) -> list[dict]:
+        """Every record, or BadInputError listing every problem (on_error='raise')."""
+        c = self.builder_config
+        problems = Problems()
+        faces = []
+        for clip, label in self.labelled_clips(manual_dir, problems):
+            try:
+                faces.append(self._faces(clip, label))
+            except (frames.FrameError, face.FaceNotFound, ClipError) as e:
+                problems.add(clip.sample_id, clip.where, str(e))
+        self.problems = list(problems)
+        if problems and self.on_error == "raise":
+            listing = "\n  ".join(str(p) for p in problems[:50])
+            more = f"\n  ... and {len(problems) - 50} more" if len(problems) > 50 else ""
+            raise BadInputError(
+                f"{self.DATABASE}: {len(problems)} problem(s) in {manual_dir} (nothing was "
+                f"written; pass on_error='skip' to leave these samples out):\n  {listing}{more}")
+        if not faces:
+            raise BadInputError(f"{self.DATABASE}: no usable samples in {manual_dir}")
+        for p in problems:
+            logging.warning("%s: skipped %s", self.DATABASE, p)
+        self.info.metadata.update(
+            skipped=[str(p) for p in problems], excluded_emotions=dict(self.excluded),
+            flow_units="pixels per onset-apex interval" if c.flow_norm == "raw"
+            else "per-sample per-channel min-max 0..1")
+        flow = clip_flow.flows(np.stack([f.onset for f in faces]),
+                               np.stack([f.apex for f in faces]), c.flow_method)
+        return [{
+            "flow": clip_flow.normalise(clip_flow.resize_flow(w, c.flow_size), c.flow_norm),
+            "apex": f.apex[..., None],
+            "onset": f.onset[..., None],
+            "label": f.label,
+            "subject": f.clip.subject,
+            "dataset": f.clip.database or self.DATABASE,
+            "sample_id": f.clip.sample_id,
+            "onset_frame": f.clip.onset,
+            "apex_frame": f.apex_frame,
+            "offset_frame": f.clip.offset,
+        } for f, w in zip(faces, flow)]
