@@ -4,8 +4,11 @@ NAME is casme2, samm, smic_hs, casme3 or megc2019_composite. Prints where the
 dataset was written, its sample, class and subject counts, and every sample left
 out with ``--on_error=skip``. Exit status 2 on bad input (the message names the
 file and row); nothing is left that a later read would pick up.
-(``tfds build tfds_builders/casme2 --manual_dir=DIR`` works too, with the
-default config.)
+The builders also follow the layout ``tfds build`` expects
+(``tfds build tfds_builders/casme2 --manual_dir=DIR --file_format=array_record``),
+but TFDS 4.9's ``tfds`` command imports TensorFlow at start-up
+(scripts/cli/convert_format_utils.py), so it only runs where TensorFlow is
+installed; this command needs none.
 """
 
 from __future__ import annotations
