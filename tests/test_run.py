@@ -89,3 +89,18 @@ def test_composite_without_manual_dir_says_what_to_do(tmp_path):
                 f"--config.data.data_dir={tmp_path / 'tfds'}", timeout=120)
     assert proc.returncode == 2
     assert "needs --config.data.manual_dir" in proc.stderr and "HTNet" in proc.stderr
+
+
+def test_a_licensed_database_config_trains_on_its_fixture(tmp_path):
+    from tests import database_fixtures as fx
+    manual = fx.write_samm(tmp_path / "samm")
+    proc = _run("--config=configs/loso_samm.py", f"--workdir={tmp_path / 'w'}",
+                f"--config.data.manual_dir={manual}", f"--config.data.data_dir={tmp_path / 'tfds'}",
+                "--config.data.build.flow_size=28", "--config.data.build.face_size=48",
+                *TINY_RUN[3:], "--config.baseline.logistic_regression=False")
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    with open(tmp_path / "w" / "predictions.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    # SAMM's Other is outside the 3 MEGC classes: 7 of the 8 clips, 4 subjects, 4 folds
+    assert len(rows) == 7 and {r["dataset"] for r in rows} == {"samm"}
+    assert {r["subject"] for r in rows} == {"006", "007", "009", "011"}
