@@ -90,16 +90,23 @@ CASME2_CLIPS = [FixtureClip("sub01", "EP02_01f", "happiness", 46, 3),
                 FixtureClip("sub04", "EP12_02f", "sadness", 55, 4)]
 
 
+CASME2_SHEET = "CASME2-coding-20140508.xlsx"
+
+
+def casme2_rows(clips, apex_cells: dict | None = None) -> list[list]:
+    """The CASME II sheet's rows for ``clips`` (apex_cells: see ``write_casme2``)."""
+    apex_cells = apex_cells or {}
+    return [[int(c.subject[3:]), c.filename, None, c.onset, apex_cells.get(i, c.apex), c.offset,
+             None, "AU12", c.emotion] for i, c in enumerate(clips)]
+
+
 def write_casme2(root: pathlib.Path, clips=CASME2_CLIPS, raw: bool = False,
                  apex_cells: dict | None = None) -> pathlib.Path:
     """CASME2-coding-20140508.xlsx + Cropped/subXX/EP/reg_imgN.jpg (or the raw
     CASME2_RAW_selected/subXX/EP/imgN.jpg). apex_cells: {clip index: cell value}
     overrides the ApexFrame cell (None or '/' as in the real sheet)."""
-    apex_cells = apex_cells or {}
-    rows = [[int(c.subject[3:]), c.filename, None, c.onset, apex_cells.get(i, c.apex), c.offset,
-             None, "AU12", c.emotion] for i, c in enumerate(clips)]
     root.mkdir(parents=True, exist_ok=True)
-    write_sheet(root / "CASME2-coding-20140508.xlsx", CASME2_HEADER, rows)
+    write_sheet(root / CASME2_SHEET, CASME2_HEADER, casme2_rows(clips, apex_cells))
     top, prefix = ("CASME2_RAW_selected", "img") if raw else ("Cropped", "reg_img")
     for i, c in enumerate(clips):
         write_frames(root / top / c.subject / c.filename, lambda n: f"{prefix}{n}.jpg", c, i, raw)

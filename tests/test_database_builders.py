@@ -166,11 +166,10 @@ def _frame(manual, clip, number):
 
 
 def _rewrite_sheet(manual, header=fx.CASME2_HEADER, clips=fx.CASME2_CLIPS[:3], change=None):
-    rows = [[int(c.subject[3:]), c.filename, None, c.onset, c.apex, c.offset, None, "AU12",
-             c.emotion] for c in clips]
+    rows = fx.casme2_rows(clips)
     if change:
         change(rows)
-    fx.write_sheet(manual / "CASME2-coding-20140508.xlsx", header, rows)
+    fx.write_sheet(manual / fx.CASME2_SHEET, header, rows)
 
 
 def _missing_frame(m):

@@ -33,7 +33,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 from absl import logging
 
-from faceslueth_jax.preprocess import clip_flow, face, frames, tvl1
+from faceslueth_jax.preprocess import clip_flow, face, frames
 from tfds_builders.errors import BadInputError
 from tfds_builders.features import me_features
 
@@ -224,21 +224,31 @@ class MEDatabaseBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True)
 
     def labelled_clips(self, manual_dir: pathlib.Path, problems: Problems) -> list[tuple]:
         """(clip, class name) for every clip in the config's class set."""
-        classes = self.builder_config.classes
-        mapping = ({e: e for e in self.NATIVE_CLASSES} if classes == "native"
-                   else self.CLASS_MAPS[classes])
         out = []
         for clip in self.list_clips(manual_dir, problems):
-            emotion = clip.emotion.strip().lower()
-            if emotion not in self.NATIVE_CLASSES:
-                problems.add(clip.sample_id, clip.where,
-                             f"unknown emotion {clip.emotion!r}; {self.DATABASE} knows "
-                             f"{list(self.NATIVE_CLASSES)}")
-            elif emotion in mapping:
-                out.append((clip, mapping[emotion]))
-            else:
-                self.excluded[emotion] = self.excluded.get(emotion, 0) + 1
+            label = self.map_emotion(clip, type(self), self.builder_config.classes, problems)
+            if label is not None:
+                out.append((clip, label))
         return out
+
+    def map_emotion(self, clip: Clip, source, classes: str, problems: Problems) -> str | None:
+        """The class of ``clip``'s emotion in class set ``classes`` of ``source`` (the
+        builder class of the clip's database), or None: an unknown emotion is a
+        problem, one outside the class set is counted in ``excluded`` (keyed
+        '<database>:<emotion>' for clips of merged databases)."""
+        emotion = clip.emotion.strip().lower()
+        if emotion not in source.NATIVE_CLASSES:
+            problems.add(clip.sample_id, clip.where,
+                         f"unknown emotion {clip.emotion!r}; {source.DATABASE} knows "
+                         f"{list(source.NATIVE_CLASSES)}")
+            return None
+        mapping = ({e: e for e in source.NATIVE_CLASSES} if classes == "native"
+                   else source.CLASS_MAPS[classes])
+        if emotion not in mapping:
+            key = f"{clip.database}:{emotion}" if clip.database else emotion
+            self.excluded[key] = self.excluded.get(key, 0) + 1
+            return None
+        return mapping[emotion]
 
     def _faces(self, clip: Clip, label: str) -> _Faces:
         """Face crops of onset and apex (spotting the apex when needed)."""
@@ -260,7 +270,7 @@ class MEDatabaseBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True)
         crops = [face.crop(frames.read_grey(clip.frames[n]), box, c.face_size) for n in wanted]
         if clip.apex is not None:
             return _Faces(clip, label, crops[0], crops[1], clip.apex)
-        index = clip_flow.spot_apex(np.stack(crops), c.apex, tvl1.TVL1Params())
+        index = clip_flow.spot_apex(np.stack(crops), c.apex)
         return _Faces(clip, label, crops[0], crops[index], wanted[index])
 
     def build_records(self, manual_dir: pathlib.Path) -> list[dict]:

@@ -30,12 +30,13 @@ import re
 
 from tfds_builders.casme2 import Casme2
 from tfds_builders.features import MEGC_CLASSES
-from tfds_builders.me_database import MEConfig, MEDatabaseBuilder, Problems
+from tfds_builders.me_database import Clip, MEConfig, MEDatabaseBuilder, Problems
 from tfds_builders.samm import Samm
 from tfds_builders.smic_hs import SmicHs
 
 SAMPLES = pathlib.Path(__file__).with_name("megc2019_samples.csv")
-SOURCES = (("casme2", Casme2, "casme2"), ("samm", Samm, "samm"), ("smic", SmicHs, "smic_hs"))
+# MEGC2019 dataset name -> (builder of the source database, its folder in manual_dir)
+SOURCES = {"casme2": (Casme2, "casme2"), "samm": (Samm, "samm"), "smic": (SmicHs, "smic_hs")}
 
 
 def megc2019_samples() -> dict[tuple, str]:
@@ -67,34 +68,34 @@ class Megc2019Composite(MEDatabaseBuilder):
                        MEConfig.named(flow_size=224, face_size=224)]
 
     @classmethod
-    def list_clips(cls, manual_dir: pathlib.Path, problems: Problems):
-        raise NotImplementedError("the composite merges its sources in labelled_clips")
+    def list_clips(cls, manual_dir: pathlib.Path, problems: Problems) -> list[Clip]:
+        """The clips of the three source databases, each marked with its MEGC2019
+        dataset name; ``where`` starts with the source's folder."""
+        clips = []
+        for dataset, (source, folder) in SOURCES.items():
+            for clip in source.list_clips(manual_dir / folder, problems):
+                clip.database, clip.where = dataset, f"{folder}/{clip.where}"
+                clips.append(clip)
+        return clips
 
     def labelled_clips(self, manual_dir: pathlib.Path, problems: Problems) -> list[tuple]:
+        """(clip, class) for the listed clips, renamed as the benchmark spells them."""
         listed = megc2019_samples()
         out, dropped = [], []
-        for dataset, source, folder in SOURCES:
-            for clip in source.list_clips(manual_dir / folder, problems):
-                emotion = clip.emotion.strip().lower()
-                key = megc2019_key(dataset, clip.subject, clip.sample_id)
-                where = f"{folder}/{clip.where}"
-                if emotion not in source.NATIVE_CLASSES:
-                    problems.add(clip.sample_id, where, f"unknown emotion {clip.emotion!r}; "
-                                 f"{source.DATABASE} knows {list(source.NATIVE_CLASSES)}")
-                    continue
-                label = source.CLASS_MAPS["megc3"].get(emotion)
-                if label is None:
-                    self.excluded[f"{dataset}:{emotion}"] = self.excluded.get(f"{dataset}:{emotion}", 0) + 1
-                elif key not in listed:
-                    dropped.append("/".join(key))
-                elif (expected := listed.pop(key)) != label:
-                    problems.add(clip.sample_id, where,
-                                 f"emotion {clip.emotion!r} maps to {label}, but MEGC2019 "
-                                 f"lists {'/'.join(key)} as {expected}")
-                else:
-                    clip.subject, clip.sample_id = key[1], f"{key[1]}_{key[2]}"
-                    clip.database, clip.where = dataset, where
-                    out.append((clip, label))
+        for clip in self.list_clips(manual_dir, problems):
+            label = self.map_emotion(clip, SOURCES[clip.database][0], "megc3", problems)
+            if label is None:
+                continue
+            key = megc2019_key(clip.database, clip.subject, clip.sample_id)
+            if key not in listed:
+                dropped.append("/".join(key))
+            elif (expected := listed.pop(key)) != label:
+                problems.add(clip.sample_id, clip.where,
+                             f"emotion {clip.emotion!r} maps to {label}, but MEGC2019 "
+                             f"lists {'/'.join(key)} as {expected}")
+            else:
+                clip.subject, clip.sample_id = key[1], f"{key[1]}_{key[2]}"
+                out.append((clip, label))
         self.info.metadata.update(not_in_megc2019=dropped, missing=len(listed),
                                   missing_examples=sorted("/".join(k) for k in listed)[:20])
         return out
