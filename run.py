@@ -3,7 +3,8 @@ r"""Train and evaluate FaceSleuth-R under a cross-validation protocol.
   python run.py --config=configs/loso_synthetic.py [--workdir=runs/x] [--config.train.epochs=5]
 
 Every config field can be overridden as --config.a.b=value. Results go to
---workdir (default runs/<config name>-<time>).
+--workdir (default runs/<config name>-<time>); rerunning the same command with
+the same --workdir resumes from its newest checkpoint.
 """
 
 from __future__ import annotations
@@ -25,16 +26,28 @@ flags.mark_flags_as_required(["config"])
 
 def main(argv):
     del argv
-    from faceslueth_jax.train import experiment  # after flag parsing: keeps --help fast
+    import jax
+
+    from faceslueth_jax import distributed
 
     config = FLAGS.config
+    distributed.initialize(config)  # before anything touches a device
+    # after flag parsing (keeps --help fast) and after joining the other processes
+    from faceslueth_jax.train import experiment
+    from faceslueth_jax.train.checkpoints import CheckpointMismatch
+
+    if not FLAGS.workdir and jax.process_count() > 1:
+        print("error: a multi-host run needs --workdir (the same path on every host)",
+              file=sys.stderr)
+        return 2
     workdir = FLAGS.workdir or f"runs/{config.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     try:
         summary = experiment.train_and_evaluate(config, workdir)
-    except (DataUnavailable, BadInputError) as e:
+    except (DataUnavailable, BadInputError, CheckpointMismatch, MemoryError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(summary["summary_text"])
+    if distributed.is_main_process():
+        print(summary["summary_text"])
     return 0
 
 

@@ -77,12 +77,27 @@ def base_config(name: str, preset: str = "compact") -> ml_collections.ConfigDict
     c.train.batch_size = 32
     c.train.augment = True
     c.train.max_shift_fraction = 0.06
-    c.train.folds_per_chunk = 0  # 0: all folds in one program on accelerators, 1 per device on CPU
-    c.train.num_devices = 0      # 0: every device
     c.train.scan_unroll = 0      # 0: the whole epoch unrolled on CPU, a rolled scan elsewhere
     c.train.optimizer = ml_collections.ConfigDict(dict(
         lr=8e-4, weight_decay=0.6, theta_lr=5e-3, theta_weight_decay=0.2,
         gamma=0.987, decay_epochs=50, eps=1e-8))
+
+    # Placement (faceslueth_jax/train/placement.py): a (fold x data) device mesh;
+    # 0 = fit the folds to the devices (data-parallel only when devices outnumber folds).
+    c.mesh = ml_collections.ConfigDict(dict(fold=0, data=0, num_devices=0))
+    # Folds per compiled program: 0 = as many as fit in device memory (measured from
+    # the compiled program), one per device on CPU unless device_memory_bytes is set.
+    c.max_folds_per_chunk = 0
+    c.device_memory_bytes = 0  # 0: the device's own limit
+    # Interruption: orbax checkpoints in <workdir>/checkpoints; rerunning the same
+    # command with the same --workdir resumes from the newest readable one.
+    c.checkpoint = ml_collections.ConfigDict(dict(every_epochs=5, keep=3))
+    # Multi-host (faceslueth_jax/distributed.py): automatic on TPU pods, SLURM, Open MPI;
+    # elsewhere distributed=True with coordinator_address host:port, num_processes, process_id.
+    c.distributed = False
+    c.coordinator_address = ""
+    c.num_processes = 1
+    c.process_id = 0
 
     c.baseline = ml_collections.ConfigDict()
     c.baseline.logistic_regression = True

@@ -1,10 +1,14 @@
-"""Shared test fixtures: the ../shared folder that CI has and a user's clone lacks."""
+"""Shared test fixtures: the ../shared folder that CI has and a user's clone lacks,
+and one compilation cache for the whole session."""
 
 from __future__ import annotations
 
 import os
 import pathlib
+import shutil
+import tempfile
 
+import jax
 import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -25,3 +29,21 @@ def shared_path(*parts: str) -> pathlib.Path:
             pytest.fail(reason)
         pytest.skip(reason)
     return path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def compilation_cache():
+    """JAX's persistent compilation cache in a folder of this session only: the many
+    run.py subprocesses that train the same tiny model compile it once. (Only cached
+    programs are reused, so results are unchanged.)"""
+    path = tempfile.mkdtemp(prefix="faceslueth-jax-compile-cache-")
+    previous = os.environ.get("JAX_COMPILATION_CACHE_DIR")
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = path
+    jax.config.update("jax_compilation_cache_dir", path)
+    yield path
+    jax.config.update("jax_compilation_cache_dir", previous)
+    if previous is None:
+        os.environ.pop("JAX_COMPILATION_CACHE_DIR", None)
+    else:
+        os.environ["JAX_COMPILATION_CACHE_DIR"] = previous
+    shutil.rmtree(path, ignore_errors=True)

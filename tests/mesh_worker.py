@@ -1,25 +1,33 @@
 """Run in a subprocess with 8 forced host devices: train the tiny problem under
-several placements and print each one's test logits as JSON."""
+several (fold x data) placements and print each one's test logits as JSON."""
 
 import json
 import sys
 
 import jax
 
-from faceslueth_jax.train import fold_trainer
 from tests import tiny_problem
+
+# name: (devices, mesh fold axis, mesh data axis, max folds per program); 7 folds, so
+# every one-program placement pads its chunk of 8 with an inert fold
+PLACEMENTS = {
+    "1x1": (1, 1, 1, 1),
+    "8x1, one program, 1 fold per device": (8, 8, 1, 8),
+    "4x2, one program, 2 folds per group, batch split over 2": (8, 4, 2, 8),
+    "2x4, one program, 4 folds per group, batch split over 4": (8, 2, 4, 8),
+}
 
 
 def main():
     config = tiny_problem.placement_config()
-    views, labels, folds = tiny_problem.tiny_data(num_subjects=8, per_subject=3)
+    views, labels, folds = tiny_problem.tiny_data(num_subjects=7, per_subject=3)
     out = {"num_devices": len(jax.devices())}
-    for name, devices, chunk in [("1x1", 1, 1),
-                                 ("8 devices, one program, 1 fold per device", 8, 8),
-                                 ("4 devices, one program, 2 folds per device", 4, 8)]:
-        trainer = fold_trainer.FoldTrainer(tiny_problem.tiny_model(config), config.train,
-                                           views, labels, fold_trainer.make_mesh(devices))
-        history = trainer.fit(folds, epochs=2, seed=0, folds_per_chunk=chunk)
+    for name, (devices, fold, data, chunk) in PLACEMENTS.items():
+        trainer = tiny_problem.tiny_trainer(config, views, labels, folds, devices, fold, data)
+        history = trainer.fit(folds, epochs=2, seed=0, max_folds_per_chunk=chunk)
+        assert history.execution["fold_groups"] == fold, history.execution
+        assert history.execution["data_parallel"] == data, history.execution
+        assert history.execution["folds_per_chunk"] == chunk, history.execution  # padded
         out[name] = history.test_logits.tolist()
     json.dump(out, sys.stdout)
 

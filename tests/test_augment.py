@@ -45,5 +45,6 @@ def test_translation_replicates_the_border():
 
 def test_batch_augmentation_differs_per_sample():
     views = {"flow": jnp.ones((6, 10, 10, 3)) * jnp.arange(10.0)[None, None, :, None]}
-    out = augment.augment_batch(jax.random.PRNGKey(0), views, 0.2, 1.0)
+    out = augment.augment_batch(
+        jax.random.split(jax.random.PRNGKey(0), len(views["flow"])), views, 0.2, 1.0)
     assert len({np.asarray(x).tobytes() for x in out["flow"]}) > 1

@@ -49,6 +49,20 @@ def test_synthetic_builds_array_record_without_tensorflow(tiny_synthetic):
     assert any(".array_record" in f.name for f in files)
 
 
+def test_reading_only_some_samples_keeps_every_label(tiny_synthetic):
+    """A host of a multi-host sweep reads every label but only its samples' views."""
+    full = records.read_builder(tiny_synthetic)
+    keep = np.array([4, 1])
+    part = records.read_builder(tiny_synthetic, keep=keep)
+    np.testing.assert_array_equal(part.label, full.label)
+    np.testing.assert_array_equal(part.sample_id, full.sample_id)
+    assert part.views["flow"].shape[0] == 2 and not part.complete
+    assert part.rows[1] == 0 and part.rows[4] == 1 and (np.delete(part.rows, keep) == -1).all()
+    np.testing.assert_array_equal(part.views["apex"][part.rows[4]], full.views["apex"][4])
+    none = records.read_builder(tiny_synthetic, keep=[])
+    assert none.views["onset"].shape == (0,) + full.views["onset"].shape[1:]
+
+
 def test_synthetic_flow_is_computed_not_copied(tiny_synthetic):
     """The stored flow is TV-L1 of the stored frames: it estimates the generator's
     displacement (better than zero flow where the face moves) without being it, and

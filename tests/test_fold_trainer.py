@@ -20,11 +20,10 @@ def problem():
     return tiny_problem.tiny_data()
 
 
-def _fit(views, labels, folds, chunk, epochs=2, config=None):
+def _fit(views, labels, folds, chunk, epochs=2, config=None, **kwargs):
     config = config or tiny_problem.tiny_config()
-    trainer = fold_trainer.FoldTrainer(tiny_problem.tiny_model(config), config.train, views,
-                                       labels, fold_trainer.make_mesh(1))
-    return trainer.fit(folds, epochs=epochs, seed=0, folds_per_chunk=chunk)
+    trainer = tiny_problem.tiny_trainer(config, views, labels, folds)
+    return trainer.fit(folds, epochs=epochs, seed=0, max_folds_per_chunk=chunk, **kwargs)
 
 
 def _assert_same_results(a, b, what):
@@ -35,17 +34,26 @@ def _assert_same_results(a, b, what):
     assert (a.test_logits.argmax(-1) == b.test_logits.argmax(-1)).all(), what
 
 
-def test_one_program_for_all_folds_equals_folds_in_turn(problem):
+@pytest.fixture(scope="module")
+def placement_trainer(problem):
+    """One trainer (so one cache of compiled programs) for the placement comparisons."""
     views, labels, folds = problem
-    config = tiny_problem.placement_config()
-    in_turn = _fit(views, labels, folds, chunk=1, config=config)
-    together = _fit(views, labels, folds, chunk=folds.num_folds, config=config)
-    assert together.folds_per_chunk == folds.num_folds and in_turn.folds_per_chunk == 1
+    return tiny_problem.tiny_trainer(tiny_problem.placement_config(), views, labels, folds)
+
+
+@pytest.fixture(scope="module")
+def in_turn(problem, placement_trainer):
+    history = placement_trainer.fit(problem[2], epochs=2, seed=0, max_folds_per_chunk=1)
+    assert history.folds_per_chunk == 1 and history.execution["num_chunks"] == 4
+    return history
+
+
+def test_one_program_for_all_folds_equals_folds_in_turn(problem, placement_trainer, in_turn):
+    folds = problem[2]
+    together = placement_trainer.fit(folds, epochs=2, seed=0, max_folds_per_chunk=4)
+    assert together.folds_per_chunk == folds.num_folds
     assert np.abs(in_turn.test_logits[:, -1] - in_turn.test_logits[:, 0]).max() > 1e-2  # it trained
     _assert_same_results(together, in_turn, "all folds in one program")
-    # 3 folds per program for 4 folds: the second chunk is padded with inert copies
-    padded = _fit(views, labels, folds, chunk=3, config=config)
-    _assert_same_results(padded, in_turn, "padded chunks")
 
 
 def test_training_learns_and_moves_theta(problem):
@@ -88,3 +96,19 @@ def test_eight_host_devices_give_the_same_predictions():
         logits = np.array(logits)
         np.testing.assert_allclose(logits, reference, atol=1e-4, err_msg=name)
         assert (logits.argmax(-1) == reference.argmax(-1)).all(), name
+
+
+def test_chunks_sized_by_memory_budget(problem, placement_trainer, in_turn):
+    """A budget that holds 2 folds per device but not 3 gives chunks of 2 (one compiled
+    program for both), with the results of folds in turn; below one fold it says so."""
+    folds = problem[2]
+    _, facts = placement_trainer.plan(folds, memory_budget=1 << 40)
+    assert facts["chunking"] == "memory" and facts["folds_per_chunk"] == folds.num_folds
+    fixed, per_fold = facts["fixed_bytes"], facts["per_fold_bytes"]
+    assert per_fold > 0 and fixed > 0
+    budget = fixed + int(2.5 * per_fold)
+    history = placement_trainer.fit(folds, epochs=2, seed=0, memory_budget=budget)
+    assert history.execution["folds_per_chunk"] == 2 and history.execution["num_chunks"] == 2
+    _assert_same_results(history, in_turn, "chunks sized by memory")
+    with pytest.raises(MemoryError, match="one fold needs .* GiB per device"):
+        placement_trainer.plan(folds, memory_budget=fixed + per_fold // 2)

@@ -25,3 +25,15 @@ def test_group_with_no_samples_or_everything_is_an_error():
         protocols.folds_from_groups(np.array(["x", "x"]))
     with pytest.raises(ValueError, match="unknown protocol"):
         protocols.make_folds("lopo", ["a"], ["s"])
+
+
+def test_lodo_holds_out_each_database():
+    datasets = np.array(["casme2", "samm", "casme2", "smic", "samm", "smic", "smic"])
+    folds = protocols.make_folds("lodo", datasets, np.array(["s1"] * 7))
+    assert folds.names == ("casme2", "samm", "smic")
+    for f, name in enumerate(folds.names):
+        assert set(datasets[folds.test_samples(f)]) == {name}
+        assert name not in set(datasets[folds.train_samples(f)])
+        assert len(folds.test_samples(f)) + len(folds.train_samples(f)) == 7
+    with pytest.raises(ValueError, match="at least two databases"):
+        protocols.make_folds("lodo", np.array(["casme2"] * 3), np.array(["a", "b", "c"]))

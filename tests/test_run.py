@@ -104,3 +104,23 @@ def test_a_licensed_database_config_trains_on_its_fixture(tmp_path):
     # SAMM's Other is outside the 3 MEGC classes: 7 of the 8 clips, 4 subjects, 4 folds
     assert len(rows) == 7 and {r["dataset"] for r in rows} == {"samm"}
     assert {r["subject"] for r in rows} == {"006", "007", "009", "011"}
+
+
+def test_lodo_reports_each_held_out_database(tmp_path):
+    from tests import fixtures
+    manual = fixtures.write_htnet_composite(tmp_path / "htnet")
+    proc = _run("--config=configs/lodo_composite.py", f"--workdir={tmp_path / 'w'}",
+                f"--config.data.manual_dir={manual}", f"--config.data.data_dir={tmp_path / 'tfds'}",
+                *TINY_RUN[3:])
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    metrics = json.loads((tmp_path / "w" / "metrics.json").read_text())
+    assert metrics["protocol"] == "lodo" and metrics["num_folds"] == 3
+    headline = metrics["headline"]
+    per_db = headline["per_group"]
+    assert set(per_db) == {"casme2", "samm", "smic"}
+    assert set(headline["per_fold"]) == set(per_db)  # one fold per held-out database
+    for m in ("uf1", "uar"):
+        mean = sum(s[m] for s in per_db.values()) / 3
+        assert abs(headline["mean_over_groups"][m] - mean) < 1e-12
+    assert "mean over databases" in proc.stdout
+    assert set(metrics["logistic_regression_baseline"]["per_group"]) == set(per_db)

@@ -6,7 +6,7 @@ import ml_collections
 import numpy as np
 
 from configs.common import base_config
-from faceslueth_jax.train import experiment, protocols
+from faceslueth_jax.train import experiment, fold_trainer, placement, protocols
 
 
 def tiny_config() -> ml_collections.ConfigDict:
@@ -52,3 +52,9 @@ def tiny_data(num_subjects: int = 4, per_subject: int = 6, seed: int = 0):
 
 def tiny_model(config=None):
     return experiment.build_model((config or tiny_config()).model, 3)
+
+
+def tiny_trainer(config, views, labels, folds, devices: int = 1, fold: int = 0, data: int = 0):
+    mesh = placement.make_mesh(folds.num_folds, config.train.batch_size, fold=fold, data=data,
+                               num_devices=devices)
+    return fold_trainer.FoldTrainer(tiny_model(config), config.train, views, labels, mesh)

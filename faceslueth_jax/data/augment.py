@@ -47,7 +47,7 @@ def augment_sample(key, views: dict, max_shift_fraction: float, u_mirror_offset:
     return out
 
 
-def augment_batch(key, views: dict, max_shift_fraction: float, u_mirror_offset: float) -> dict:
-    keys = jax.random.split(key, next(iter(views.values())).shape[0])
+def augment_batch(keys, views: dict, max_shift_fraction: float, u_mirror_offset: float) -> dict:
+    """``keys``: one PRNG key per sample, (B, 2); a sample's draw depends on its key only."""
     return jax.vmap(lambda k, v: augment_sample(k, v, max_shift_fraction, u_mirror_offset))(
         keys, views)

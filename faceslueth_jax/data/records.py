@@ -23,36 +23,69 @@ FLOW_NORMS = ("minmax", "none")
 
 @dataclasses.dataclass(frozen=True)
 class MEData:
+    """Every sample's label and names; views of the loaded samples.
+
+    ``view_row[i]``: the row of sample i in ``views`` (-1 when not loaded: on a
+    multi-host run each host loads only what its devices use); None = all, in order.
+    """
     views: dict
     label: np.ndarray
     subject: np.ndarray
     dataset: np.ndarray
     sample_id: np.ndarray
     class_names: tuple
+    view_row: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.label)
+
+    @property
+    def rows(self) -> np.ndarray:
+        return np.arange(len(self)) if self.view_row is None else self.view_row
+
+    @property
+    def complete(self) -> bool:
+        return bool((self.rows >= 0).all())
 
 
 def _text(value) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def read_builder(builder, split: str = "train") -> MEData:
-    """Every record of a prepared builder's split, via ``as_data_source`` (no TensorFlow)."""
+def read_builder(builder, split: str = "train", keep: np.ndarray | None = None) -> MEData:
+    """A prepared builder's split via ``as_data_source`` (no TensorFlow): every
+    record's label and names, and the views of the records in ``keep`` (all when
+    None; none when empty, views then hold 0 rows of the right shape)."""
     source = builder.as_data_source()[split]
-    records = [source[i] for i in range(len(source))]
-    if not records:
+    if len(source) == 0:
         raise ValueError(f"{builder.name}: split {split!r} is empty")
-    views = {k: np.stack([np.asarray(r[k], np.float32) for r in records])
-             for k in ("flow",) + FACE_VIEWS if k in records[0]}
+    kept = np.arange(len(source)) if keep is None else np.unique(np.asarray(keep, int))
+    view_row = np.full(len(source), -1)
+    view_row[kept] = np.arange(len(kept))
+    names = None
+    meta = {"label": [], "subject": [], "dataset": [], "sample_id": []}
+    views: dict = {}
+    for i in range(len(source)):
+        r = source[i]
+        if names is None:
+            names = [k for k in ("flow",) + FACE_VIEWS if k in r]
+            shapes = {k: np.shape(r[k]) for k in names}
+        meta["label"].append(int(r["label"]))
+        for k in ("subject", "dataset", "sample_id"):
+            meta[k].append(_text(r[k]))
+        if view_row[i] >= 0:
+            for k in names:
+                views.setdefault(k, []).append(np.asarray(r[k], np.float32))
+    views = {k: np.stack(views[k]) if views.get(k) else np.zeros((0,) + shapes[k], np.float32)
+             for k in names}
     return MEData(
         views=views,
-        label=np.array([int(r["label"]) for r in records], np.int32),
-        subject=np.array([_text(r["subject"]) for r in records]),
-        dataset=np.array([_text(r["dataset"]) for r in records]),
-        sample_id=np.array([_text(r["sample_id"]) for r in records]),
+        label=np.array(meta["label"], np.int32),
+        subject=np.array(meta["subject"]),
+        dataset=np.array(meta["dataset"]),
+        sample_id=np.array(meta["sample_id"]),
         class_names=tuple(builder.info.features["label"].names),
+        view_row=None if keep is None else view_row,
     )
 
 

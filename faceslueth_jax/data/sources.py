@@ -6,9 +6,11 @@ import importlib
 import os
 import pathlib
 
+import jax
 import tensorflow_datasets as tfds
 
 from faceslueth_jax.data import records
+from faceslueth_jax import distributed
 
 # data.name -> (module, class) of the builders that read a licensed database from manual_dir
 DATABASE_BUILDERS = {
@@ -44,8 +46,12 @@ def _builder(cfg, data_dir: str):
                           f"htnet_composite, {', '.join(DATABASE_BUILDERS)}")
 
 
-def load(cfg) -> records.MEData:
-    """Build the dataset if needed (atomically, by TFDS) and read it into memory."""
+def prepare(cfg):
+    """The config's builder, its records built if needed (atomically, by TFDS).
+
+    With several processes, process 0 builds first and the others wait, then
+    find the data set built (shared disk) or build their own copy (local disks).
+    """
     builder = _builder(cfg, os.path.expanduser(cfg.data_dir))
     manual_dir = cfg.get("manual_dir") or None
     instructions = getattr(builder, "MANUAL_DOWNLOAD_INSTRUCTIONS", None)
@@ -54,6 +60,15 @@ def load(cfg) -> records.MEData:
         raise DataUnavailable(
             f"data.name={cfg.name!r} needs --config.data.manual_dir, an existing folder "
             f"(got {manual_dir!r}). {instructions}")
-    builder.download_and_prepare(
-        download_config=tfds.download.DownloadConfig(manual_dir=manual_dir))
-    return records.read_builder(builder)
+    download = tfds.download.DownloadConfig(manual_dir=manual_dir)
+    for turn in (0, 1):
+        if (jax.process_index() == 0) == (turn == 0):
+            builder.download_and_prepare(download_config=download)
+        distributed.sync(f"data set {cfg.name} prepared, turn {turn}")
+    return builder
+
+
+def load(cfg, keep=None) -> records.MEData:
+    """Build the data set if needed and read it: every sample's label and names,
+    the views of the samples in ``keep`` (all when None)."""
+    return records.read_builder(prepare(cfg), keep=keep)

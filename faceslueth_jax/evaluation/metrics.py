@@ -56,7 +56,9 @@ def scores(cm: np.ndarray) -> dict:
 
 
 def pooled_scores(labels, predictions, num_classes: int, groups=None) -> dict:
-    """Scores over all samples, plus one entry per group (e.g. per database)."""
+    """Scores over all samples; with ``groups`` (e.g. databases) also one entry per
+    group and the unweighted mean of the groups' UF1, UAR and accuracy (under LODO:
+    per held-out database, and their mean)."""
     labels = np.asarray(labels)
     predictions = np.asarray(predictions)
     result = scores(confusion_matrix(labels, predictions, num_classes))
@@ -66,4 +68,7 @@ def pooled_scores(labels, predictions, num_classes: int, groups=None) -> dict:
             str(g): scores(confusion_matrix(labels[groups == g], predictions[groups == g],
                                             num_classes))
             for g in sorted(set(groups.tolist()))}
+        result["mean_over_groups"] = {
+            m: float(np.mean([s[m] for s in result["per_group"].values()]))
+            for m in ("uf1", "uar", "accuracy")}
     return result

@@ -94,6 +94,9 @@ def summary_table(title: str, results: list, baseline: dict | None, history,
         for name, s in headline["per_group"].items():
             lines.append(f"  {name:<30} {s['uf1']:7.4f} {s['uar']:7.4f} {s['accuracy']:7.4f}"
                          f"  n={s['num_samples']}")
+        m = headline["mean_over_groups"]
+        lines.append(f"  {'mean over databases':<30} {m['uf1']:7.4f} {m['uar']:7.4f} "
+                     f"{m['accuracy']:7.4f}")
     theta = history.theta_deg[:, -1]  # (F, L) after the last epoch
     lines += ["", "learned theta per SOA layer after the last epoch (degrees, over folds)"]
     for layer in range(theta.shape[1]):

@@ -22,6 +22,11 @@ def _test_labels(folds, labels):
     return [labels[folds.test_samples(f)] for f in range(folds.num_folds)]
 
 
+def database_groups(data):
+    """Each sample's database when there are several (scores per database), else None."""
+    return data.dataset if len(set(data.dataset.tolist())) > 1 else None
+
+
 def select_epochs(history, folds, labels, rule: str) -> np.ndarray:
     num_epochs = history.loss.shape[1]
     if rule == "last_epoch":
@@ -64,8 +69,7 @@ def evaluate(history, folds, data, rule: str) -> tuple[dict, np.ndarray, np.ndar
     fold_of, probs = predictions(history, folds, epochs, len(data))
     predicted = probs.argmax(-1)
     k = len(data.class_names)
-    groups = data.dataset if len(set(data.dataset.tolist())) > 1 else None
-    result = metrics.pooled_scores(data.label, predicted, k, groups=groups)
+    result = metrics.pooled_scores(data.label, predicted, k, groups=database_groups(data))
     result.update(
         selection=rule,
         optimistic=OPTIMISTIC[rule],

@@ -30,6 +30,7 @@ class FaceSleuthR(nn.Module):
     appearance: dict
     head_widths: Sequence[int] = (512, 128)
     motion_input: str = "flow"
+    batch_axis: str | None = None  # mapped axis a batch is split over (layers.batch_norm)
 
     @nn.compact
     def __call__(self, views: dict, *, train: bool):
@@ -42,7 +43,7 @@ class FaceSleuthR(nn.Module):
         else:
             raise ValueError(f"model.motion_input must be 'flow' or 'frame_difference', "
                              f"got {self.motion_input!r}")
-        m = MotionStream(**self.motion, name="motion")(motion_x, train=train)
+        m = MotionStream(**self.motion, batch_axis=self.batch_axis, name="motion")(motion_x, train=train)
 
         swin = SwinTransformer(**self.appearance, name="appearance")
         faces = [views["apex"]] + ([views["onset"]] if "onset" in views else [])
@@ -53,6 +54,6 @@ class FaceSleuthR(nn.Module):
                              f"{p.shape[1:]} must match for additive fusion: adjust the "
                              "input sizes, strides or widths in the config")
         z = (m + p).reshape(m.shape[0], -1)
-        z = nn.relu(batch_norm(train, "bn1")(nn.Dense(self.head_widths[0], name="fc1")(z)))
-        z = batch_norm(train, "bn2")(nn.Dense(self.head_widths[1], name="fc2")(z))
+        z = nn.relu(batch_norm(train, "bn1", self.batch_axis)(nn.Dense(self.head_widths[0], name="fc1")(z)))
+        z = batch_norm(train, "bn2", self.batch_axis)(nn.Dense(self.head_widths[1], name="fc2")(z))
         return nn.Dense(self.num_classes, name="classifier")(z)

@@ -37,6 +37,7 @@ class MotionStream(nn.Module):
     soa_mode: str = "steerable"
     theta_init_deg: float = 72.0
     soa_reduction: int = 16
+    batch_axis: str | None = None  # see layers.batch_norm
 
     @nn.compact
     def __call__(self, x, *, train: bool):
@@ -46,7 +47,7 @@ class MotionStream(nn.Module):
             stride = self.stem_stride if i == 0 else 1
             x = nn.Conv(width, (3, 3), strides=(stride, stride), padding=((1, 1), (1, 1)),
                         use_bias=False, name=f"stem_conv{i}")(x)
-            x = batch_norm(train, f"stem_bn{i}")(x)
+            x = batch_norm(train, f"stem_bn{i}", self.batch_axis)(x)
             x = nn.relu(x)
         a = None
         for i, (width, stride) in enumerate(zip(self.widths, self.strides)):
@@ -56,7 +57,7 @@ class MotionStream(nn.Module):
                     a = nn.Conv(width, (1, 1), use_bias=False, name=f"carry_proj{i}")(a)
             x, a = SOABlock(width, stride=stride, mode=self.soa_mode,
                             theta_init_deg=self.theta_init_deg, reduction=self.soa_reduction,
-                            name=f"stage{i}")(x, a, train=train)
+                            batch_axis=self.batch_axis, name=f"stage{i}")(x, a, train=train)
         return x
 
 

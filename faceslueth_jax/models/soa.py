@@ -143,10 +143,11 @@ class SOABlock(nn.Module):
     mode: str = "steerable"
     theta_init_deg: float = 72.0
     reduction: int = 16
+    batch_axis: str | None = None  # see layers.batch_norm
 
     @nn.compact
     def __call__(self, x, a_prev=None, *, train: bool):
-        norm = lambda name: batch_norm(train, name)
+        norm = lambda name: batch_norm(train, name, self.batch_axis)
         conv = lambda k, s, name: nn.Conv(
             self.features, (k, k), strides=(s, s), padding=((k // 2, k // 2),) * 2,
             use_bias=False, name=name)

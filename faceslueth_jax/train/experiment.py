@@ -1,5 +1,6 @@
-"""One experiment from a config, top to bottom: data, folds, model, training,
-evaluation under both selection rules, baseline, and the run's files."""
+"""One experiment from a config, top to bottom: data, folds, placement, model,
+training (resumable), evaluation under both selection rules, baseline, and the
+run's files."""
 
 from __future__ import annotations
 
@@ -12,13 +13,14 @@ import jax
 import numpy as np
 from absl import logging
 
-from faceslueth_jax import atomic_files
+from faceslueth_jax import atomic_files, distributed
 from faceslueth_jax.data import records, sources
 from faceslueth_jax.evaluation import metrics, report, selection
 from faceslueth_jax.models import logistic_regression
 from faceslueth_jax.models.faceslueth_r import MOTION_INPUTS, FaceSleuthR
 from faceslueth_jax.models.soa import SOA_MODES
-from faceslueth_jax.train import fold_trainer, protocols
+from faceslueth_jax.train import checkpoints as checkpoints_lib
+from faceslueth_jax.train import fold_trainer, placement, protocols
 from faceslueth_jax.train.progress import Progress
 
 
@@ -59,21 +61,38 @@ def check_config(config) -> None:
             raise ValueError(f"{field} must be one of {allowed}, got {value!r}")
 
 
+# Config fields that do not change a sweep's numbers: a checkpoint stays valid across them.
+NOT_FINGERPRINTED = ("name", "checkpoint", "distributed", "coordinator_address",
+                     "num_processes", "process_id")
+
+
 def train_and_evaluate(config, workdir: str) -> dict:
-    """Runs the config's protocol; returns metrics.json's content."""
+    """Runs the config's protocol; returns metrics.json's content (on every process;
+    only process 0 writes files)."""
     check_config(config)
     workdir = pathlib.Path(workdir)
     started = time.time()
-    data = sources.load(config.data)  # fails here, before any output, when data is missing
-    workdir.mkdir(parents=True, exist_ok=True)
-    with logging_to(workdir / "log"):
-        return _run(config, workdir, data, started)
+    builder = sources.prepare(config.data)  # fails here, before any output, when data is missing
+    main = distributed.is_main_process()
+    if main:
+        workdir.mkdir(parents=True, exist_ok=True)
+    with logging_to(workdir / "log") if main else contextlib.nullcontext():
+        return _run(config, workdir, builder, started, main)
 
 
-def _run(config, workdir: pathlib.Path, data, started: float) -> dict:
-    atomic_files.write_text(workdir / "config.json", config.to_json_best_effort(indent=2) + "\n")
-    data = records.prepare(data, config.data.flow_size, config.data.face_size,
+def _prepared(config, data):
+    return records.prepare(data, config.data.flow_size, config.data.face_size,
                            config.data.flow_norm, config.data.use_onset)
+
+
+def _run(config, workdir: pathlib.Path, builder, started: float, main: bool) -> dict:
+    if main:
+        atomic_files.write_text(workdir / "config.json",
+                                config.to_json_best_effort(indent=2) + "\n")
+    # One process reads everything; with several, each first reads the labels and
+    # names, then the views of the samples its devices' folds use.
+    several = jax.process_count() > 1
+    data = _prepared(config, records.read_builder(builder, keep=[] if several else None))
     folds = protocols.make_folds(config.protocol.name, data.dataset, data.subject)
     counts = np.bincount(data.label, minlength=len(data.class_names))
     logging.info("%s: %d samples, %d subjects, %d folds (%s), classes %s", config.data.name,
@@ -82,14 +101,30 @@ def _run(config, workdir: pathlib.Path, data, started: float) -> dict:
                  {n: int(k) for n, k in zip(data.class_names, counts)})
 
     model = build_model(config.model, len(data.class_names))
-    mesh = fold_trainer.make_mesh(config.train.num_devices)
+    mesh = placement.make_mesh(folds.num_folds, config.train.batch_size, **config.mesh)
     trainer = fold_trainer.FoldTrainer(model, config.train, data.views, data.label, mesh,
-                                       records.u_mirror_offset(config.data.flow_norm))
-    progress = Progress(f"{config.name} ({folds.num_folds} folds)")
+                                       records.u_mirror_offset(config.data.flow_norm),
+                                       data.view_row)
+    plan = trainer.plan(folds, config.max_folds_per_chunk, config.device_memory_bytes)
+    if several:
+        data = _prepared(config, records.read_builder(
+            builder, keep=trainer.samples_needed(folds, plan)))
+        trainer.set_views(data.views, data.view_row)
+    logging.info("placement: %s", plan[1])
+    numbers = {k: v for k, v in config.to_dict().items() if k not in NOT_FINGERPRINTED}
+    decided_by = {k: plan[1][k] for k in ("fold_groups", "data_parallel", "folds_per_chunk",
+                                          "num_chunks", "steps_per_epoch")}
+    checkpoints = checkpoints_lib.SweepCheckpoints(
+        workdir / "checkpoints", config.checkpoint.every_epochs, config.checkpoint.keep,
+        checkpoints_lib.fingerprint(numbers, decided_by, folds.names, folds.train_idx,
+                                    folds.test_idx))
+    progress = Progress(f"{config.name} ({folds.num_folds} folds)") if main else None
     t0 = time.time()
-    history = trainer.fit(folds, config.train.epochs, config.seed,
-                          config.train.folds_per_chunk, on_epoch=progress)
+    history = trainer.fit(folds, config.train.epochs, config.seed, checkpoints=checkpoints,
+                          on_epoch=progress, plan=plan)
     train_seconds = time.time() - t0
+    if not main:
+        return {}
 
     # The config's rule is the headline (predictions.csv, the confusion matrix);
     # the other rule is scored too and reported beside it.
@@ -103,10 +138,14 @@ def _run(config, workdir: pathlib.Path, data, started: float) -> dict:
             report.plot_confusion(workdir, results[rule], data.class_names)
 
     baseline = None
-    if config.baseline.logistic_regression:
-        flow = records.resize(data.views["flow"], BASELINE_FLOW_SIZE)
+    if config.baseline.logistic_regression and not data.complete:
+        logging.warning("logistic regression baseline skipped: process 0 holds the views of "
+                        "only %d of %d samples", int((data.rows >= 0).sum()), len(data))
+    elif config.baseline.logistic_regression:
+        flow = records.resize(data.views["flow"][data.rows], BASELINE_FLOW_SIZE)
         logits = logistic_regression.fold_logits(flow, data.label, folds, len(data.class_names))
-        baseline = metrics.pooled_scores(data.label, logits.argmax(-1), len(data.class_names))
+        baseline = metrics.pooled_scores(data.label, logits.argmax(-1), len(data.class_names),
+                                         groups=selection.database_groups(data))
 
     report.write_theta(workdir, history, folds.names)
     report.plot_theta(workdir, history)
@@ -130,10 +169,9 @@ def _run(config, workdir: pathlib.Path, data, started: float) -> dict:
                             "mean": history.theta_deg[:, -1].mean(0).tolist()},
         "loss_per_fold_epoch": history.loss.tolist(),
         "diverged_folds": diverged,
-        "execution": {"folds_per_chunk": history.folds_per_chunk,
-                      "num_devices": history.num_devices,
-                      "device": jax.devices()[0].device_kind,
-                      "platform": jax.devices()[0].platform},
+        "execution": dict(history.execution, num_processes=jax.process_count(),
+                          device=jax.devices()[0].device_kind,
+                          platform=jax.devices()[0].platform),
         "train_seconds": train_seconds,
         "wall_seconds": time.time() - started,
     }

@@ -10,6 +10,7 @@ Padding slots repeat a valid index and are masked out by the counts.
 
 LOSO: one fold per subject, S_f = that subject's samples (subject keys are
 ``dataset/subject`` so equal ids from different databases stay apart).
+LODO: one fold per database, S_f = that database's samples, T_f = the others'.
 """
 
 from __future__ import annotations
@@ -71,10 +72,21 @@ def loso(datasets, subjects) -> Folds:
     return folds_from_groups(subject_keys(datasets, subjects))
 
 
-PROTOCOLS = ("loso",)
+def lodo(datasets) -> Folds:
+    """Leave one database out."""
+    names = sorted(set(np.asarray(datasets).tolist()))
+    if len(names) < 2:
+        raise ValueError(f"LODO needs samples of at least two databases; the data holds only "
+                         f"{names}")
+    return folds_from_groups(datasets, names)
+
+
+PROTOCOLS = ("loso", "lodo")
 
 
 def make_folds(name: str, datasets, subjects) -> Folds:
     if name == "loso":
         return loso(datasets, subjects)
+    if name == "lodo":
+        return lodo(datasets)
     raise ValueError(f"unknown protocol {name!r}; available: {PROTOCOLS}")

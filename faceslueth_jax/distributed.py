@@ -1,0 +1,47 @@
+"""Multi-host sweeps: one process per host, started together, one global device mesh.
+
+``jax.distributed.initialize`` connects the processes (every host then sees all
+devices in ``jax.devices()``, its own in ``jax.local_devices()``). It runs when
+the config asks (``distributed=True``, with ``coordinator_address``,
+``num_processes`` and ``process_id``, or none of them where JAX can detect the
+cluster) or when the environment is a multi-process one: a TPU pod slice (more
+than one worker in TPU_WORKER_HOSTNAMES), SLURM with several tasks, or Open MPI
+with several ranks. Process 0 alone writes the run's files.
+"""
+
+from __future__ import annotations
+
+import os
+
+import jax
+
+
+def multi_process_environment(environ=None) -> bool:
+    env = os.environ if environ is None else environ
+    tpu_workers = [h for h in env.get("TPU_WORKER_HOSTNAMES", "").split(",") if h]
+    return (len(tpu_workers) > 1 or int(env.get("SLURM_NTASKS", "1") or 1) > 1
+            or int(env.get("OMPI_COMM_WORLD_SIZE", "1") or 1) > 1)
+
+
+def initialize(config) -> bool:
+    """Connect this process to the others when the config or environment says so;
+    True when the run is distributed."""
+    if not (config.distributed or multi_process_environment()):
+        return False
+    kwargs = {}
+    if config.coordinator_address:
+        kwargs = dict(coordinator_address=config.coordinator_address,
+                      num_processes=config.num_processes, process_id=config.process_id)
+    jax.distributed.initialize(**kwargs)
+    return True
+
+
+def is_main_process() -> bool:
+    return jax.process_index() == 0
+
+
+def sync(name: str) -> None:
+    """Wait until every process reaches the barrier ``name`` (no-op on one process)."""
+    if jax.process_count() > 1:
+        from jax.experimental import multihost_utils
+        multihost_utils.sync_global_devices(name)

@@ -1,0 +1,92 @@
+"""Sweep checkpoints: a resumed sweep ends exactly as an uninterrupted one; an
+unreadable newest step is reported and skipped; a foreign checkpoint is refused."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from faceslueth_jax.train import checkpoints as ckpt
+from tests import tiny_problem
+
+EPOCHS = 3
+
+
+class Interrupted(Exception):
+    pass
+
+
+@pytest.fixture(scope="module")
+def problem():
+    config = tiny_problem.tiny_config()
+    views, labels, folds = tiny_problem.tiny_data()
+    trainer = tiny_problem.tiny_trainer(config, views, labels, folds)
+    return trainer, folds
+
+
+def _fit(problem, directory=None, on_epoch=None, fingerprint="sweep", keep=10):
+    trainer, folds = problem
+    checkpoints = directory and ckpt.SweepCheckpoints(directory, 1, keep, fingerprint)
+    try:
+        return trainer.fit(folds, EPOCHS, seed=0, max_folds_per_chunk=2,
+                           checkpoints=checkpoints, on_epoch=on_epoch), checkpoints
+    except Interrupted:
+        checkpoints.close()
+        return None, checkpoints
+
+
+def _assert_identical(a, b):
+    for name in ("loss", "test_logits", "theta_deg", "diverged"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(problem):
+    history, _ = _fit(problem)
+    assert history.execution["num_chunks"] == 2  # 4 folds, 2 per program
+    return history
+
+
+def test_resumed_sweep_equals_uninterrupted(problem, uninterrupted, tmp_path):
+    def crash(chunk, num_chunks, epoch, epochs, losses):
+        if (chunk, epoch) == (1, 1):  # mid-way through the second chunk
+            raise Interrupted
+
+    history, _ = _fit(problem, tmp_path, on_epoch=crash)
+    assert history is None
+    resumed, checkpoints = _fit(problem, tmp_path)
+    assert resumed.execution["resumed_from_step"] == EPOCHS + 1  # chunk 0 done, 1 epoch of chunk 1
+    _assert_identical(resumed, uninterrupted)
+
+
+def test_unreadable_newest_step_is_skipped(problem, uninterrupted, tmp_path):
+    _fit(problem, tmp_path)
+    newest = tmp_path / str(2 * EPOCHS)
+    for f in (newest / "state").rglob("*"):
+        if f.is_file() and f.stat().st_size > 200:
+            f.write_bytes(f.read_bytes()[: f.stat().st_size // 2])  # truncated
+    resumed, checkpoints = _fit(problem, tmp_path)
+    skipped = resumed.execution["checkpoints_skipped"]
+    assert [s["step"] for s in skipped] == [2 * EPOCHS], skipped
+    assert "unreadable" in skipped[0]["error"]
+    assert resumed.execution["resumed_from_step"] == 2 * EPOCHS - 1
+    assert (tmp_path.parent / f"{tmp_path.name}.corrupt" / str(2 * EPOCHS)).is_dir()
+    _assert_identical(resumed, uninterrupted)
+
+
+def test_checkpoints_of_another_sweep_are_refused(problem, tmp_path):
+    def crash(chunk, num_chunks, epoch, epochs, losses):
+        if epoch == 1:  # after the first epoch's checkpoint
+            raise Interrupted
+
+    _fit(problem, tmp_path, on_epoch=crash)
+    assert (tmp_path / "1").is_dir()
+    with pytest.raises(ckpt.CheckpointMismatch, match="another experiment"):
+        _fit(problem, tmp_path, fingerprint="another sweep")
+
+
+def test_fingerprint_follows_the_numbers():
+    a = ckpt.fingerprint({"lr": 1e-3}, [1, 2])
+    assert a == ckpt.fingerprint({"lr": 1e-3}, [1, 2])
+    assert a != ckpt.fingerprint({"lr": 2e-3}, [1, 2])
+    assert a != ckpt.fingerprint({"lr": 1e-3}, np.array([1, 3]))
