@@ -6,9 +6,9 @@ released it: train on two of CASME II, SAMM and SMIC-HS, test on the third
       --config.data.manual_dir=/path/to/HTNet
 
 Reported: UF1/UAR per held-out database and their mean (and pooled over all
-442 samples). 2.4 minutes measured on a 2-core CPU with the compact preset
+442 samples). 2.3 minutes measured on a 2-core CPU with the compact preset
 (3 folds of 278-309 training samples, 20 epochs; converting the release
-included), which gave UF1 0.584 / UAR 0.616 pooled at the last epoch.
+included), which gave UF1 0.557 / UAR 0.584 pooled at the last epoch.
 The release holds 28x28 flow and the apex face only (no onset frame).
 """
 

@@ -151,7 +151,9 @@ class FoldTrainer:
 
     # ----- one fold ---------------------------------------------------------
     def _init_fold(self, key, optimizer) -> FoldState:
-        variables = self.init_model.init(key, self.example, train=False)
+        """Fold f's initial state from its key k_f: parameters drawn with fold_in(k_f, 0)
+        (epoch e draws from fold_in(fold_in(k_f, 1), e))."""
+        variables = self.init_model.init(jax.random.fold_in(key, 0), self.example, train=False)
         params = variables["params"]
         return FoldState(params=params, batch_stats=variables.get("batch_stats", {}),
                          opt_state=optimizer.init(params), diverged=jnp.array(False))
