@@ -15,7 +15,8 @@ transfer are left out; each epoch includes its test-set evaluation), and
 
 Memory per fold is the compiled epoch program's own figure (arguments + outputs
 - donated + temporaries, per device) divided by its folds per device, and on
-GPU/TPU also the device's measured peak.
+GPU/TPU also the device's running peak (``peak_bytes_in_use`` of the process so
+far: a maximum over this K and every K before it, not a per-K figure).
 
 Run from the repository root (defaults: compact preset, batch 32, 2 steps per
 epoch, 3 epochs of which the last 2 are timed):
@@ -94,7 +95,6 @@ def main():
     ap.add_argument("--json", help="write the figures here too")
     args = ap.parse_args()
     cfg = base_config("bench", args.preset)
-    cfg.checkpoint.every_epochs = 1
     model = experiment.build_model(cfg.model, 3)
     device = jax.devices()[0]
     print(f"# {device.platform} {device.device_kind} x{jax.device_count()}, jax {jax.__version__}, "
@@ -112,7 +112,7 @@ def main():
         together = timed_run(trainer, folds, args.epochs, per_chunk=k)
         row = {"K": k, "together": together, "in_turn": alone,
                "ratio": together["fold_steps_per_s"] / alone["fold_steps_per_s"],
-               "device_peak_bytes": device_peak(),
+               "device_peak_bytes_so_far": device_peak(),
                "mesh": dict(mesh.shape)}
         rows.append(row)
         print(f"{k:>4} {together['fold_steps_per_s']:>19.2f} {alone['fold_steps_per_s']:>18.2f} "

@@ -83,7 +83,8 @@ def base_config(name: str, preset: str = "compact") -> ml_collections.ConfigDict
         gamma=0.987, decay_epochs=50, eps=1e-8))
 
     # Placement (faceslueth_jax/train/placement.py): a (fold x data) device mesh;
-    # 0 = fit the folds to the devices (data-parallel only when devices outnumber folds).
+    # 0 = fit the folds to the devices (data-parallel only with at least twice as many
+    # devices as folds: then each fold gets a group of D devices, G >= folds).
     c.mesh = ml_collections.ConfigDict(dict(fold=0, data=0, num_devices=0))
     # Folds per compiled program: 0 = as many as fit in device memory (measured from
     # the compiled program), one per device on CPU unless device_memory_bytes is set.

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 
 import jax
+import numpy as np
 
 
 def multi_process_environment(environ=None) -> bool:
@@ -38,6 +39,14 @@ def initialize(config) -> bool:
 
 def is_main_process() -> bool:
     return jax.process_index() == 0
+
+
+def all_true(flag: bool) -> bool:
+    """True when ``flag`` is true on every process (one process: ``flag``)."""
+    if jax.process_count() == 1:
+        return bool(flag)
+    from jax.experimental import multihost_utils
+    return bool(multihost_utils.process_allgather(np.array(bool(flag))).all())
 
 
 def sync(name: str) -> None:

@@ -61,10 +61,12 @@ def prepare(cfg):
             f"data.name={cfg.name!r} needs --config.data.manual_dir, an existing folder "
             f"(got {manual_dir!r}). {instructions}")
     download = tfds.download.DownloadConfig(manual_dir=manual_dir)
-    for turn in (0, 1):
-        if (jax.process_index() == 0) == (turn == 0):
-            builder.download_and_prepare(download_config=download)
-        distributed.sync(f"data set {cfg.name} prepared, turn {turn}")
+    if jax.process_index() == 0:
+        builder.download_and_prepare(download_config=download)
+    distributed.sync(f"data set {cfg.name} built by process 0")
+    if jax.process_index() != 0:
+        builder.download_and_prepare(download_config=download)
+    distributed.sync(f"data set {cfg.name} ready everywhere")
     return builder
 
 

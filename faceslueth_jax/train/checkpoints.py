@@ -82,43 +82,51 @@ class SweepCheckpoints:
             progress=ocp.args.JsonSave(dict(progress, fingerprint=self.fingerprint))))
 
     def restore_latest(self, abstract_state, history_like: dict):
-        """(progress, state, history) of the newest readable step, or None.
+        """(progress, state, history) of the newest step every process can read, or None.
 
         ``abstract_state``: the state's shapes/dtypes/shardings for a chunk;
-        ``history_like``: arrays of the history's shapes and dtypes.
+        ``history_like``: arrays of the history's shapes and dtypes. Each process
+        reads its own shards; a step is used only when all of them succeed.
         """
         for step in sorted(self.manager.all_steps(), reverse=True):
-            try:
-                progress = self.manager.restore(step, args=ocp.args.Composite(
-                    progress=ocp.args.JsonRestore()))["progress"]
-            except Exception as e:  # noqa: BLE001 - any unreadable step is skipped
-                self._set_aside(step, e)
+            restored, error = self._read(step, abstract_state, history_like)
+            if not distributed.all_true(error is None):
+                self._set_aside(step, error or "unreadable on another process")
                 continue
+            progress, state, history = restored
             if progress.get("fingerprint") != self.fingerprint:
                 raise CheckpointMismatch(
                     f"{self.directory} holds checkpoints of another experiment or placement "
                     f"(fingerprint {progress.get('fingerprint')}, this run "
                     f"{self.fingerprint}): use a new --workdir, or the config and devices "
                     f"that wrote them")
-            try:
-                restored = self.manager.restore(step, args=ocp.args.Composite(
-                    state=ocp.args.StandardRestore(abstract_state),
-                    history=ocp.args.StandardRestore(history_like)))
-                history = {k: np.asarray(v) for k, v in restored["history"].items()}
-                if any(history[k].shape != np.shape(v) for k, v in history_like.items()):
-                    raise ValueError("history arrays have the wrong shapes")
-            except Exception as e:  # noqa: BLE001
-                self._set_aside(step, e)
-                continue
             logging.info("resuming from checkpoint step %d in %s", step, self.directory)
-            return progress, restored["state"], history
+            return progress, state, history
         return None
 
-    def _set_aside(self, step: int, error: Exception) -> None:
-        message = (f"checkpoint step {step} in {self.directory} is unreadable "
-                   f"({type(error).__name__}: {str(error)[:300]}); skipped for the previous one")
+    def _read(self, step: int, abstract_state, history_like: dict):
+        """((progress, state, history), None), or (None, what went wrong)."""
+        try:
+            progress = self.manager.restore(step, args=ocp.args.Composite(
+                progress=ocp.args.JsonRestore()))["progress"]
+            if progress.get("fingerprint") != self.fingerprint:
+                return (progress, None, None), None  # refused by the caller, not corrupt
+            restored = self.manager.restore(step, args=ocp.args.Composite(
+                state=ocp.args.StandardRestore(abstract_state),
+                history=ocp.args.StandardRestore(history_like)))
+            history = {k: np.asarray(v) for k, v in restored["history"].items()}
+            if any(history[k].shape != np.shape(v) for k, v in history_like.items()):
+                raise ValueError("history arrays have the wrong shapes")
+        except Exception as e:  # noqa: BLE001 - any unreadable step is skipped
+            return None, f"{type(e).__name__}: {str(e)[:300]}"
+        return (progress, restored["state"], history), None
+
+    def _set_aside(self, step: int, error: str) -> None:
+        message = (f"checkpoint step {step} in {self.directory} is unreadable ({error}); "
+                   f"skipped for the previous one")
         logging.warning(message)
         self.skipped.append({"step": step, "error": message})
+        distributed.sync(f"every process done reading checkpoint {step}")
         if jax.process_index() == 0:
             target = self.directory.with_name(self.directory.name + ".corrupt") / str(step)
             target.parent.mkdir(parents=True, exist_ok=True)

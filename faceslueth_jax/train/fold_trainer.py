@@ -15,11 +15,13 @@ leaves the state untouched. A fold whose loss turns non-finite is marked
 Placement (``placement``): the folds of a chunk are split over the mesh axis
 ``fold`` with ``shard_map``, ``vmap`` runs a device group's folds, and the
 mesh axis ``data`` splits each step's batch over a group's devices (B / D
-samples each; losses, gradients and BatchNorm moments summed over ``data``).
-Augmentation draws and dropout keys are per sample of the whole batch, so the
-step does not depend on D. Each device group holds only the samples its folds
-use, as a (groups, samples, ...) array sharded over ``fold``; on several hosts
-each host builds only its own groups' blocks.
+samples each; losses and gradients summed over ``data``, BatchNorm moments
+averaged over it). Augmentation draws come from per-sample keys of the whole
+batch, so without dropout the step does not depend on D (dropout masks are
+drawn per device: with ``drop_path_rate > 0`` they do). Every device of a group
+evaluates the whole test set. Each device group holds only the samples its
+folds use, as a (groups, samples, ...) array sharded over ``fold``; on several
+hosts each host builds only its own groups' blocks.
 
 Chunks (``memory``): the number of folds per device comes from the compiled
 program's memory analysis against the device budget, or from
@@ -226,15 +228,17 @@ class FoldTrainer:
         return logits.reshape(count * batch, -1)[:size]
 
     # ----- programs over a chunk of folds -------------------------------------
-    def _programs(self, steps: int, chunk: int, rows: int):
-        """(init, epoch) compiled for ``chunk`` folds and data blocks of ``rows`` rows.
+    def _programs(self, folds: Folds, steps: int, chunk: int, rows: int):
+        """(init, epoch, abstract state) compiled for ``chunk`` folds of ``folds``'s
+        table widths and data blocks of ``rows`` rows.
 
         ``shard_map`` gives each device group its own block of folds and ``vmap``
         maps over that block, so the SPMD partitioner never splits a per-fold
         (grouped) convolution across devices: it mis-sizes such convolutions'
         feature groups (seen with XLA:CPU and 8 host devices).
         """
-        cache_key = (steps, chunk, rows)
+        widths = (folds.train_idx.shape[1], folds.test_idx.shape[1])
+        cache_key = (steps, chunk, rows, widths)
         if cache_key not in self._compiled:
             optimizer = make_optimizer(self.cfg.optimizer, steps)
             fold, rep = P(FOLD), P()
@@ -255,7 +259,7 @@ class FoldTrainer:
             init_c = init.lower(keys).compile()
             state = jax.tree.map(lambda a: self._abstract(a.shape, a.dtype),
                                  jax.eval_shape(init, keys))
-            args = (state, self._abstract_spec(chunk), self._abstract_views(rows),
+            args = (state, self._abstract_spec(chunk, *widths), self._abstract_views(rows),
                     self._abstract((self.mesh.shape[FOLD], rows), jnp.int32),
                     jax.ShapeDtypeStruct((), jnp.int32, sharding=self.replicated))
             self._compiled[cache_key] = (init_c, epoch.lower(*args).compile(), state)
@@ -264,11 +268,11 @@ class FoldTrainer:
     def _abstract(self, shape, dtype):
         return jax.ShapeDtypeStruct(shape, dtype, sharding=self.fold_sharding)
 
-    def _abstract_spec(self, chunk):
+    def _abstract_spec(self, chunk, train_width, test_width):
         return FoldSpec(key=self._abstract((chunk, 2), jnp.uint32),
-                        train_idx=self._abstract((chunk, self._train_width), jnp.int32),
+                        train_idx=self._abstract((chunk, train_width), jnp.int32),
                         num_train=self._abstract((chunk,), jnp.int32),
-                        test_idx=self._abstract((chunk, self._test_width), jnp.int32))
+                        test_idx=self._abstract((chunk, test_width), jnp.int32))
 
     def _abstract_views(self, rows):
         groups = self.mesh.shape[FOLD]
@@ -285,11 +289,15 @@ class FoldTrainer:
 
     def _global(self, shape, block: Callable):
         """A (groups, ...) array sharded over ``fold``; ``block(g)`` is built only on
-        the host that holds group g."""
+        the host that holds group g, once for the group's devices."""
+        built: dict = {}
+
         def callback(index):
             g = range(shape[0])[index[0]]
             assert len(g) == 1, index
-            return block(g[0])[None]
+            if g[0] not in built:
+                built[g[0]] = block(g[0])[None]
+            return built[g[0]]
         return jax.make_array_from_callback(shape, self.fold_sharding, callback)
 
     def _chunk_inputs(self, folds: Folds, fold_ids: list[int], keys: np.ndarray, rows: int):
@@ -336,8 +344,10 @@ class FoldTrainer:
         size = facts["folds_per_chunk"]
         per_group = size // self.mesh.shape[FOLD]
         mine = placement.local_fold_groups(self.mesh)
-        needed = [self._group_samples(folds, placement.padded(ids, size), per_group)[g]
-                  for ids in chunks for g in mine]
+        needed = []
+        for ids in chunks:
+            samples = self._group_samples(folds, placement.padded(ids, size), per_group)
+            needed += [samples[g] for g in mine]
         return np.unique(np.concatenate(needed))
 
     # ----- all folds --------------------------------------------------------
@@ -353,7 +363,6 @@ class FoldTrainer:
         ``max_folds_per_chunk``, else by memory (see the module docstring)."""
         groups = self.mesh.shape[FOLD]
         steps = math.ceil(int(folds.num_train.max()) / self.cfg.batch_size)
-        self._train_width, self._test_width = folds.train_idx.shape[1], folds.test_idx.shape[1]
         facts = {"fold_groups": groups, "data_parallel": self.data_parallel,
                  "num_devices": int(self.mesh.size), "steps_per_epoch": steps}
         budget = memory.device_budget(memory_budget)
@@ -366,7 +375,7 @@ class FoldTrainer:
             facts["chunking"] = "one fold per device group (CPU, no memory budget)"
         else:
             one, two = (memory.program_bytes(self._programs(
-                steps, k * groups, self._rows(folds, k))[1]) for k in (1, 2))
+                folds, steps, k * groups, self._rows(folds, k))[1]) for k in (1, 2))
             foot = memory.footprint(one, two)
             fit = foot.folds_that_fit(budget)
             if fit < 1:
@@ -395,23 +404,21 @@ class FoldTrainer:
         plan, facts = plan or self.plan(folds, max_folds_per_chunk, memory_budget)
         num_folds, size = folds.num_folds, facts["folds_per_chunk"]
         steps, rows = facts["steps_per_epoch"], facts["rows_per_device"]
-        init, run_epoch, abstract_state = self._programs(steps, size, rows)
+        init, run_epoch, abstract_state = self._programs(folds, steps, size, rows)
         facts["epoch_program_bytes_per_device"] = memory.program_bytes(run_epoch)
         base_key = jax.random.PRNGKey(seed)
         fold_keys = np.stack([np.asarray(jax.random.fold_in(base_key, f))
                               for f in range(num_folds)])
-        history = None
-        start = (0, 0)
+        history = self._empty_history(folds, epochs)
+        start = (0, 0)  # (chunk, epochs of it done)
         if checkpoints is not None:
-            like = self._empty_history(folds, epochs)
             abstract = {"state": abstract_state, "keys": self._abstract((size, 2), jnp.uint32)}
-            restored = checkpoints.restore_latest(abstract, like)
+            restored = checkpoints.restore_latest(abstract, history)
             if restored is not None:
                 progress, saved, history = restored
                 start = (progress["chunk"], progress["epochs_done"])
                 facts["resumed_from_step"] = start[0] * epochs + start[1]
             facts["checkpoints_skipped"] = checkpoints.skipped
-        history = history or self._empty_history(folds, epochs)
 
         epoch_arg = lambda e: jax.device_put(np.int32(e), self.replicated)
         for c, ids in enumerate(plan):
@@ -436,6 +443,10 @@ class FoldTrainer:
                 if checkpoints is not None and checkpoints.due(e + 1, epochs):
                     checkpoints.save(c * epochs + e + 1, {"chunk": c, "epochs_done": e + 1},
                                      {"state": state, "keys": spec.key}, history)
+            # free this chunk's device buffers before the next chunk's are made: the
+            # memory plan counts one chunk's state and data per device
+            del state, spec, views, labels
+            saved = None
         if checkpoints is not None:
             checkpoints.close()
         return History(execution=facts, **history)

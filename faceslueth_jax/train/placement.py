@@ -2,9 +2,9 @@
 
 A sweep of F folds runs on a mesh of G x D devices. Mesh axis ``fold`` has G
 device groups, each training its own folds; axis ``data`` splits every step's
-batch of B samples over the D devices of a group (B / D each; gradients and
-BatchNorm statistics are summed over ``data``, so the step is the one a single
-device would take, up to float summation order).
+batch of B samples over the D devices of a group (B / D each; gradients summed
+and BatchNorm moments averaged over ``data``, so without dropout the step is the
+one a single device would take, up to float summation order).
 
 A chunk is K = G * k folds run by one compiled program, k per device group
 (vmapped). F folds take C = ceil(F / K) chunks; chunks are balanced and the
@@ -55,6 +55,10 @@ def make_mesh(num_folds: int, batch_size: int, fold: int = 0, data: int = 0,
     if batch_size % data:
         raise ValueError(f"train.batch_size={batch_size} does not split over data={data} "
                          f"devices")
+    left_out = set(range(jax.process_count())) - {d.process_index for d in devices}
+    if left_out:
+        raise ValueError(f"the mesh's {n} devices leave out processes {sorted(left_out)}: "
+                         f"every process must hold devices of the mesh (mesh.num_devices)")
     return Mesh(np.array(devices).reshape(fold, data), (FOLD, DATA))
 
 
