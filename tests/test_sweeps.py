@@ -87,18 +87,37 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _two_processes(workdir, *args):
+    """Start run.py as process 0 and 1 of a loopback jax.distributed run, 4 devices each."""
+    address = f"127.0.0.1:{_free_port()}"
+    procs = [subprocess.Popen(
+        [*args, "--config.distributed=True", f"--config.coordinator_address={address}",
+         "--config.num_processes=2", f"--config.process_id={i}", f"--workdir={workdir}"],
+        cwd=REPO, env=_env(4), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for i in range(2)]
+    return procs, [p.communicate(timeout=600) for p in procs]
+
+
+def test_a_build_failure_on_one_process_stops_both(tmp_path):
+    from tests import fixtures
+    rows = list(fixtures.COMPOSITE_ROWS)
+    rows[2] = rows[2][:3] + (7,) + rows[2][4:]  # an unknown label on the CSV's line 4
+    manual = fixtures.write_htnet_composite(tmp_path / "htnet", rows=rows)
+    procs, outputs = _two_processes(
+        tmp_path / "w", sys.executable, "run.py", "--config=configs/loso_composite.py",
+        f"--config.data.manual_dir={manual}", f"--config.data.data_dir={tmp_path / 'tfds'}")
+    assert [p.returncode for p in procs] == [2, 2], outputs[1][1][-3000:]
+    assert "line 4: unknown label '7'" in outputs[0][1]
+    assert "failed on another process while being built by process 0" in outputs[1][1]
+    assert not (tmp_path / "w").exists()
+
+
 def test_two_processes_give_the_metrics_of_one(uninterrupted, tmp_path):
     """Two jax.distributed processes with 4 host devices each (a 4 fold x 2 data mesh
     over 8 devices) against the uninterrupted run of one process on one device."""
-    address = f"127.0.0.1:{_free_port()}"
     workdir = tmp_path / "two"
-    procs = [subprocess.Popen(
-        _command(workdir, uninterrupted / "tfds", "--config.distributed=True",
-                 f"--config.coordinator_address={address}", "--config.num_processes=2",
-                 f"--config.process_id={i}"),
-        cwd=REPO, env=_env(4), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        for i in range(2)]
-    outputs = [p.communicate(timeout=600) for p in procs]
+    command = _command(workdir, uninterrupted / "tfds")
+    procs, outputs = _two_processes(workdir, *[a for a in command if "--workdir" not in a])
     for p, (_, err) in zip(procs, outputs):
         assert p.returncode == 0, err[-4000:]
     assert "results:" in outputs[0][0] and "results:" not in outputs[1][0]  # process 0 reports

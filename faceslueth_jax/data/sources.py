@@ -51,23 +51,43 @@ def prepare(cfg):
 
     With several processes, process 0 builds first and the others wait, then
     find the data set built (shared disk) or build their own copy (local disks).
+    A failure on any process stops every process (no host is left waiting).
     """
     builder = _builder(cfg, os.path.expanduser(cfg.data_dir))
     manual_dir = cfg.get("manual_dir") or None
     instructions = getattr(builder, "MANUAL_DOWNLOAD_INSTRUCTIONS", None)
+    error = None
     if instructions and not builder.is_prepared() and not (
             manual_dir and pathlib.Path(manual_dir).is_dir()):
-        raise DataUnavailable(
+        error = DataUnavailable(
             f"data.name={cfg.name!r} needs --config.data.manual_dir, an existing folder "
             f"(got {manual_dir!r}). {instructions}")
+    _build_turn(cfg.name, "located", error)
     download = tfds.download.DownloadConfig(manual_dir=manual_dir)
-    if jax.process_index() == 0:
-        builder.download_and_prepare(download_config=download)
-    distributed.sync(f"data set {cfg.name} built by process 0")
-    if jax.process_index() != 0:
-        builder.download_and_prepare(download_config=download)
-    distributed.sync(f"data set {cfg.name} ready everywhere")
+    _build_turn(cfg.name, "built by process 0",
+                _try_build(builder, download) if jax.process_index() == 0 else None)
+    _build_turn(cfg.name, "built by the other processes",
+                _try_build(builder, download) if jax.process_index() != 0 else None)
     return builder
+
+
+def _try_build(builder, download) -> Exception | None:
+    try:
+        builder.download_and_prepare(download_config=download)
+    except Exception as e:  # noqa: BLE001 - re-raised by _build_turn on this process
+        return e
+    return None
+
+
+def _build_turn(name: str, stage: str, error: Exception | None) -> None:
+    """Raise ``error`` here, and a DataUnavailable on every other process, when any
+    process failed at this stage; otherwise return on all of them together."""
+    if distributed.all_true(error is None):
+        return
+    if error is not None:
+        raise error
+    raise DataUnavailable(f"data set {name!r} failed on another process while being "
+                          f"{stage}; the error is in that process's output")
 
 
 def load(cfg, keep=None) -> records.MEData:
