@@ -9,7 +9,6 @@ import pathlib
 import jax
 import tensorflow_datasets as tfds
 
-from faceslueth_jax.data import records
 from faceslueth_jax import distributed
 
 # data.name -> (module, class) of the builders that read a licensed database from manual_dir
@@ -88,9 +87,3 @@ def _build_turn(name: str, stage: str, error: Exception | None) -> None:
         raise error
     raise DataUnavailable(f"data set {name!r} failed on another process while being "
                           f"{stage}; the error is in that process's output")
-
-
-def load(cfg, keep=None) -> records.MEData:
-    """Build the data set if needed and read it: every sample's label and names,
-    the views of the samples in ``keep`` (all when None)."""
-    return records.read_builder(prepare(cfg), keep=keep)

@@ -48,7 +48,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from absl import logging
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from faceslueth_jax.data.augment import augment_batch
@@ -83,7 +82,7 @@ class EpochRecord:
     diverged: jax.Array     # () bool
 
 
-RECORD_FIELDS = ("loss", "test_logits", "theta_deg", "diverged")
+RECORD_FIELDS = tuple(f.name for f in dataclasses.fields(EpochRecord))
 
 
 @dataclasses.dataclass
