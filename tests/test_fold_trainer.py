@@ -10,7 +10,6 @@ import sys
 import numpy as np
 import pytest
 
-from faceslueth_jax.train import fold_trainer
 from tests import tiny_problem
 from tests.conftest import REPO
 
