@@ -52,12 +52,15 @@ def base_config(name: str, preset: str = "compact") -> ml_collections.ConfigDict
     # has none. The model's inputs are then resized to flow_size/face_size below.
     c.data.build = ml_collections.ConfigDict(dict(
         classes="megc3", flow_size=max(112, p["flow_size"]), face_size=max(112, p["face_size"]),
-        flow_method="tvl1", flow_norm="raw", apex="flow", margin=0.1))
+        flow_method="tvl1", flow_norm="raw", apex="flow", margin=0.1,
+        face_color=False,  # True: RGB face crops (the reference's input), else grey
+        jitter_frames=0))  # K > 0: K-frame windows at onset and apex for temporal jitter
     c.data.on_error = "raise"  # or 'skip': leave out bad samples, listed in the metadata
     c.data.flow_size = p["flow_size"]
     c.data.face_size = p["face_size"]
     c.data.flow_norm = "minmax"  # per sample and channel to 0..1, as STSTNet/HTNet
     c.data.use_onset = True
+    c.data.face_norm = "standardise"  # per sample; 'imagenet': x/255, ImageNet mean/std (RGB)
 
     c.model = ml_collections.ConfigDict()
     c.model.preset = preset
@@ -67,6 +70,9 @@ def base_config(name: str, preset: str = "compact") -> ml_collections.ConfigDict
     c.model.appearance = ml_collections.ConfigDict(dict(
         p["appearance"], mlp_ratio=4.0, drop_path_rate=0.0))
     c.model.head_widths = p["head_widths"]
+    # > 0 (21 in the reference): concatenate the sample's multi-hot FACS AU vector after
+    # fc_1. The codes come from the coding sheet, also at test time: that leaks labels.
+    c.model.au_dim = 0
 
     c.protocol = ml_collections.ConfigDict()
     c.protocol.name = "loso"
@@ -77,6 +83,12 @@ def base_config(name: str, preset: str = "compact") -> ml_collections.ConfigDict
     c.train.batch_size = 32
     c.train.augment = True
     c.train.max_shift_fraction = 0.06
+    # 'shift': mirror + translation (max_shift_fraction); 'reference': the PyTorch
+    # reference's flip 0.5, rotation +-rotation_deg, crop with crop_padding px of zeros,
+    # after a temporal jitter of onset and apex (when the records hold jitter windows).
+    c.train.augment_recipe = "shift"
+    c.train.rotation_deg = 3.0
+    c.train.crop_padding = 15
     c.train.scan_unroll = 0      # 0: the whole epoch unrolled on CPU, a rolled scan elsewhere
     c.train.optimizer = ml_collections.ConfigDict(dict(
         lr=8e-4, weight_decay=0.6, theta_lr=5e-3, theta_weight_decay=0.2,
@@ -102,4 +114,15 @@ def base_config(name: str, preset: str = "compact") -> ml_collections.ConfigDict
 
     c.baseline = ml_collections.ConfigDict()
     c.baseline.logistic_regression = True
+    return c
+
+
+def reference_network(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+    """The PyTorch reference's network (Svardfox/FaceSleuth; its sizes are the ``paper``
+    preset's): motion stream on the apex-minus-onset frame difference, the rotate-and-pool SOA,
+    stochastic depth 0.1 in the Swin (its default there). The AU vector stays as set
+    (model.au_dim: 21 in the reference, 0 = honest)."""
+    c.model.motion_input = "frame_difference"
+    c.model.motion.soa_mode = "reference"
+    c.model.appearance.drop_path_rate = 0.1
     return c

@@ -2,8 +2,10 @@
 
 Frames are synthetic faces (``faceslueth_jax.data.synthetic_faces``) with one
 clear local motion that peaks at a chosen frame, so a spotted apex has a known
-answer. Sheets carry the real header rows and column names. Every writer takes
-the clips to write, so a test can add the fault it wants to check.
+answer; grey, or colour (``colour_frame``: R = G = grey, B = grey / 2, so a
+swapped channel order shows). Sheets carry the real header rows and column
+names, and Action Units cells written as the real sheets write them. Every
+writer takes the clips to write, so a test can add the fault it wants to check.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ class FixtureClip:
     emotion: str           # as the sheet (or SMIC's folder) spells it
     onset: int = 100       # frame number of the first frame
     apex_index: int = 3    # index of the motion peak within the clip
+    action_units: str = "12"  # the sheet's Action Units cell
+    num_frames: int = NUM_FRAMES
 
     @property
     def apex(self) -> int:
@@ -36,11 +40,17 @@ class FixtureClip:
 
     @property
     def offset(self) -> int:
-        return self.onset + NUM_FRAMES - 1
+        return self.onset + self.num_frames - 1
 
 
-def clip_frames(seed: int, apex_index: int, raw: bool) -> np.ndarray:
-    """(NUM_FRAMES, H, W) uint8: a synthetic face whose mouth region moves up by
+def colour_frame(grey: np.ndarray) -> np.ndarray:
+    """(H, W, 3) BGR for cv2.imwrite: R = G = grey, B = grey // 2."""
+    return np.stack([grey // 2, grey, grey], axis=-1)
+
+
+def clip_frames(seed: int, apex_index: int, raw: bool,
+                num_frames: int = NUM_FRAMES) -> np.ndarray:
+    """(num_frames, H, W) uint8: a synthetic face whose mouth region moves up by
     up to 3 px, the motion profile peaking at ``apex_index``."""
     rng = np.random.default_rng(seed)
     face = synthetic_faces.make_subject(rng, FACE_PX)
@@ -48,7 +58,7 @@ def clip_frames(seed: int, apex_index: int, raw: bool) -> np.ndarray:
     cx, cy = face.mouth_corner(0)
     bump = np.exp(-((xs - cx) ** 2 + (ys - cy) ** 2) / (2 * 8.0 ** 2))
     field = np.stack([np.zeros_like(bump), -3.0 * bump], axis=-1)
-    profile = np.maximum(0.0, 1.0 - np.abs(np.arange(NUM_FRAMES) - apex_index) / 3.0)
+    profile = np.maximum(0.0, 1.0 - np.abs(np.arange(num_frames) - apex_index) / 3.0)
     frames = [synthetic_faces.render(face, p * field) for p in profile]
     frames = np.clip(np.rint(frames), 0, 255).astype(np.uint8)
     if raw:
@@ -59,10 +69,11 @@ def clip_frames(seed: int, apex_index: int, raw: bool) -> np.ndarray:
 
 
 def write_frames(folder: pathlib.Path, name_of_number, clip: FixtureClip, seed: int,
-                 raw: bool) -> None:
+                 raw: bool, colour: bool = False) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    for i, frame in enumerate(clip_frames(seed, clip.apex_index, raw)):
-        cv2.imwrite(str(folder / name_of_number(clip.onset + i)), frame)
+    for i, frame in enumerate(clip_frames(seed, clip.apex_index, raw, clip.num_frames)):
+        cv2.imwrite(str(folder / name_of_number(clip.onset + i)),
+                    colour_frame(frame) if colour else frame)
 
 
 def write_sheet(path: pathlib.Path, header: list, rows: list[list], preamble: int = 0) -> None:
@@ -81,13 +92,13 @@ def write_sheet(path: pathlib.Path, header: list, rows: list[list], preamble: in
 
 CASME2_HEADER = ["Subject", "Filename", None, "OnsetFrame", "ApexFrame", "OffsetFrame", None,
                  "Action Units", "Estimated Emotion"]
-CASME2_CLIPS = [FixtureClip("sub01", "EP02_01f", "happiness", 46, 3),
-                FixtureClip("sub01", "EP19_05f", "disgust", 120, 2),
-                FixtureClip("sub02", "EP01_11f", "repression", 30, 4),
-                FixtureClip("sub02", "EP09_03", "others", 200, 3),
-                FixtureClip("sub03", "EP01_5", "surprise", 80, 3),
-                FixtureClip("sub03", "EP03_03", "fear", 10, 2),
-                FixtureClip("sub04", "EP12_02f", "sadness", 55, 4)]
+CASME2_CLIPS = [FixtureClip("sub01", "EP02_01f", "happiness", 46, 3, "R12"),
+                FixtureClip("sub01", "EP19_05f", "disgust", 120, 2, "4+7"),
+                FixtureClip("sub02", "EP01_11f", "repression", 30, 4, "L1+L2"),
+                FixtureClip("sub02", "EP09_03", "others", 200, 3, "R14A"),
+                FixtureClip("sub03", "EP01_5", "surprise", 80, 3, "1+2+25"),
+                FixtureClip("sub03", "EP03_03", "fear", 10, 2, "4+38"),
+                FixtureClip("sub04", "EP12_02f", "sadness", 55, 4, "15+17")]
 
 
 CASME2_SHEET = "CASME2-coding-20140508.xlsx"
@@ -97,11 +108,11 @@ def casme2_rows(clips, apex_cells: dict | None = None) -> list[list]:
     """The CASME II sheet's rows for ``clips`` (apex_cells: see ``write_casme2``)."""
     apex_cells = apex_cells or {}
     return [[int(c.subject[3:]), c.filename, None, c.onset, apex_cells.get(i, c.apex), c.offset,
-             None, "AU12", c.emotion] for i, c in enumerate(clips)]
+             None, c.action_units, c.emotion] for i, c in enumerate(clips)]
 
 
 def write_casme2(root: pathlib.Path, clips=CASME2_CLIPS, raw: bool = False,
-                 apex_cells: dict | None = None) -> pathlib.Path:
+                 apex_cells: dict | None = None, colour: bool = False) -> pathlib.Path:
     """CASME2-coding-20140508.xlsx + Cropped/subXX/EP/reg_imgN.jpg (or the raw
     CASME2_RAW_selected/subXX/EP/imgN.jpg). apex_cells: {clip index: cell value}
     overrides the ApexFrame cell (None or '/' as in the real sheet)."""
@@ -109,7 +120,8 @@ def write_casme2(root: pathlib.Path, clips=CASME2_CLIPS, raw: bool = False,
     write_sheet(root / CASME2_SHEET, CASME2_HEADER, casme2_rows(clips, apex_cells))
     top, prefix = ("CASME2_RAW_selected", "img") if raw else ("Cropped", "reg_img")
     for i, c in enumerate(clips):
-        write_frames(root / top / c.subject / c.filename, lambda n: f"{prefix}{n}.jpg", c, i, raw)
+        write_frames(root / top / c.subject / c.filename, lambda n: f"{prefix}{n}.jpg", c, i, raw,
+                     colour)
     return root
 
 
@@ -118,25 +130,26 @@ def write_casme2(root: pathlib.Path, clips=CASME2_CLIPS, raw: bool = False,
 SAMM_HEADER = ["Subject", "Filename", "Inducement Code", "Onset Frame", "Apex Frame",
                "Offset Frame", "Duration", "Micro", "Objective Classes", "Notes",
                "Action Units", "Estimated Emotion"]
-SAMM_CLIPS = [FixtureClip("006", "006_1_2", "Anger", 5562, 3),
-              FixtureClip("006", "006_1_3", "Contempt", 1200, 2),
-              FixtureClip("007", "007_3_1", "Disgust", 400, 4),
-              FixtureClip("007", "007_7_1", "Fear", 900, 3),
-              FixtureClip("009", "009_3_8", "Sadness", 300, 3),
-              FixtureClip("011", "011_2_3", "Happiness", 77, 2),
-              FixtureClip("011", "011_3_1", "Surprise", 150, 4),
-              FixtureClip("012", "012_6_5", "Other", 60, 3)]
+SAMM_CLIPS = [FixtureClip("006", "006_1_2", "Anger", 5562, 3, "4A+7B"),
+              FixtureClip("006", "006_1_3", "Contempt", 1200, 2, "R14"),
+              FixtureClip("007", "007_3_1", "Disgust", 400, 4, "A9E+ref(10)"),
+              FixtureClip("007", "007_7_1", "Fear", 900, 3, "ref(5)+20C+25+26"),
+              FixtureClip("009", "009_3_8", "Sadness", 300, 3, "A1B+A2C"),
+              FixtureClip("011", "011_2_3", "Happiness", 77, 2, "(R6 or R12) + R15"),
+              FixtureClip("011", "011_3_1", "Surprise", 150, 4, "1+2+5"),
+              FixtureClip("012", "012_6_5", "Other", 60, 3, "T18+39")]
 
 
-def write_samm(root: pathlib.Path, clips=SAMM_CLIPS) -> pathlib.Path:
+def write_samm(root: pathlib.Path, clips=SAMM_CLIPS, colour: bool = False) -> pathlib.Path:
     """SAMM_Micro_FACS_Codes_v2.xlsx (header on row 14) + SAMM/006/006_1_2/006_05562.jpg."""
-    rows = [[int(c.subject), c.filename, 1, c.onset, c.apex, c.offset, NUM_FRAMES, "Micro",
-             1, None, "R14", c.emotion] for c in clips]
+    rows = [[int(c.subject), c.filename, 1, c.onset, c.apex, c.offset, c.num_frames, "Micro",
+             1, None, c.action_units, c.emotion] for c in clips]
     root.mkdir(parents=True, exist_ok=True)
     write_sheet(root / "SAMM_Micro_FACS_Codes_v2.xlsx", SAMM_HEADER, rows, preamble=13)
     for i, c in enumerate(clips):
         write_frames(root / "SAMM" / c.subject / c.filename,
-                     lambda n, s=c.subject: f"{s}_{n:05d}.jpg", c, 100 + i, raw=True)
+                     lambda n, s=c.subject: f"{s}_{n:05d}.jpg", c, 100 + i, raw=True,
+                     colour=colour)
     return root
 
 
@@ -161,18 +174,18 @@ def write_smic(root: pathlib.Path, clips=SMIC_CLIPS, cropped: bool = False) -> p
 
 CASME3_HEADER = ["Subject", "Filename", "Onset", "Apex", "Offset", "AU", "Objective class",
                  "emotion"]
-CASME3_CLIPS = [FixtureClip("spNO.1", "a", "happy", 175, 3),
-                FixtureClip("spNO.1", "a", "disgust", 400, 2),
-                FixtureClip("spNO.1", "b", "surprise", 90, 4),
-                FixtureClip("spNO.2", "c", "fear", 33, 3),
-                FixtureClip("spNO.2", "d", "anger", 12, 3),
-                FixtureClip("spNO.3", "e", "sad", 60, 2),
-                FixtureClip("spNO.3", "f", "others", 70, 3)]
+CASME3_CLIPS = [FixtureClip("spNO.1", "a", "happy", 175, 3, "6+12"),
+                FixtureClip("spNO.1", "a", "disgust", 400, 2, "4+9"),
+                FixtureClip("spNO.1", "b", "surprise", 90, 4, "1+2"),
+                FixtureClip("spNO.2", "c", "fear", 33, 3, "L14"),
+                FixtureClip("spNO.2", "d", "anger", 12, 3, "4"),
+                FixtureClip("spNO.3", "e", "sad", 60, 2, "B23"),
+                FixtureClip("spNO.3", "f", "others", 70, 3, "T28")]
 
 
 def write_casme3(root: pathlib.Path, clips=CASME3_CLIPS) -> pathlib.Path:
     """cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx + spNO.1/a/color/175.jpg."""
-    rows = [[c.subject, c.filename, c.onset, c.apex, c.offset, "AU4", "1", c.emotion]
+    rows = [[c.subject, c.filename, c.onset, c.apex, c.offset, c.action_units, "1", c.emotion]
             for c in clips]
     root.mkdir(parents=True, exist_ok=True)
     write_sheet(root / "cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx", CASME3_HEADER, rows)

@@ -12,10 +12,13 @@ import pytest
 import tensorflow_datasets as tfds
 
 from faceslueth_jax.data import records
+from faceslueth_jax.preprocess import face
 from tests import database_fixtures as fx
+from tfds_builders import action_units
 from tfds_builders.casme2 import Casme2
 from tfds_builders.casme3 import Casme3
 from tfds_builders.errors import BadInputError
+from tfds_builders.me_database import MEConfig, jitter_span, jitter_windows
 from tfds_builders.megc2019_composite import Megc2019Composite
 from tfds_builders.megc2019_composite.megc2019_composite_dataset_builder import SAMPLES
 from tfds_builders.samm import Samm
@@ -203,6 +206,8 @@ BAD_CASME2 = {  # fault -> (make it, text the error must hold)
                   ["row 5", "duplicated sample: also at CASME2-coding-20140508.xlsx row 3"]),
     "empty subject folder": (lambda m: (m / "Cropped" / "sub09").mkdir(),
                              ["sub09", "subject folder has no clips"]),
+    "bad action units": (lambda m: _rewrite_sheet(m, change=_set(1, 7, "R1x2+4")),
+                         ["row 3", "sub01_EP19_05f", "Action Units cell 'R1x2+4'", "'R1x2'"]),
 }
 
 
@@ -280,3 +285,154 @@ def test_build_command(tmp_path):
     assert "row 16: 006_006_1_3: clip folder" in proc.stderr and "is missing" in proc.stderr
     data = records.read_builder(Samm.from_fields(str(tmp_path / "tfds"), **SMALL))
     assert len(data) == 2  # the earlier dataset is untouched
+
+
+# ------------------------------------------------------------ action units
+
+
+def _aus(vector) -> list[int]:
+    return [au for au, on in zip(action_units.AU_ORDER, vector) if on]
+
+
+@pytest.mark.parametrize("cell, expected", [
+    ("R12", [12]), ("L1+L2", [1, 2]), ("4+7", [4, 7]), ("1+2+25", [1, 2, 25]),
+    ("R14A", [14]), ("4+38", [4]),                       # 38 is not among the 21
+    ("AU4", [4]), ("B23", [23]), ("T18+39", [18]),       # CAS(ME)^3 / SAMM forms
+    ("A12B+7C", [7, 12]), ("10A/B", [10]), ("A/L12", [12]), ("12?", [12]),
+    ("(R6 or R12) + R15", [6, 12, 15]), ("R14A or 17A or 24A", [14, 17, 24]),
+    ("ref(7B)+43", [7]), ("R14+17+soft focus", [14, 17]), ("45", [45]),
+])
+def test_action_unit_cells_as_the_sheets_write_them(cell, expected):
+    vector = action_units.multi_hot(cell)
+    assert vector.shape == (21,) and vector.dtype == np.float32
+    assert _aus(vector) == expected
+
+
+def test_action_unit_order_is_the_references():
+    assert action_units.AU_ORDER == (1, 2, 4, 5, 6, 7, 9, 10, 12, 14, 15, 16, 17, 18, 20, 23,
+                                     24, 25, 26, 28, 45)
+    assert list(np.flatnonzero(action_units.multi_hot("1+2+25"))) == [0, 1, 17]
+
+
+@pytest.mark.parametrize("cell", ["", "R1x2", "12-14", "4+AU", "L", "1.5"])
+def test_unparseable_action_unit_cells_are_refused(cell):
+    with pytest.raises(action_units.ActionUnitError, match="Action Units cell"):
+        action_units.multi_hot(cell)
+
+
+def test_records_carry_the_sheets_action_units(built):
+    for name, clips, key in (("casme2", fx.CASME2_CLIPS, lambda c: f"{c.subject}_{c.filename}"),
+                             ("samm", fx.SAMM_CLIPS, lambda c: f"{c.subject}_{c.filename}"),
+                             ("casme3", fx.CASME3_CLIPS,
+                              lambda c: f"{c.subject}_{c.filename}_{c.onset}")):
+        got = by_id(built[name])
+        assert got, name
+        for c in clips:
+            if key(c) in got:
+                np.testing.assert_array_equal(got[key(c)]["au"],
+                                              action_units.multi_hot(c.action_units))
+    assert _aus(by_id(built["casme2"])["sub02_EP09_03"]["au"]) == [14]
+    assert _aus(by_id(built["samm"])["007_007_3_1"]["au"]) == [9, 10]
+    for name in ("smic_hs", "composite"):  # no AU codes (SMIC has no sheet)
+        assert "au" not in built[name].info.features
+        assert "au" not in next(iter(by_id(built[name]).values()))
+
+
+def test_five_class_sets_are_the_references():
+    """CASME2_5.py's and SAMM_5.py's labels, in their order."""
+    assert Casme2.CLASS_NAMES["five"] == ("happiness", "repression", "disgust", "surprise",
+                                          "others")
+    assert Samm.CLASS_NAMES["five"] == ("happiness", "anger", "contempt", "surprise", "other")
+
+
+# ------------------------------------------- RGB faces and temporal jitter windows
+
+
+def test_jitter_span_and_windows():
+    assert [jitter_span(0, d) for d in (0, 26, 27, 53, 54, 88, 96)] == [0, 0, 1, 1, 2, 3, 3]
+    onset, apex, span = jitter_windows(100, 160, 4)  # J = int(0.15 * 60 / 4) = 2
+    assert span == 2 and onset == [100, 101, 102, 102] and apex == [158, 158, 159, 160]
+    onset, apex, span = jitter_windows(100, 200, 3)  # J = 3, truncated to K - 1 = 2
+    assert span == 2 and onset == [100, 101, 102] and apex == [198, 199, 200]
+    assert jitter_windows(10, 12, 4) == ([10] * 4, [12] * 4, 0)
+
+
+def test_config_names_spell_colour_and_jitter():
+    assert MEConfig.named().name == "megc3_flow112_face112_tvl1_raw_apexflow_margin0p1"
+    assert MEConfig.named(face_color=True, jitter_frames=4).name.endswith("_rgb_jitter4")
+    with pytest.raises(ValueError, match="jitter_frames"):
+        MEConfig.named(jitter_frames=-1)
+
+
+LONG_CLIP = fx.FixtureClip("sub05", "EP07_01", "surprise", 300, 60, "1+2", num_frames=64)
+
+
+@pytest.fixture(scope="module")
+def colour_builds(tmp_path_factory):
+    """The CASME II fixture in colour plus a clip long enough for a jitter span of 2,
+    built grey and RGB-with-jitter: (grey records, rgb records, manual_dir)."""
+    root = tmp_path_factory.mktemp("colour")
+    manual = fx.write_casme2(root / "casme2", fx.CASME2_CLIPS + [LONG_CLIP], colour=True)
+    grey = build(Casme2, manual, root / "tfds", classes="five")
+    rgb = build(Casme2, manual, root / "tfds", classes="five", face_color=True, jitter_frames=4)
+    assert grey.builder_config.name != rgb.builder_config.name  # folders of their own
+    return by_id(grey), by_id(rgb), manual
+
+
+def test_rgb_faces_keep_the_channel_order_and_the_grey_flow(colour_builds):
+    grey, rgb, _ = colour_builds
+    assert set(rgb) == set(grey)
+    assert {r["label"] for r in rgb.values()} == {"happiness", "repression", "disgust",
+                                                  "surprise", "others"}  # fear, sadness out
+    for sample_id, r in rgb.items():
+        assert r["onset"].shape == r["apex"].shape == (48, 48, 3)
+        assert grey[sample_id]["onset"].shape == (48, 48, 1)
+        red, green, blue = (r["onset"][..., i].astype(float) for i in range(3))
+        assert np.abs(red - green).mean() < 4  # R = G, B = G / 2 on disk (JPEG noise aside)
+        assert np.abs(blue - green / 2).mean() < 6
+        np.testing.assert_array_equal(r["flow"], grey[sample_id]["flow"])  # flow from grey
+
+
+def test_jitter_windows_hold_the_frames_the_reference_draws_from(colour_builds):
+    _, rgb, manual = colour_builds
+    for sample_id, r in rgb.items():
+        assert r["onset_window"].shape == r["apex_window"].shape == (4, 48, 48, 3)
+        np.testing.assert_array_equal(r["onset_window"][0], r["onset"])
+        np.testing.assert_array_equal(r["apex_window"][-1], r["apex"])
+        assert r["jitter_span"] == min(jitter_span(r["onset_frame"], r["apex_frame"]), 3)
+    long = rgb[f"{LONG_CLIP.subject}_{LONG_CLIP.filename}"]
+    assert long["jitter_span"] == 2  # int(0.15 * 60 / 4)
+    folder = manual / "Cropped" / LONG_CLIP.subject / LONG_CLIP.filename
+
+    def face_of(number):
+        bgr = cv2.imread(str(folder / f"reg_img{number}.jpg"))
+        box = face.whole_frame(bgr[..., 0])
+        return np.stack([face.crop(bgr[..., c], box, 48) for c in (2, 1, 0)], axis=-1)
+
+    onset, apex = LONG_CLIP.onset, LONG_CLIP.apex
+    for i, number in enumerate([onset, onset + 1, onset + 2, onset + 2]):
+        np.testing.assert_array_equal(long["onset_window"][i], face_of(number))
+    for i, number in enumerate([apex - 2, apex - 2, apex - 1, apex]):
+        np.testing.assert_array_equal(long["apex_window"][i], face_of(number))
+
+
+def test_read_back_views_of_colour_jitter_records(colour_builds, tmp_path):
+    """records.read_builder reads au and the windows; prepare normalises the windows
+    like the faces (ImageNet) and refuses ImageNet normalisation of grey faces."""
+    _, rgb, manual = colour_builds
+    builder = Casme2.from_fields(str(manual.parent / "tfds"), classes="five", face_color=True,
+                                 jitter_frames=4, **SMALL)
+    data = records.read_builder(builder)
+    assert {"flow", "onset", "apex", "au", "onset_window", "apex_window",
+            "jitter_span"} <= set(data.views)
+    prepared = records.prepare(data, 28, 32, face_norm="imagenet")
+    v = prepared.views
+    assert v["onset_window"].shape == (len(data), 4, 32, 32, 3) and v["au"].shape == (len(data), 21)
+    np.testing.assert_allclose(v["onset_window"][:, 0], v["onset"], atol=1e-6)
+    raw = records.resize(data.views["apex"], 32)
+    want = (raw / 255.0 - np.array(records.IMAGENET_MEAN)) / np.array(records.IMAGENET_STD)
+    np.testing.assert_allclose(v["apex"], want, atol=1e-5)
+    assert "onset_window" not in records.prepare(data, 28, 32, use_onset=False).views
+    grey = Casme2.from_fields(str(manual.parent / "tfds"), classes="five", **SMALL)
+    with pytest.raises(ValueError, match="face_norm='imagenet' needs RGB faces"):
+        records.prepare(records.read_builder(grey), 28, 32, face_norm="imagenet")

@@ -43,6 +43,10 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--apex", default=defaults.apex, choices=clip_flow.APEX_METHODS,
                    help="how to find an apex the sheet lacks")
     b.add_argument("--margin", type=float, default=defaults.margin)
+    b.add_argument("--face_color", action="store_true",
+                   help="store RGB faces instead of grey (flow is computed on grey)")
+    b.add_argument("--jitter_frames", type=int, default=defaults.jitter_frames,
+                   help="K > 0: also store K-frame onset/apex windows for temporal jitter")
     b.add_argument("--on_error", default="raise", choices=ON_ERROR)
     return p
 
@@ -50,7 +54,8 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     fields = {k: getattr(args, k) for k in ("classes", "flow_size", "face_size", "flow_method",
-                                            "flow_norm", "apex", "margin")}
+                                            "flow_norm", "apex", "margin", "face_color",
+                                            "jitter_frames")}
     try:
         builder = database_builder(args.name).from_fields(args.data_dir, on_error=args.on_error,
                                                           **fields)

@@ -11,10 +11,15 @@ and its class sets; this base turns each clip into a record:
   3. face: one box found on the onset frame (``preprocess.face``), or the whole
      frame for clips the database already cropped;
   4. apex: the sheet's, or spotted (``preprocess.clip_flow.spot_apex``);
-  5. flow onset -> apex on the face crops, strain, resize, normalisation.
+  5. flow onset -> apex on the grey face crops, strain, resize, normalisation;
+  6. stored faces: grey, or RGB with ``face_color``; with ``jitter_frames``
+     also the frame windows a training-time temporal jitter draws from;
+  7. action units: where the sheet codes them (``HAS_ACTION_UNITS``), the
+     21-dim multi-hot FACS vector (``tfds_builders.action_units``).
 
 Every problem (unknown emotion, apex outside onset..offset, duplicated sample,
-missing or damaged frame, no face, a subject folder with no clips) is collected
+missing or damaged frame, no face, a subject folder with no clips, an
+unparseable Action Units cell) is collected
 with the file and row that caused it. With ``on_error='raise'`` (default) the
 build fails listing them all before the first record is written; with
 ``on_error='skip'`` those samples are left out and the list is saved in the
@@ -29,16 +34,25 @@ import abc
 import dataclasses
 import pathlib
 
+import cv2
 import numpy as np
 import tensorflow_datasets as tfds
 from absl import logging
 
 from faceslueth_jax.preprocess import clip_flow, face, frames
+from tfds_builders import action_units
 from tfds_builders.errors import BadInputError
 from tfds_builders.features import me_features
 
 ON_ERROR = ("raise", "skip")
 CLASS_SETS = ("megc3", "five", "native")
+# The builders whose sheet codes action units (HAS_ACTION_UNITS) changed schema in 1.1.0.
+AU_VERSION = tfds.core.Version("1.1.0")
+AU_RELEASE_NOTES = {
+    "1.0.0": "First release.",
+    "1.1.0": "Records carry the sheet's FACS action units (au, 21-dim multi-hot); new config "
+             "fields face_color (RGB faces) and jitter_frames (temporal jitter windows).",
+}
 
 
 @dataclasses.dataclass
@@ -48,7 +62,10 @@ class MEConfig(tfds.core.BuilderConfig):
     FaceSleuth-R); face_size: side of the face crops flow is computed on;
     flow_method: 'tvl1' (the project's JAX TV-L1) | 'farneback' (OpenCV);
     flow_norm: 'raw' | 'minmax'; apex: how to find an apex the sheet lacks,
-    'flow' | 'middle'; margin: face box margin, a fraction of the box side."""
+    'flow' | 'middle'; margin: face box margin, a fraction of the box side;
+    face_color: store (S, S, 3) RGB faces instead of (S, S, 1) grey (flow is
+    computed on grey either way); jitter_frames: K > 0 also stores the frame
+    windows of a training-time temporal jitter (see ``jitter_span``)."""
 
     classes: str = "megc3"
     flow_size: int = 112
@@ -57,13 +74,21 @@ class MEConfig(tfds.core.BuilderConfig):
     flow_norm: str = "raw"
     apex: str = "flow"
     margin: float = 0.1
+    face_color: bool = False
+    jitter_frames: int = 0
 
     @classmethod
     def named(cls, **fields) -> "MEConfig":
-        """A config whose name spells its fields, so each variant gets its own folder."""
+        """A config whose name spells its fields, so each variant gets its own folder
+        (face_color and jitter_frames appear only when set, so the names of the
+        configs that predate them are unchanged)."""
         c = cls(name="tmp", **fields)
+        if not isinstance(c.jitter_frames, int) or c.jitter_frames < 0:
+            raise ValueError(f"jitter_frames must be an integer >= 0, got {c.jitter_frames!r}")
         name = (f"{c.classes}_flow{c.flow_size}_face{c.face_size}_{c.flow_method}_"
-                f"{c.flow_norm}_apex{c.apex}_margin{c.margin:g}").replace(".", "p")
+                f"{c.flow_norm}_apex{c.apex}_margin{c.margin:g}"
+                + ("_rgb" if c.face_color else "")
+                + (f"_jitter{c.jitter_frames}" if c.jitter_frames else "")).replace(".", "p")
         return cls(name=name, **fields)
 
 
@@ -79,7 +104,8 @@ class Clip:
     frames: {frame number: file} for the clip's folder; onset/apex/offset are
     frame numbers (apex None when the sheet has none); cropped: the database
     already cropped the face, so no detection; where: the sheet file and row
-    (or the folder) that defines the clip.
+    (or the folder) that defines the clip; action_units: the sheet's FACS
+    code cell as text (None for databases without one).
     """
 
     subject: str
@@ -92,6 +118,7 @@ class Clip:
     cropped: bool
     where: str
     database: str = ""  # set by builders that merge databases
+    action_units: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,6 +135,44 @@ class Problem:
 
 class ClipError(ValueError):
     """A clip's annotation cannot be used (e.g. its apex lies outside onset..offset)."""
+
+
+def jitter_span(onset: int, apex: int) -> int:
+    """J = int(0.15 (apex - onset) / 4), the reference's per-clip jitter range: its
+    training draws the onset frame from onset..onset+J and the apex frame from
+    apex-J..apex (same float expression, so the same J)."""
+    return int(0.15 * (apex - onset) / 4)
+
+
+def jitter_windows(onset: int, apex: int, frames_per_window: int) -> tuple[list, list, int]:
+    """(onset window, apex window, span) of frame numbers, K = frames_per_window:
+
+        onset window[i]         = onset + min(i, s),   i = 0..K-1
+        apex window[K-1-j]      = apex - min(j, s),    j = 0..K-1
+        s = min(J, K-1)         (J: ``jitter_span``)
+
+    so window entries beyond the clip's own span repeat its last valid frame
+    (onset+s, apex-s) and no frame outside the reference's draw is read; a
+    clip with J > K-1 is jittered over K-1 frames only."""
+    span = min(jitter_span(onset, apex), frames_per_window - 1)
+    k = frames_per_window
+    return ([onset + min(i, span) for i in range(k)],
+            [apex - min(k - 1 - i, span) for i in range(k)], span)
+
+
+def read_rgb(path: pathlib.Path) -> np.ndarray:
+    """(H, W, 3) uint8 RGB frame; a missing, truncated or corrupt file raises
+    FrameError naming it (``frames.read_grey``'s checks run first)."""
+    frames.read_grey(path)
+    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise frames.FrameError(f"unreadable or corrupt image {path}")
+    return np.ascontiguousarray(bgr[..., ::-1])
+
+
+def crop_rgb(image: np.ndarray, box: face.FaceBox, size: int) -> np.ndarray:
+    """``face.crop`` of each channel: (size, size, 3) (crop and resize act per channel)."""
+    return np.stack([face.crop(image[..., c], box, size) for c in range(3)], axis=-1)
 
 
 class Problems(list):
@@ -153,9 +218,10 @@ def subject_folders_without_clips(folders, problems: Problems) -> None:
 class _Faces:
     clip: Clip
     label: str
-    onset: np.ndarray
-    apex: np.ndarray
+    onset: np.ndarray          # (S, S) grey, for the flow
+    apex: np.ndarray           # (S, S) grey, for the flow
     apex_frame: int
+    stored: dict = dataclasses.field(default_factory=dict)  # record fields: faces, windows, au
 
 
 class MEDatabaseBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
@@ -166,6 +232,7 @@ class MEDatabaseBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True)
     NATIVE_CLASSES: tuple = ()      # the database's own emotion labels, lower case
     CLASS_MAPS: dict = {}           # class set -> {native emotion: class}
     CLASS_NAMES: dict = {}          # class set -> class names in label order
+    HAS_ACTION_UNITS: bool = False  # the sheet codes FACS AUs: records get ``au``
     VERSION = tfds.core.Version("1.0.0")
     BUILDER_CONFIGS = DEFAULT_CONFIGS
 
@@ -208,7 +275,8 @@ class MEDatabaseBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True)
             builder=self,
             description=self.__doc__,
             features=me_features(c.flow_size, c.face_size, self.class_names(), with_onset=True,
-                                 with_frame_numbers=True),
+                                 with_frame_numbers=True, channels=3 if c.face_color else 1,
+                                 with_au=self.HAS_ACTION_UNITS, jitter_frames=c.jitter_frames),
             metadata=tfds.core.MetadataDict(),
         )
 
@@ -251,7 +319,8 @@ class MEDatabaseBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True)
         return mapping[emotion]
 
     def _faces(self, clip: Clip, label: str) -> _Faces:
-        """Face crops of onset and apex (spotting the apex when needed)."""
+        """Grey face crops of onset and apex (spotting the apex when needed) and the
+        faces the record stores."""
         c = self.builder_config
         if clip.apex is not None and not clip.onset <= clip.apex <= clip.offset:
             raise ClipError(f"apex frame {clip.apex} outside onset..offset "
@@ -267,11 +336,43 @@ class MEDatabaseBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True)
                                     f"{clip.onset}..{clip.offset}")
         onset = frames.read_grey(clip.frames[clip.onset])
         box = face.whole_frame(onset) if clip.cropped else face.detect_face(onset, c.margin)
-        crops = [face.crop(frames.read_grey(clip.frames[n]), box, c.face_size) for n in wanted]
-        if clip.apex is not None:
-            return _Faces(clip, label, crops[0], crops[1], clip.apex)
-        index = clip_flow.spot_apex(np.stack(crops), c.apex)
-        return _Faces(clip, label, crops[0], crops[index], wanted[index])
+        grey = {n: face.crop(frames.read_grey(clip.frames[n]), box, c.face_size) for n in wanted}
+        apex = clip.apex
+        if apex is None:
+            apex = wanted[clip_flow.spot_apex(np.stack([grey[n] for n in wanted]), c.apex)]
+        return _Faces(clip, label, grey[clip.onset], grey[apex], apex,
+                      self._stored_faces(clip, box, grey, apex))
+
+    def _stored_faces(self, clip: Clip, box: face.FaceBox, grey: dict, apex: int) -> dict:
+        """The record's faces: onset, apex (S, S, C), C = 3 (RGB) with face_color
+        else 1 (grey); with jitter_frames K also onset_window, apex_window
+        (K, S, S, C) and jitter_span (``jitter_windows``)."""
+        c = self.builder_config
+        windows = jitter_windows(clip.onset, apex, c.jitter_frames) if c.jitter_frames else None
+        needed = sorted({clip.onset, apex, *(windows[0] + windows[1] if windows else [])})
+        missing = [n for n in needed if n not in clip.frames]
+        if missing:
+            raise frames.FrameError(f"missing frame(s) {missing[:5]} of the jitter windows "
+                                    f"{windows[0][0]}..{windows[0][-1]} and "
+                                    f"{windows[1][0]}..{windows[1][-1]}")
+        if c.face_color:
+            stored = {n: crop_rgb(read_rgb(clip.frames[n]), box, c.face_size) for n in needed}
+        else:
+            stored = {n: (grey[n] if n in grey else face.crop(
+                frames.read_grey(clip.frames[n]), box, c.face_size))[..., None] for n in needed}
+        out = {"onset": stored[clip.onset], "apex": stored[apex]}
+        if windows:
+            out.update(onset_window=np.stack([stored[n] for n in windows[0]]),
+                       apex_window=np.stack([stored[n] for n in windows[1]]),
+                       jitter_span=np.int32(windows[2]))
+        return out
+
+    def _action_units(self, clip: Clip) -> np.ndarray:
+        """The clip's (21,) multi-hot AU vector; an unparseable cell is a ClipError."""
+        try:
+            return action_units.multi_hot(clip.action_units or "")
+        except action_units.ActionUnitError as e:
+            raise ClipError(str(e)) from e
 
     def build_records(self, manual_dir: pathlib.Path) -> list[dict]:
         """Every record, or BadInputError listing every problem (on_error='raise')."""
@@ -280,9 +381,14 @@ class MEDatabaseBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True)
         faces = []
         for clip, label in self.labelled_clips(manual_dir, problems):
             try:
-                faces.append(self._faces(clip, label))
+                au = self._action_units(clip) if self.HAS_ACTION_UNITS else None
+                found = self._faces(clip, label)
             except (frames.FrameError, face.FaceNotFound, ClipError) as e:
                 problems.add(clip.sample_id, clip.where, str(e))
+                continue
+            if au is not None:
+                found.stored["au"] = au
+            faces.append(found)
         self.problems = list(problems)
         if problems and self.on_error == "raise":
             listing = "\n  ".join(str(p) for p in problems[:50])
@@ -302,8 +408,7 @@ class MEDatabaseBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True)
                                np.stack([f.apex for f in faces]), c.flow_method)
         return [{
             "flow": clip_flow.normalise(clip_flow.resize_flow(w, c.flow_size), c.flow_norm),
-            "apex": f.apex[..., None],
-            "onset": f.onset[..., None],
+            **f.stored,
             "label": f.label,
             "subject": f.clip.subject,
             "dataset": f.clip.database or self.DATABASE,

@@ -1,12 +1,21 @@
 """Micro-expression records in memory: read from TFDS, resized and normalised.
 
 Views (float32, NHWC): ``flow`` (u, v, strain), ``apex`` and, when the database
-releases it, ``onset`` (grey faces). Preparation for a model:
+releases it, ``onset`` (grey or RGB faces); where the records hold them, ``au``
+(N, 21) multi-hot FACS action units and the temporal jitter's ``onset_window``,
+``apex_window`` (N, K, S, S, C) and ``jitter_span`` (N,) (see
+``tfds_builders.features``). Preparation for a model:
 
-  flow:  resized to flow_size (u, v scaled by the size ratio, so pixel units
-         stay pixel units), then per-sample per-channel min-max to 0..1
-         (``flow_norm='minmax'``, as STSTNet/HTNet) or left as is ('none');
-  faces: resized to face_size, then per-sample standardised (x - mean) / std.
+  flow:    resized to flow_size (u, v scaled by the size ratio, so pixel units
+           stay pixel units), then per-sample per-channel min-max to 0..1
+           (``flow_norm='minmax'``, as STSTNet/HTNet) or left as is ('none');
+  faces:   resized to face_size, then (``face_norm``)
+             'standardise': per sample (x - mean) / std over all pixels and channels,
+             'imagenet':    per RGB channel c (x / 255 - m_c) / s_c with
+                            m = (0.485, 0.456, 0.406), s = (0.229, 0.224, 0.225)
+                            (torchvision ToTensor + Normalize, as the reference);
+  windows: each frame exactly as a face;
+  au, jitter_span: as stored.
 """
 
 from __future__ import annotations
@@ -18,7 +27,14 @@ import jax.numpy as jnp
 import numpy as np
 
 FACE_VIEWS = ("apex", "onset")
+WINDOW_VIEWS = {"onset_window": "onset", "apex_window": "apex"}  # window -> the face it jitters
+JITTER_SPAN = "jitter_span"
+AU = "au"
+VIEWS = ("flow",) + FACE_VIEWS + tuple(WINDOW_VIEWS) + (JITTER_SPAN, AU)
 FLOW_NORMS = ("minmax", "none")
+FACE_NORMS = ("standardise", "imagenet")
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,7 +84,7 @@ def read_builder(builder, split: str = "train", keep: np.ndarray | None = None) 
     for i in range(len(source)):
         r = source[i]
         if names is None:
-            names = [k for k in ("flow",) + FACE_VIEWS if k in r]
+            names = [k for k in VIEWS if k in r]
             shapes = {k: np.shape(r[k]) for k in names}
         meta["label"].append(int(r["label"]))
         for k in ("subject", "dataset", "sample_id"):
@@ -102,8 +118,34 @@ def resize(images: np.ndarray, size: int) -> np.ndarray:
     return np.asarray(jax.image.resize(jnp.asarray(images), (n, size, size, c), "linear"))
 
 
+def normalise_faces(faces: np.ndarray, face_norm: str) -> np.ndarray:
+    """(N, S, S, C) 0..255 faces normalised per ``face_norm`` (module docstring)."""
+    if face_norm == "standardise":
+        mean = faces.mean(axis=(1, 2, 3), keepdims=True)
+        std = faces.std(axis=(1, 2, 3), keepdims=True)
+        return ((faces - mean) / np.maximum(std, 1e-6)).astype(np.float32)
+    if face_norm == "imagenet":
+        if faces.shape[-1] != 3:
+            raise ValueError(
+                f"data.face_norm='imagenet' needs RGB faces (3 channels); these records hold "
+                f"{faces.shape[-1]}-channel faces: build them with data.build.face_color=True")
+        mean, std = np.array(IMAGENET_MEAN, np.float32), np.array(IMAGENET_STD, np.float32)
+        return ((faces / 255.0 - mean) / std).astype(np.float32)
+    raise ValueError(f"data.face_norm must be one of {FACE_NORMS}, got {face_norm!r}")
+
+
+def prepare_faces(faces: np.ndarray, face_size: int, face_norm: str) -> np.ndarray:
+    """(N, ..., S, S, C) faces, any leading axes (windows: (N, K, ...)), resized to
+    face_size and normalised frame by frame."""
+    lead, image = faces.shape[:-3], faces.shape[-3:]
+    flat = resize(faces.reshape((-1,) + image), face_size)
+    return normalise_faces(flat, face_norm).reshape(lead + flat.shape[1:])
+
+
 def prepare(data: MEData, flow_size: int, face_size: int, flow_norm: str = "minmax",
-            use_onset: bool = True) -> MEData:
+            use_onset: bool = True, face_norm: str = "standardise") -> MEData:
+    """The views a model reads (module docstring); without ``use_onset`` neither
+    the onset face nor its jitter window."""
     views = {}
     flow = data.views["flow"]
     scale = flow_size / flow.shape[1]
@@ -115,11 +157,12 @@ def prepare(data: MEData, flow_size: int, face_size: int, flow_norm: str = "minm
     elif flow_norm != "none":
         raise ValueError(f"data.flow_norm must be 'minmax' or 'none', got {flow_norm!r}")
     views["flow"] = flow.astype(np.float32)
-    for name in FACE_VIEWS:
-        if name not in data.views or (name == "onset" and not use_onset):
+    for name in FACE_VIEWS + tuple(WINDOW_VIEWS):
+        face = WINDOW_VIEWS.get(name, name)
+        if name not in data.views or (face == "onset" and not use_onset):
             continue
-        face = resize(data.views[name], face_size)
-        mean = face.mean(axis=(1, 2, 3), keepdims=True)
-        std = face.std(axis=(1, 2, 3), keepdims=True)
-        views[name] = ((face - mean) / np.maximum(std, 1e-6)).astype(np.float32)
+        views[name] = prepare_faces(data.views[name], face_size, face_norm)
+    for name in (JITTER_SPAN, AU):
+        if name in data.views:
+            views[name] = np.asarray(data.views[name], np.float32)
     return dataclasses.replace(data, views=views)

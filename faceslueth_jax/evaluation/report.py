@@ -2,11 +2,13 @@
 
 Files written here (each atomically): predictions.csv, theta.csv,
 confusion_matrix.png, theta.png; ``summary_table`` composes the printed summary. The headline selection is the config's;
-the other rule is reported beside it, and every optimistic figure says so.
+the other rule is reported beside it, and every optimistic figure says so, as
+does every run that feeds the model ground-truth action units (``au_leak_note``).
 """
 
 from __future__ import annotations
 
+import json
 import pathlib
 
 import matplotlib
@@ -19,6 +21,18 @@ from faceslueth_jax import atomic_files  # noqa: E402
 
 OPTIMISTIC_NOTE = ("OPTIMISTIC: each fold keeps its best test epoch, so test labels chose "
                    "the model (the references' practice); not an estimate for new subjects")
+
+
+def au_leak_note(config) -> str | None:
+    """The warning a run with model.au_dim > 0 must carry, or None."""
+    au_dim = config.model.get("au_dim", 0)
+    if not au_dim:
+        return None
+    return (f"LABEL LEAK: model.au_dim={au_dim} feeds the model each sample's ground-truth FACS "
+            "action units from the database's coding sheet, at test time as well as in "
+            "training (the reference's practice). The coders' AUs largely determine the "
+            "emotion label, so these figures do not estimate recognition from video; "
+            "model.au_dim=0 is the honest setting")
 
 
 def selection_label(result: dict) -> str:
@@ -80,7 +94,9 @@ def plot_theta(workdir, history) -> None:
 
 def summary_table(title: str, results: list, baseline: dict | None, history,
                   diverged: list, workdir) -> str:
-    """The text printed at the end of a run; ``results[0]`` is the headline rule."""
+    """The text printed at the end of a run; ``results[0]`` is the headline rule.
+    Warnings: diverged folds, optimistic selection, and the AU label leak that the
+    run's metrics.json (in ``workdir``) records."""
     lines = [title, "", f"{'selection':<32} {'UF1':>7} {'UAR':>7} {'acc':>7}"]
     for result in results:
         lines.append(f"{selection_label(result):<32} {result['uf1']:7.4f} "
@@ -108,5 +124,17 @@ def summary_table(title: str, results: list, baseline: dict | None, history,
                       f"frozen at their last finite state: {', '.join(diverged)}"]
     if any(r["optimistic"] for r in results):
         lines += ["", OPTIMISTIC_NOTE]
+    leak = _recorded_au_leak_note(workdir)
+    if leak:
+        lines += ["", leak]
     lines += ["", f"results: {pathlib.Path(workdir).resolve()}"]
     return "\n".join(lines)
+
+
+def _recorded_au_leak_note(workdir) -> str | None:
+    """The run's ``au_leak_note`` as its metrics.json records it (written before the
+    summary), so the printed summary warns exactly when the file does."""
+    path = pathlib.Path(workdir) / "metrics.json"
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text()).get("au_leak_note")

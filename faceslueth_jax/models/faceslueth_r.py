@@ -3,10 +3,14 @@
     m = MotionStream(motion input)                       (B, h, w, C)
     p = Swin(apex) + Swin(onset)   (shared weights; apex only without onset)
     z = flatten(m + p)
-    logits = fc_K(BN(fc_2(relu(BN(fc_1(z))))))
+    h = fc_1(z)            (concatenated with the sample's AU vector when au_dim > 0)
+    logits = fc_K(BN(fc_2(relu(BN(h)))))
 
 The motion input is the onset->apex optical flow (u, v, strain) or, as in the
-PyTorch reference, the apex-minus-onset frame difference.
+PyTorch reference, the apex-minus-onset frame difference. The reference also
+concatenates a 21-dim multi-hot vector of the sample's FACS action units, read
+from the database's coding sheet at training *and* test time: ground-truth
+codes at test time leak the label, so ``au_dim`` defaults to 0 (off).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ class FaceSleuthR(nn.Module):
     appearance: dict
     head_widths: Sequence[int] = (512, 128)
     motion_input: str = "flow"
+    au_dim: int = 0  # > 0: concatenate views["au"] (B, au_dim) after fc_1, as the reference
     batch_axis: str | None = None  # mapped axis a batch is split over (layers.batch_norm)
 
     @nn.compact
@@ -54,6 +59,13 @@ class FaceSleuthR(nn.Module):
                              f"{p.shape[1:]} must match for additive fusion: adjust the "
                              "input sizes, strides or widths in the config")
         z = (m + p).reshape(m.shape[0], -1)
-        z = nn.relu(batch_norm(train, "bn1", self.batch_axis)(nn.Dense(self.head_widths[0], name="fc1")(z)))
+        z = nn.Dense(self.head_widths[0], name="fc1")(z)
+        if self.au_dim:
+            if "au" not in views or views["au"].shape[1:] != (self.au_dim,):
+                raise ValueError(f"model.au_dim={self.au_dim} needs views['au'] of shape "
+                                 f"(batch, {self.au_dim}), got "
+                                 f"{views['au'].shape if 'au' in views else 'none'}")
+            z = jnp.concatenate([z, views["au"].astype(z.dtype)], axis=-1)
+        z = nn.relu(batch_norm(train, "bn1", self.batch_axis)(z))
         z = batch_norm(train, "bn2", self.batch_axis)(nn.Dense(self.head_widths[1], name="fc2")(z))
         return nn.Dense(self.num_classes, name="classifier")(z)

@@ -211,17 +211,18 @@ class WindowAttention(nn.Module):
         idx = relative_position_index(w).reshape(-1)
         bias = jnp.take(table, idx, axis=0).reshape(N, N, h).transpose(2, 0, 1)  # (h, N, N)
 
-        qkv = _dense(3 * C, "qkv", self.dtype)(x).reshape(Bw, N, 3, h, hd)
-        q, k, v = qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2]  # (Bw, N, h, hd)
-        q = q * (hd ** -0.5)
-        logits = jnp.einsum("bnhd,bmhd->bhnm", q, k).astype(jnp.float32)
+        # (3, Bw, h, N, hd): batch dimensions leading, so both products are plain
+        # batched matrix products (no transposes inside the dot on CPU)
+        qkv = _dense(3 * C, "qkv", self.dtype)(x).reshape(Bw, N, 3, h, hd).transpose(2, 0, 3, 1, 4)
+        q, k, v = qkv[0] * (hd ** -0.5), qkv[1], qkv[2]
+        logits = jnp.matmul(q, k.swapaxes(-1, -2)).astype(jnp.float32)
         logits = logits + bias[None]
         if mask is not None:
             nW = mask.shape[0]
             logits = logits.reshape(Bw // nW, nW, h, N, N) + jnp.asarray(mask)[None, :, None]
             logits = logits.reshape(Bw, h, N, N)
         attn = jax.nn.softmax(logits, axis=-1).astype(self.dtype)
-        out = jnp.einsum("bhnm,bmhd->bnhd", attn, v).reshape(Bw, N, C)
+        out = jnp.matmul(attn, v).transpose(0, 2, 1, 3).reshape(Bw, N, C)
         return _dense(C, "proj", self.dtype)(out)
 
 

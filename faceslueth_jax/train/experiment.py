@@ -14,7 +14,7 @@ import numpy as np
 from absl import logging
 
 from faceslueth_jax import atomic_files, distributed
-from faceslueth_jax.data import records, sources
+from faceslueth_jax.data import augment, records, sources
 from faceslueth_jax.evaluation import metrics, report, selection
 from faceslueth_jax.models import logistic_regression
 from faceslueth_jax.models.faceslueth_r import MOTION_INPUTS, FaceSleuthR
@@ -30,7 +30,8 @@ def build_model(model_cfg, num_classes: int) -> FaceSleuthR:
         motion=dict(model_cfg.motion),
         appearance=dict(model_cfg.appearance),
         head_widths=tuple(model_cfg.head_widths),
-        motion_input=model_cfg.motion_input)
+        motion_input=model_cfg.motion_input,
+        au_dim=model_cfg.get("au_dim", 0))
 
 
 BASELINE_FLOW_SIZE = 28  # the logistic regression always sees 28x28 flow
@@ -50,15 +51,46 @@ def logging_to(path: pathlib.Path):
 
 
 def check_config(config) -> None:
-    """Reject misspelt choices before any data is built or any epoch is trained."""
+    """Reject misspelt choices and options that cannot work together before any data
+    is built or any epoch is trained."""
     choices = {"protocol.name": (config.protocol.name, protocols.PROTOCOLS),
                "protocol.selection": (config.protocol.selection, selection.RULES),
                "data.flow_norm": (config.data.flow_norm, records.FLOW_NORMS),
+               "data.face_norm": (config.data.get("face_norm", "standardise"), records.FACE_NORMS),
                "model.motion_input": (config.model.motion_input, MOTION_INPUTS),
-               "model.motion.soa_mode": (config.model.motion.soa_mode, SOA_MODES)}
+               "model.motion.soa_mode": (config.model.motion.soa_mode, SOA_MODES),
+               "train.augment_recipe": (config.train.get("augment_recipe", "shift"),
+                                        augment.RECIPES)}
     for field, (value, allowed) in choices.items():
         if value not in allowed:
             raise ValueError(f"{field} must be one of {allowed}, got {value!r}")
+    build = config.data.get("build") or {}
+    frame_difference = config.model.motion_input == "frame_difference"
+    if build.get("jitter_frames", 0) and not frame_difference:
+        raise ValueError("data.build.jitter_frames > 0 jitters the onset and apex faces, but the "
+                         "flow is computed once from the sheet's onset and apex: it needs "
+                         "model.motion_input='frame_difference'")
+    if config.train.get("augment_recipe", "shift") == "reference" and not frame_difference:
+        raise ValueError("train.augment_recipe='reference' rotates and crops faces only (the "
+                         "reference has no flow input): it needs "
+                         "model.motion_input='frame_difference'")
+    if config.train.get("rotation_deg", 0.0) < 0 or config.train.get("crop_padding", 0) < 0:
+        raise ValueError("train.rotation_deg and train.crop_padding must be >= 0")
+    if (config.data.get("face_norm") == "imagenet" and config.data.name in sources.DATABASE_BUILDERS
+            and not build.get("face_color", False)):
+        raise ValueError("data.face_norm='imagenet' needs RGB faces: set data.build.face_color=True")
+    au_dim = config.model.get("au_dim", 0)
+    if au_dim:
+        from tfds_builders.action_units import AU_DIM
+        name = config.data.name
+        if (name not in sources.DATABASE_BUILDERS
+                or not sources.database_builder(name).HAS_ACTION_UNITS):
+            raise ValueError(f"model.au_dim={au_dim} feeds the coding sheet's FACS action units, "
+                             f"but data.name={name!r} has no AU codes (the casme2, samm and "
+                             f"casme3 sheets have them; SMIC has no sheet): set model.au_dim=0")
+        if au_dim != AU_DIM:
+            raise ValueError(f"model.au_dim must be 0 or {AU_DIM} (the records' multi-hot AU "
+                             f"vector), got {au_dim}")
 
 
 # Config fields that do not change a sweep's numbers: a checkpoint stays valid across them.
@@ -82,7 +114,8 @@ def train_and_evaluate(config, workdir: str) -> dict:
 
 def _prepared(config, data):
     return records.prepare(data, config.data.flow_size, config.data.face_size,
-                           config.data.flow_norm, config.data.use_onset)
+                           config.data.flow_norm, config.data.use_onset,
+                           config.data.get("face_norm", "standardise"))
 
 
 def _run(config, workdir: pathlib.Path, builder, started: float, main: bool) -> dict:
@@ -169,6 +202,7 @@ def _run(config, workdir: pathlib.Path, builder, started: float, main: bool) -> 
                             "mean": history.theta_deg[:, -1].mean(0).tolist()},
         "loss_per_fold_epoch": history.loss.tolist(),
         "diverged_folds": diverged,
+        "au_leak_note": report.au_leak_note(config),
         "execution": dict(history.execution, num_processes=jax.process_count(),
                           device=jax.devices()[0].device_kind,
                           platform=jax.devices()[0].platform),

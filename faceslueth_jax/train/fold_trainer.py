@@ -50,7 +50,7 @@ import numpy as np
 import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
-from faceslueth_jax.data.augment import augment_batch
+from faceslueth_jax.data import augment
 from faceslueth_jax.models.motion_stream import soa_angles_deg
 from faceslueth_jax.train import memory, placement
 from faceslueth_jax.train.optimizer import make_optimizer
@@ -138,7 +138,8 @@ class FoldTrainer:
                          else np.asarray(view_row))
         self.fold_sharding = NamedSharding(mesh, P(FOLD))
         self.replicated = NamedSharding(mesh, P())
-        self.example = {k: np.zeros((1,) + v.shape[1:], np.float32) for k, v in views.items()}
+        self.example = {k: np.zeros((1,) + v.shape[1:], np.float32)
+                        for k, v in augment.model_views(views).items()}  # no jitter windows
         self._compiled: dict = {}
 
     def set_views(self, views: dict, view_row: np.ndarray) -> None:
@@ -185,10 +186,10 @@ class FoldTrainer:
             idx = spec.train_idx[order[positions % spec.num_train]]
             views = {k: v[idx] for k, v in data_views.items()}
             augment_key, dropout_key = jax.random.split(jax.random.fold_in(step_key, s))
-            if cfg.augment:
-                keys = jax.random.split(augment_key, batch_size)  # one per sample of the batch
-                keys = jax.lax.dynamic_slice_in_dim(keys, shard * local, local)
-                views = augment_batch(keys, views, cfg.max_shift_fraction, self.u_mirror_offset)
+            keys = jax.random.split(augment_key, batch_size)  # one per sample of the batch
+            keys = jax.lax.dynamic_slice_in_dim(keys, shard * local, local)
+            # jitter and spatial augmentation (none without cfg.augment); drops the windows
+            views = augment.train_views(keys, views, cfg, self.u_mirror_offset)
             (loss, batch_stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(
                 state.params, state.batch_stats, views, data_labels[idx], weight, total_weight,
                 jax.random.fold_in(dropout_key, shard))
@@ -218,8 +219,8 @@ class FoldTrainer:
         idx = jnp.pad(spec.test_idx, (0, count * batch - size), mode="edge").reshape(count, batch)
         variables = {"params": state.params, "batch_stats": state.batch_stats}
 
-        def one(_, rows):
-            views = {k: v[rows] for k, v in data_views.items()}
+        def one(_, rows):  # exactly onset and apex: no jitter windows
+            views = {k: v[rows] for k, v in augment.model_views(data_views).items()}
             return None, self.model.apply(variables, views, train=False)
 
         unroll = self.cfg.scan_unroll or default_scan_unroll(count, self.mesh)

@@ -3,12 +3,15 @@
 manual_dir holds, as the database is released:
   CASME2-coding-*.xlsx   header on row 1: Subject, Filename, OnsetFrame, ApexFrame,
                          OffsetFrame, Action Units, Estimated Emotion (some apex
-                         cells are empty or '/': those apexes are spotted)
+                         cells are empty or '/': those apexes are spotted;
+                         Action Units become the records' ``au``)
   Cropped/subXX/EPxx_yy/reg_imgN.jpg        faces cropped by the authors (used when
                                             present; no detection), or
   CASME2_RAW_selected/subXX/EPxx_yy/imgN.jpg  raw frames (face detected on onset)
 Frame numbers in the sheet are the N of the file names.
 Sample ids are '<subXX>_<Filename>', as in the MEGC2019 composite.
+Class set 'five' is the reference's CASME2_5.py: 0 happiness, 1 repression,
+2 disgust, 3 surprise, 4 others (fear and sadness excluded).
 """
 
 from __future__ import annotations
@@ -19,12 +22,13 @@ from faceslueth_jax.preprocess import frames
 from tfds_builders import sheets
 from tfds_builders.errors import BadInputError
 from tfds_builders.features import MEGC_CLASSES
-from tfds_builders.me_database import (Clip, MEDatabaseBuilder, Problems, check_unique, row_fault,
+from tfds_builders.me_database import (AU_RELEASE_NOTES, AU_VERSION, Clip, MEDatabaseBuilder,
+                                       Problems, check_unique, row_fault,
                                        subject_folders_without_clips)
 
 SHEET = "CASME2-coding-*.xlsx"
 COLUMNS = ("Subject", "Filename", "OnsetFrame", "ApexFrame", "OffsetFrame",
-           "Estimated Emotion")
+           "Action Units", "Estimated Emotion")
 
 
 def frame_root(manual_dir: pathlib.Path) -> tuple[pathlib.Path, str, bool]:
@@ -51,6 +55,8 @@ class Casme2(MEDatabaseBuilder):
     CLASS_MAPS = {"megc3": {"disgust": "negative", "repression": "negative",
                             "happiness": "positive", "surprise": "surprise"},
                   "five": {e: e for e in CLASS_NAMES["five"]}}
+    HAS_ACTION_UNITS = True  # the sheet's "Action Units" column ('4+7', 'R12', 'L1+L2')
+    VERSION, RELEASE_NOTES = AU_VERSION, AU_RELEASE_NOTES
 
     @classmethod
     def list_clips(cls, manual_dir: pathlib.Path, problems: Problems) -> list[Clip]:
@@ -76,5 +82,6 @@ class Casme2(MEDatabaseBuilder):
                 emotion=sheets.cell_text(row["Estimated Emotion"]), frames=numbered,
                 onset=onset, apex=sheets.cell_int(row["ApexFrame"]),
                 offset=offset if offset is not None else max(numbered, default=onset),
-                cropped=cropped, where=row["where"]))
+                cropped=cropped, where=row["where"],
+                action_units=sheets.cell_text(row["Action Units"])))
         return check_unique(clips, problems)

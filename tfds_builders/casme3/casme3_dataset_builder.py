@@ -6,7 +6,8 @@ manual_dir holds, as the database is released:
   spNO.1/b/color/175.jpg       frames of subject spNO.1's task video b, numbered as
                                the sheet's Onset/Apex/Offset; face detected on onset
 One video holds several micro-expressions, so sample ids are
-'<Subject>_<Filename>_<Onset>' (spNO.1_b_175).
+'<Subject>_<Filename>_<Onset>' (spNO.1_b_175). The AU column becomes the
+records' ``au``.
 """
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ from faceslueth_jax.preprocess import frames
 from tfds_builders import sheets
 from tfds_builders.errors import BadInputError
 from tfds_builders.features import MEGC_CLASSES
-from tfds_builders.me_database import (Clip, MEDatabaseBuilder, Problems, check_unique, row_fault,
+from tfds_builders.me_database import (AU_RELEASE_NOTES, AU_VERSION, Clip, MEDatabaseBuilder,
+                                       Problems, check_unique, row_fault,
                                        subject_folders_without_clips)
 
 SHEET = "cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx"
-COLUMNS = ("Subject", "Filename", "Onset", "Apex", "Offset", "emotion")
+COLUMNS = ("Subject", "Filename", "Onset", "Apex", "Offset", "AU", "emotion")
 
 
 class Casme3(MEDatabaseBuilder):
@@ -36,6 +38,8 @@ class Casme3(MEDatabaseBuilder):
     CLASS_NAMES = {"megc3": MEGC_CLASSES}
     CLASS_MAPS = {"megc3": {"anger": "negative", "disgust": "negative", "fear": "negative",
                             "sad": "negative", "happy": "positive", "surprise": "surprise"}}
+    HAS_ACTION_UNITS = True  # the sheet's "AU" column ('4+7', 'L14', 'B23')
+    VERSION, RELEASE_NOTES = AU_VERSION, AU_RELEASE_NOTES
 
     @classmethod
     def list_clips(cls, manual_dir: pathlib.Path, problems: Problems) -> list[Clip]:
@@ -60,5 +64,5 @@ class Casme3(MEDatabaseBuilder):
             clips.append(Clip(subject=subject, sample_id=sample_id,
                               emotion=sheets.cell_text(row["emotion"]), frames=videos[folder],
                               onset=onset, apex=apex, offset=offset, cropped=False,
-                              where=row["where"]))
+                              where=row["where"], action_units=sheets.cell_text(row["AU"])))
         return check_unique(clips, problems)

@@ -8,6 +8,10 @@ manual_dir holds, as the database is released:
   SAMM/006/006_1_2/006_05562.jpg  raw frames (960x650 grey); face detected on onset
 Frame numbers in the sheet are the trailing number of the file names.
 Sample ids are '<subject>_<Filename>' (006_006_1_2), as in the MEGC2019 composite.
+Action Units become the records' ``au`` (the sheet's symbol key: '/' = or,
+L/R unilateral, A asymmetric; see ``tfds_builders.action_units``).
+Class set 'five' is the reference's SAMM_5.py: 0 happiness, 1 anger, 2 contempt,
+3 surprise, 4 other (disgust, fear and sadness excluded).
 """
 
 from __future__ import annotations
@@ -18,13 +22,14 @@ from faceslueth_jax.preprocess import frames
 from tfds_builders import sheets
 from tfds_builders.errors import BadInputError
 from tfds_builders.features import MEGC_CLASSES
-from tfds_builders.me_database import (Clip, MEDatabaseBuilder, Problems, check_unique, row_fault,
+from tfds_builders.me_database import (AU_RELEASE_NOTES, AU_VERSION, Clip, MEDatabaseBuilder,
+                                       Problems, check_unique, row_fault,
                                        subject_folders_without_clips)
 
 SHEET = "SAMM_Micro_FACS_Codes_v2.xlsx"
 HEADER_ROW = 14
 COLUMNS = ("Subject", "Filename", "Onset Frame", "Apex Frame", "Offset Frame",
-           "Estimated Emotion")
+           "Action Units", "Estimated Emotion")
 
 
 class Samm(MEDatabaseBuilder):
@@ -43,6 +48,8 @@ class Samm(MEDatabaseBuilder):
                             "fear": "negative", "sadness": "negative",
                             "happiness": "positive", "surprise": "surprise"},
                   "five": {e: e for e in CLASS_NAMES["five"]}}
+    HAS_ACTION_UNITS = True  # "Action Units" ('R14', 'A12B+7C', '(R6 or R12)+R15')
+    VERSION, RELEASE_NOTES = AU_VERSION, AU_RELEASE_NOTES
 
     @classmethod
     def list_clips(cls, manual_dir: pathlib.Path, problems: Problems) -> list[Clip]:
@@ -72,5 +79,6 @@ class Samm(MEDatabaseBuilder):
                 emotion=sheets.cell_text(row["Estimated Emotion"]),
                 frames=frames.numbered_frames(folder, f"{subject}_"), onset=onset,
                 apex=apex if apex is not None and apex >= 0 else None, offset=offset,
-                cropped=False, where=row["where"]))
+                cropped=False, where=row["where"],
+                action_units=sheets.cell_text(row["Action Units"])))
         return check_unique(clips, problems)
