@@ -34,7 +34,6 @@ import abc
 import dataclasses
 import pathlib
 
-import cv2
 import numpy as np
 import tensorflow_datasets as tfds
 from absl import logging
@@ -158,21 +157,6 @@ def jitter_windows(onset: int, apex: int, frames_per_window: int) -> tuple[list,
     k = frames_per_window
     return ([onset + min(i, span) for i in range(k)],
             [apex - min(k - 1 - i, span) for i in range(k)], span)
-
-
-def read_rgb(path: pathlib.Path) -> np.ndarray:
-    """(H, W, 3) uint8 RGB frame; a missing, truncated or corrupt file raises
-    FrameError naming it (``frames.read_grey``'s checks run first)."""
-    frames.read_grey(path)
-    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise frames.FrameError(f"unreadable or corrupt image {path}")
-    return np.ascontiguousarray(bgr[..., ::-1])
-
-
-def crop_rgb(image: np.ndarray, box: face.FaceBox, size: int) -> np.ndarray:
-    """``face.crop`` of each channel: (size, size, 3) (crop and resize act per channel)."""
-    return np.stack([face.crop(image[..., c], box, size) for c in range(3)], axis=-1)
 
 
 class Problems(list):
@@ -356,7 +340,8 @@ class MEDatabaseBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True)
                                     f"{windows[0][0]}..{windows[0][-1]} and "
                                     f"{windows[1][0]}..{windows[1][-1]}")
         if c.face_color:
-            stored = {n: crop_rgb(read_rgb(clip.frames[n]), box, c.face_size) for n in needed}
+            stored = {n: face.crop(frames.read_frame(clip.frames[n], color=True), box, c.face_size)
+                      for n in needed}
         else:
             stored = {n: (grey[n] if n in grey else face.crop(
                 frames.read_grey(clip.frames[n]), box, c.face_size))[..., None] for n in needed}

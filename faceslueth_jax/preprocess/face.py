@@ -65,9 +65,10 @@ def detect_face(frame: np.ndarray, margin: float = 0.1, min_fraction: float = 0.
 
 
 def crop(frame: np.ndarray, box: FaceBox, size: int) -> np.ndarray:
-    """The box's square of ``frame`` (edges replicated where it leaves the
-    frame), resized to (size, size) with area averaging when shrinking."""
-    h, w = frame.shape
+    """The box's square of ``frame`` (H, W) or (H, W, C) (edges replicated where it
+    leaves the frame), resized to (size, size) with area averaging when shrinking;
+    each channel alike."""
+    h, w = frame.shape[:2]
     top, left = max(0, -box.y), max(0, -box.x)
     bottom, right = max(0, box.y + box.side - h), max(0, box.x + box.side - w)
     if top or left or bottom or right:

@@ -1,4 +1,4 @@
-"""Reading one video frame from disk as grey uint8, refusing damaged files.
+"""Reading one video frame from disk as grey or RGB uint8, refusing damaged files.
 
 OpenCV decodes a truncated JPEG silently (it fills the missing rows with grey),
 so the container is checked first: a JPEG must end with its EOI marker
@@ -35,6 +35,12 @@ def _truncation(data: bytes) -> str | None:
 
 def read_grey(path: pathlib.Path) -> np.ndarray:
     """(H, W) uint8 grey frame at ``path``; raises FrameError naming the file."""
+    return read_frame(path, color=False)
+
+
+def read_frame(path: pathlib.Path, color: bool) -> np.ndarray:
+    """(H, W) uint8 grey or, with ``color``, (H, W, 3) uint8 RGB frame at ``path``;
+    raises FrameError naming the file."""
     path = pathlib.Path(path)
     if not path.is_file():
         raise FrameError(f"missing frame file {path}")
@@ -42,10 +48,11 @@ def read_grey(path: pathlib.Path) -> np.ndarray:
     why = _truncation(data)
     if why:
         raise FrameError(f"{why}: {path}")
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
+    image = cv2.imdecode(np.frombuffer(data, np.uint8),
+                         cv2.IMREAD_COLOR if color else cv2.IMREAD_GRAYSCALE)
     if image is None:
         raise FrameError(f"unreadable or corrupt image {path}")
-    return image
+    return np.ascontiguousarray(image[..., ::-1]) if color else image  # OpenCV decodes BGR
 
 
 def frame_number(path: pathlib.Path) -> int | None:
