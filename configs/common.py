@@ -46,7 +46,8 @@ def base_config(name: str, preset: str = "compact") -> ml_collections.ConfigDict
     c.data.data_dir = "~/tensorflow_datasets"
     c.data.manual_dir = ""
     c.data.synthetic = ml_collections.ConfigDict(dict(
-        num_subjects=16, clips_per_subject=12, orientation_deg=90.0, seed=0, size=128))
+        num_subjects=16, clips_per_subject=12, orientation_deg=90.0, seed=0, size=128,
+        clip_frames=0))  # T > 0: also T frames uniform over each clip (FDP's input)
     # How a licensed database's builder makes its records (tfds_builders/me_database.py):
     # class set, stored flow and face sides, flow method, apex spotting where the sheet
     # has none. The model's inputs are then resized to flow_size/face_size below.
@@ -54,7 +55,8 @@ def base_config(name: str, preset: str = "compact") -> ml_collections.ConfigDict
         classes="megc3", flow_size=max(112, p["flow_size"]), face_size=max(112, p["face_size"]),
         flow_method="tvl1", flow_norm="raw", apex="flow", margin=0.1,
         face_color=False,  # True: RGB face crops (the reference's input), else grey
-        jitter_frames=0))  # K > 0: K-frame windows at onset and apex for temporal jitter
+        jitter_frames=0,  # K > 0: K-frame windows at onset and apex for temporal jitter
+        clip_frames=0))  # T > 0: T grey frames uniform over onset..offset (FDP's input)
     c.data.on_error = "raise"  # or 'skip': leave out bad samples, listed in the metadata
     c.data.flow_size = p["flow_size"]
     c.data.face_size = p["face_size"]
@@ -64,6 +66,7 @@ def base_config(name: str, preset: str = "compact") -> ml_collections.ConfigDict
 
     c.model = ml_collections.ConfigDict()
     c.model.preset = preset
+    c.model.name = "faceslueth_r"  # faceslueth_r | htnet | fdp
     c.model.motion_input = "flow"  # or 'frame_difference' (apex - onset), as the reference
     c.model.motion = ml_collections.ConfigDict(dict(
         p["motion"], soa_mode="steerable", theta_init_deg=72.0, soa_reduction=16))

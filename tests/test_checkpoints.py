@@ -90,3 +90,25 @@ def test_fingerprint_follows_the_numbers():
     assert a == ckpt.fingerprint({"lr": 1e-3}, [1, 2])
     assert a != ckpt.fingerprint({"lr": 2e-3}, [1, 2])
     assert a != ckpt.fingerprint({"lr": 1e-3}, np.array([1, 3]))
+
+
+def test_a_model_without_soa_layers_resumes(tmp_path):
+    """HTNet and FDP have no SOA angle: their (F, E, 0) theta history is not saved
+    (orbax refuses empty arrays) and HTNet has no BatchNorm state; both resume."""
+    config = tiny_problem.tiny_config()
+    config.model.name = "htnet"
+    config.model.htnet = dict(image_size=16, patch_size=4, dim=8, heads=1, num_hierarchies=2,
+                              block_repeats=(1, 1), mlp_mult=2, dropout=0.0, input_scale=1.0)
+    views, labels, folds = tiny_problem.tiny_data()
+    problem = (tiny_problem.tiny_trainer(config, views, labels, folds), folds)
+    uninterrupted, _ = _fit(problem)
+    assert uninterrupted.theta_deg.shape == (4, EPOCHS, 0)
+
+    def crash(chunk, num_chunks, epoch, epochs, losses):
+        if (chunk, epoch) == (1, 1):
+            raise Interrupted
+
+    assert _fit(problem, tmp_path, on_epoch=crash)[0] is None
+    resumed, _ = _fit(problem, tmp_path)
+    assert resumed.execution["resumed_from_step"] == EPOCHS + 1
+    _assert_identical(resumed, uninterrupted)

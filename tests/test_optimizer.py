@@ -39,3 +39,20 @@ def test_groups_use_their_own_learning_rate():
     assert float(updates["w"][1]) == pytest.approx(-8e-4, rel=1e-3)
     assert float(updates["orientation"][0]) == pytest.approx(-5e-3 - 5e-3 * 0.2, rel=1e-3)
     assert float(updates["w"][0]) == pytest.approx(-8e-4 - 8e-4 * 0.6, rel=1e-3)
+
+
+def test_l2_mode_adds_the_decay_to_the_gradient_as_torch_adam():
+    """torch.optim.Adam(weight_decay=wd): g' = g + wd * w enters the Adam moments, so a
+    weight whose gradient is exactly -wd * w does not move; AdamW would still shrink it."""
+    cfg = _cfg()
+    cfg.update(weight_decay=0.5, gamma=1.0)
+    cfg.weight_decay_mode = "l2"
+    params = {"w": jnp.array([2.0, 1.0])}
+    tx = optimizer.make_optimizer(cfg, steps_per_epoch=1)
+    grads = {"w": jnp.array([-1.0, 0.0])}  # -wd * w for the first weight
+    updates, _ = tx.update(grads, tx.init(params), params)
+    assert float(updates["w"][0]) == pytest.approx(0.0, abs=1e-6)
+    assert float(updates["w"][1]) == pytest.approx(-8e-4, rel=1e-3)  # first step ~ lr * sign
+    cfg.weight_decay_mode = "decopled"
+    with pytest.raises(ValueError, match="weight_decay_mode"):
+        optimizer.make_optimizer(cfg, steps_per_epoch=1)

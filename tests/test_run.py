@@ -124,3 +124,29 @@ def test_lodo_reports_each_held_out_database(tmp_path):
         assert abs(headline["mean_over_groups"][m] - mean) < 1e-12
     assert "mean over databases" in proc.stdout
     assert set(metrics["logistic_regression_baseline"]["per_group"]) == set(per_db)
+
+
+def test_report_tables_finished_runs(tiny_run, tmp_path):
+    workdir, _ = tiny_run
+    metrics = json.loads((workdir / "metrics.json").read_text())
+    assert metrics["command"].startswith("python run.py --config=configs/loso_synthetic.py")
+    out = tmp_path / "table.md"
+    proc = subprocess.run([sys.executable, "-m", "faceslueth_jax.report", str(workdir),
+                           f"--out={out}", "--not_run=FaceSleuth-R paper: no GPU"],
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = out.read_text().splitlines()
+    rows = [line.split(" | ") for line in lines if line.startswith("| FaceSleuth-R | compact")]
+    assert len(rows) == 2  # one per selection rule, the headline (last epoch) first
+    assert rows[0][4] == "last epoch" and rows[1][4] == "best test epoch (OPTIMISTIC)"
+    best = metrics["other_selections"]["best_test_epoch"]
+    assert rows[0][5] == f"{metrics['headline']['uf1']:.4f}" and rows[1][6] == f"{best['uar']:.4f}"
+    assert rows[0][-1].rstrip(" |") == f"{metrics['execution']['host_cpus']}-core CPU"
+    assert "| FaceSleuth-R paper |" in out.read_text() and "not run: no GPU" in out.read_text()
+    assert metrics["command"] in out.read_text()
+    # a directory that holds no finished run is named, and no table is written
+    proc = subprocess.run([sys.executable, "-m", "faceslueth_jax.report", str(workdir),
+                           str(tmp_path / "unfinished"), f"--out={tmp_path / 'no.md'}"],
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0 and "unfinished: no metrics.json" in proc.stderr
+    assert not (tmp_path / "no.md").exists()

@@ -47,6 +47,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="store RGB faces instead of grey (flow is computed on grey)")
     b.add_argument("--jitter_frames", type=int, default=defaults.jitter_frames,
                    help="K > 0: also store K-frame onset/apex windows for temporal jitter")
+    b.add_argument("--clip_frames", type=int, default=defaults.clip_frames,
+                   help="T > 0: also store T grey frames uniform over onset..offset (FDP)")
     b.add_argument("--on_error", default="raise", choices=ON_ERROR)
     return p
 
@@ -55,7 +57,7 @@ def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     fields = {k: getattr(args, k) for k in ("classes", "flow_size", "face_size", "flow_method",
                                             "flow_norm", "apex", "margin", "face_color",
-                                            "jitter_frames")}
+                                            "jitter_frames", "clip_frames")}
     try:
         builder = database_builder(args.name).from_fields(args.data_dir, on_error=args.on_error,
                                                           **fields)

@@ -16,6 +16,10 @@ au         (21,) float32       multi-hot FACS action units in
 onset_window (K, S, S, C) uint8  with jitter_frames K > 0: frames onset+min(i, s),
 apex_window  (K, S, S, C) uint8  and apex-min(K-1-i, s), i = 0..K-1
 jitter_span  int32             s = min(J, K-1), J = int(0.15 (apex - onset) / 4)
+frames     (T, S, S, 1) uint8  with clip_frames T > 0: grey faces of frames
+                               ``clip_frame_numbers(onset, offset, T)``, T positions
+                               uniform over the whole clip (FDP's input), cropped
+                               with the same face box as the other faces
 
 Only Tensor/ClassLabel/Text features, so TFDS writes and reads array_record
 without TensorFlow.
@@ -33,7 +37,7 @@ MEGC_CLASSES = ("negative", "positive", "surprise")  # the MEGC2019 3-class set
 
 def me_features(flow_size: int, face_size: int, class_names, with_onset: bool,
                 with_frame_numbers: bool = False, channels: int = 1, with_au: bool = False,
-                jitter_frames: int = 0) -> tfds.features.FeaturesDict:
+                jitter_frames: int = 0, clip_frames: int = 0) -> tfds.features.FeaturesDict:
     face = (face_size, face_size, channels)
     features = {
         "flow": tfds.features.Tensor(shape=(flow_size, flow_size, 3), dtype=np.float32),
@@ -55,4 +59,20 @@ def me_features(flow_size: int, face_size: int, class_names, with_onset: bool,
         for name in windows:
             features[name] = tfds.features.Tensor(shape=(jitter_frames,) + face, dtype=np.uint8)
         features["jitter_span"] = tfds.features.Tensor(shape=(), dtype=np.int32)
+    if clip_frames:
+        features["frames"] = tfds.features.Tensor(shape=(clip_frames, face_size, face_size, 1),
+                                                  dtype=np.uint8)
     return tfds.features.FeaturesDict(features)
+
+
+def clip_frame_numbers(onset: int, offset: int, count: int) -> list[int]:
+    """``count`` frame numbers uniform over onset..offset, both ends included:
+
+        n_i = round(onset + i (offset - onset) / (count - 1)),   i = 0 .. count-1
+
+    rounded half up (exact integer arithmetic); a clip shorter than ``count``
+    frames repeats some."""
+    if count < 2:
+        raise ValueError(f"clip_frames must be 0 (off) or at least 2, got {count}")
+    span, steps = offset - onset, count - 1
+    return [onset + (2 * i * span + steps) // (2 * steps) for i in range(count)]

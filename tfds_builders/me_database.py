@@ -13,7 +13,8 @@ and its class sets; this base turns each clip into a record:
   4. apex: the sheet's, or spotted (``preprocess.clip_flow.spot_apex``);
   5. flow onset -> apex on the grey face crops, strain, resize, normalisation;
   6. stored faces: grey, or RGB with ``face_color``; with ``jitter_frames``
-     also the frame windows a training-time temporal jitter draws from;
+     also the frame windows a training-time temporal jitter draws from; with
+     ``clip_frames`` T also T grey frames uniform over onset..offset (FDP);
   7. action units: where the sheet codes them (``HAS_ACTION_UNITS``), the
      21-dim multi-hot FACS vector (``tfds_builders.action_units``).
 
@@ -41,16 +42,22 @@ from absl import logging
 from faceslueth_jax.preprocess import clip_flow, face, frames
 from tfds_builders import action_units
 from tfds_builders.errors import BadInputError
-from tfds_builders.features import me_features
+from tfds_builders.features import clip_frame_numbers, me_features
 
 ON_ERROR = ("raise", "skip")
 CLASS_SETS = ("megc3", "five", "native")
+CLIP_FRAMES_NOTE = ("New config field clip_frames: T > 0 stores T grey face frames uniform "
+                    "over onset..offset (frames, FDP's input).")
+# The builders without action units (smic_hs, megc2019_composite).
+BASE_VERSION = tfds.core.Version("1.1.0")
+BASE_RELEASE_NOTES = {"1.0.0": "First release.", "1.1.0": CLIP_FRAMES_NOTE}
 # The builders whose sheet codes action units (HAS_ACTION_UNITS) changed schema in 1.1.0.
-AU_VERSION = tfds.core.Version("1.1.0")
+AU_VERSION = tfds.core.Version("1.2.0")
 AU_RELEASE_NOTES = {
     "1.0.0": "First release.",
     "1.1.0": "Records carry the sheet's FACS action units (au, 21-dim multi-hot); new config "
              "fields face_color (RGB faces) and jitter_frames (temporal jitter windows).",
+    "1.2.0": CLIP_FRAMES_NOTE,
 }
 
 
@@ -64,7 +71,9 @@ class MEConfig(tfds.core.BuilderConfig):
     'flow' | 'middle'; margin: face box margin, a fraction of the box side;
     face_color: store (S, S, 3) RGB faces instead of (S, S, 1) grey (flow is
     computed on grey either way); jitter_frames: K > 0 also stores the frame
-    windows of a training-time temporal jitter (see ``jitter_span``)."""
+    windows of a training-time temporal jitter (see ``jitter_span``);
+    clip_frames: T > 0 also stores T grey face frames at uniform positions over
+    onset..offset (``features.clip_frame_numbers``), FDP's input."""
 
     classes: str = "megc3"
     flow_size: int = 112
@@ -75,19 +84,24 @@ class MEConfig(tfds.core.BuilderConfig):
     margin: float = 0.1
     face_color: bool = False
     jitter_frames: int = 0
+    clip_frames: int = 0
 
     @classmethod
     def named(cls, **fields) -> "MEConfig":
         """A config whose name spells its fields, so each variant gets its own folder
-        (face_color and jitter_frames appear only when set, so the names of the
-        configs that predate them are unchanged)."""
+        (face_color, jitter_frames and clip_frames appear only when set, so the names
+        of the configs that predate them are unchanged)."""
         c = cls(name="tmp", **fields)
         if not isinstance(c.jitter_frames, int) or c.jitter_frames < 0:
             raise ValueError(f"jitter_frames must be an integer >= 0, got {c.jitter_frames!r}")
+        if not isinstance(c.clip_frames, int) or c.clip_frames < 0 or c.clip_frames == 1:
+            raise ValueError(f"clip_frames must be 0 (off) or an integer >= 2, "
+                             f"got {c.clip_frames!r}")
         name = (f"{c.classes}_flow{c.flow_size}_face{c.face_size}_{c.flow_method}_"
                 f"{c.flow_norm}_apex{c.apex}_margin{c.margin:g}"
                 + ("_rgb" if c.face_color else "")
-                + (f"_jitter{c.jitter_frames}" if c.jitter_frames else "")).replace(".", "p")
+                + (f"_jitter{c.jitter_frames}" if c.jitter_frames else "")
+                + (f"_frames{c.clip_frames}" if c.clip_frames else "")).replace(".", "p")
         return cls(name=name, **fields)
 
 
@@ -217,7 +231,7 @@ class MEDatabaseBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True)
     CLASS_MAPS: dict = {}           # class set -> {native emotion: class}
     CLASS_NAMES: dict = {}          # class set -> class names in label order
     HAS_ACTION_UNITS: bool = False  # the sheet codes FACS AUs: records get ``au``
-    VERSION = tfds.core.Version("1.0.0")
+    VERSION, RELEASE_NOTES = BASE_VERSION, BASE_RELEASE_NOTES
     BUILDER_CONFIGS = DEFAULT_CONFIGS
 
     def __init__(self, *, on_error: str = "raise", **kwargs):
@@ -260,7 +274,8 @@ class MEDatabaseBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True)
             description=self.__doc__,
             features=me_features(c.flow_size, c.face_size, self.class_names(), with_onset=True,
                                  with_frame_numbers=True, channels=3 if c.face_color else 1,
-                                 with_au=self.HAS_ACTION_UNITS, jitter_frames=c.jitter_frames),
+                                 with_au=self.HAS_ACTION_UNITS, jitter_frames=c.jitter_frames,
+                                 clip_frames=c.clip_frames),
             metadata=tfds.core.MetadataDict(),
         )
 
@@ -330,7 +345,8 @@ class MEDatabaseBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True)
     def _stored_faces(self, clip: Clip, box: face.FaceBox, grey: dict, apex: int) -> dict:
         """The record's faces: onset, apex (S, S, C), C = 3 (RGB) with face_color
         else 1 (grey); with jitter_frames K also onset_window, apex_window
-        (K, S, S, C) and jitter_span (``jitter_windows``)."""
+        (K, S, S, C) and jitter_span (``jitter_windows``); with clip_frames T
+        also frames (T, S, S, 1), always grey (``clip_frame_numbers``)."""
         c = self.builder_config
         windows = jitter_windows(clip.onset, apex, c.jitter_frames) if c.jitter_frames else None
         needed = sorted({clip.onset, apex, *(windows[0] + windows[1] if windows else [])})
@@ -339,6 +355,12 @@ class MEDatabaseBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True)
             raise frames.FrameError(f"missing frame(s) {missing[:5]} of the jitter windows "
                                     f"{windows[0][0]}..{windows[0][-1]} and "
                                     f"{windows[1][0]}..{windows[1][-1]}")
+        numbers = (clip_frame_numbers(clip.onset, clip.offset, c.clip_frames)
+                   if c.clip_frames else [])
+        missing = sorted({n for n in numbers if n not in clip.frames})
+        if missing:
+            raise frames.FrameError(f"missing frame(s) {missing[:5]} of the {c.clip_frames} "
+                                    f"clip frames over {clip.onset}..{clip.offset}")
         if c.face_color:
             stored = {n: face.crop(frames.read_frame(clip.frames[n], color=True), box, c.face_size)
                       for n in needed}
@@ -350,6 +372,10 @@ class MEDatabaseBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True)
             out.update(onset_window=np.stack([stored[n] for n in windows[0]]),
                        apex_window=np.stack([stored[n] for n in windows[1]]),
                        jitter_span=np.int32(windows[2]))
+        if numbers:
+            for n in set(numbers) - set(grey):
+                grey[n] = face.crop(frames.read_grey(clip.frames[n]), box, c.face_size)
+            out["frames"] = np.stack([grey[n] for n in numbers])[..., None]
         return out
 
     def _action_units(self, clip: Clip) -> np.ndarray:

@@ -1,7 +1,9 @@
 """Training augmentation in JAX: one draw per sample, applied identically to its views.
 
-Only image views, (H, W, C) per sample, are transformed; ``au``, ``jitter_span``
-and any other non-image view pass through untouched. A training step's views
+Only image views, (H, W, C) per sample, and clip views (``records.CLIP_VIEWS``,
+FDP's ``frames``: (T, H, W, C) per sample, every frame transformed with the
+sample's one draw, so a clip is mirrored and moved as a whole) are transformed;
+``au``, ``jitter_span`` and any other view pass through untouched. A training step's views
 go through ``train_views``: the temporal jitter (when the records hold jitter
 windows), then one of two spatial recipes (``train.augment_recipe``).
 
@@ -47,7 +49,7 @@ import math
 import jax
 import jax.numpy as jnp
 
-from faceslueth_jax.data.records import JITTER_SPAN, WINDOW_VIEWS
+from faceslueth_jax.data.records import CLIP_VIEWS, JITTER_SPAN, WINDOW_VIEWS
 
 RECIPES = ("shift", "reference")
 JITTER_VIEWS = tuple(WINDOW_VIEWS) + (JITTER_SPAN,)  # train-time inputs, never the model's
@@ -56,6 +58,11 @@ JITTER_VIEWS = tuple(WINDOW_VIEWS) + (JITTER_SPAN,)  # train-time inputs, never 
 def is_image(view) -> bool:
     """A sample's view is an image when it is (H, W, C)."""
     return view.ndim == 3
+
+
+def is_clip(name: str, view) -> bool:
+    """A sample's view is a clip when it is a ``CLIP_VIEWS`` view, (T, H, W, C)."""
+    return name in CLIP_VIEWS and view.ndim == 4
 
 
 def model_views(views: dict) -> dict:
@@ -100,6 +107,13 @@ def augment_sample(key, views: dict, max_shift_fraction: float, u_mirror_offset:
                                   maxval=max_shift_fraction)
     out = {}
     for name, image in views.items():
+        if is_clip(name, image):
+            clip = jnp.where(flip, image[:, :, ::-1, :], image)
+            max_shift = math.ceil(max_shift_fraction * max(clip.shape[1:3]))
+            shift = jnp.round(fraction * jnp.array(clip.shape[1:3])).astype(jnp.int32)
+            out[name] = (jax.vmap(lambda f: _translate(f, shift, max_shift))(clip)
+                         if max_shift else clip)
+            continue
         if not is_image(image):
             out[name] = image
             continue
@@ -148,6 +162,10 @@ def reference_sample(key, views: dict, rotation_deg: float, crop_padding: int,
     shift = jax.random.randint(k_shift, (2,), -crop_padding, crop_padding + 1)
     out = {}
     for name, image in views.items():
+        if is_clip(name, image):
+            clip = jnp.where(flip, image[:, :, ::-1, :], image)
+            out[name] = jax.vmap(lambda f: rotate_translate(f, angle, shift))(clip)
+            continue
         if not is_image(image) or name == flow_key:
             out[name] = image
             continue

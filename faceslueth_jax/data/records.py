@@ -3,7 +3,8 @@
 Views (float32, NHWC): ``flow`` (u, v, strain), ``apex`` and, when the database
 releases it, ``onset`` (grey or RGB faces); where the records hold them, ``au``
 (N, 21) multi-hot FACS action units and the temporal jitter's ``onset_window``,
-``apex_window`` (N, K, S, S, C) and ``jitter_span`` (N,) (see
+``apex_window`` (N, K, S, S, C) and ``jitter_span`` (N,), and FDP's ``frames``
+(N, T, S, S, 1) grey frames uniform over each clip (see
 ``tfds_builders.features``). Preparation for a model:
 
   flow:    resized to flow_size (u, v scaled by the size ratio, so pixel units
@@ -15,6 +16,8 @@ releases it, ``onset`` (grey or RGB faces); where the records hold them, ``au``
                             m = (0.485, 0.456, 0.406), s = (0.229, 0.224, 0.225)
                             (torchvision ToTensor + Normalize, as the reference);
   windows: each frame exactly as a face;
+  frames:  each frame resized to face_size, then (x / 255 - 0.5) / 0.5 (to -1..1,
+           FDP's ToTensor + Normalize(0.5, 0.5)), whatever ``face_norm`` is;
   au, jitter_span: as stored.
 """
 
@@ -30,7 +33,8 @@ FACE_VIEWS = ("apex", "onset")
 WINDOW_VIEWS = {"onset_window": "onset", "apex_window": "apex"}  # window -> the face it jitters
 JITTER_SPAN = "jitter_span"
 AU = "au"
-VIEWS = ("flow",) + FACE_VIEWS + tuple(WINDOW_VIEWS) + (JITTER_SPAN, AU)
+CLIP_VIEWS = ("frames",)  # (T, S, S, 1) per sample: a clip's frames (FDP)
+VIEWS = ("flow",) + FACE_VIEWS + tuple(WINDOW_VIEWS) + (JITTER_SPAN, AU) + CLIP_VIEWS
 FLOW_NORMS = ("minmax", "none")
 FACE_NORMS = ("standardise", "imagenet")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -134,6 +138,14 @@ def normalise_faces(faces: np.ndarray, face_norm: str) -> np.ndarray:
     raise ValueError(f"data.face_norm must be one of {FACE_NORMS}, got {face_norm!r}")
 
 
+def prepare_clip_frames(frames: np.ndarray, face_size: int) -> np.ndarray:
+    """(N, T, S, S, C) 0..255 frames resized to face_size and mapped to -1..1 by
+    (x / 255 - 0.5) / 0.5."""
+    lead, image = frames.shape[:-3], frames.shape[-3:]
+    flat = resize(frames.reshape((-1,) + image), face_size)
+    return ((flat / 255.0 - 0.5) / 0.5).astype(np.float32).reshape(lead + flat.shape[1:])
+
+
 def prepare_faces(faces: np.ndarray, face_size: int, face_norm: str) -> np.ndarray:
     """(N, ..., S, S, C) faces, any leading axes (windows: (N, K, ...)), resized to
     face_size and normalised frame by frame."""
@@ -162,6 +174,9 @@ def prepare(data: MEData, flow_size: int, face_size: int, flow_norm: str = "minm
         if name not in data.views or (face == "onset" and not use_onset):
             continue
         views[name] = prepare_faces(data.views[name], face_size, face_norm)
+    for name in CLIP_VIEWS:
+        if name in data.views:
+            views[name] = prepare_clip_frames(data.views[name], face_size)
     for name in (JITTER_SPAN, AU):
         if name in data.views:
             views[name] = np.asarray(data.views[name], np.float32)

@@ -113,8 +113,9 @@ def summary_table(title: str, results: list, baseline: dict | None, history,
         m = headline["mean_over_groups"]
         lines.append(f"  {'mean over databases':<30} {m['uf1']:7.4f} {m['uar']:7.4f} "
                      f"{m['accuracy']:7.4f}")
-    theta = history.theta_deg[:, -1]  # (F, L) after the last epoch
-    lines += ["", "learned theta per SOA layer after the last epoch (degrees, over folds)"]
+    theta = history.theta_deg[:, -1]  # (F, L) after the last epoch; L = 0 without SOA
+    if theta.shape[1]:
+        lines += ["", "learned theta per SOA layer after the last epoch (degrees, over folds)"]
     for layer in range(theta.shape[1]):
         lines.append(f"  layer {layer}: mean {theta[:, layer].mean():6.1f}  "
                      f"sd {theta[:, layer].std():5.1f}  "

@@ -50,6 +50,12 @@ class CheckpointMismatch(RuntimeError):
     """The workdir's checkpoints belong to another experiment or placement."""
 
 
+def _sized(history: dict) -> dict:
+    """The history without its empty arrays (theta of a model without SOA layers),
+    which orbax refuses to save; restoring gives them back as zeros of their shape."""
+    return {k: v for k, v in history.items() if np.prod(np.shape(v)) > 0}
+
+
 def fingerprint(*parts) -> str:
     """A short hash of JSON-able parts (config, placement, fold tables)."""
     text = json.dumps(parts, sort_keys=True, default=lambda a: np.asarray(a).tolist())
@@ -78,7 +84,7 @@ class SweepCheckpoints:
         """Start an asynchronous save (returns once the arrays are on the host)."""
         self.manager.save(step, args=ocp.args.Composite(
             state=ocp.args.StandardSave(state),
-            history=ocp.args.StandardSave(history),
+            history=ocp.args.StandardSave(_sized(history)),
             progress=ocp.args.JsonSave(dict(progress, fingerprint=self.fingerprint))))
 
     def restore_latest(self, abstract_state, history_like: dict):
@@ -113,8 +119,10 @@ class SweepCheckpoints:
                 return (progress, None, None), None  # refused by the caller, not corrupt
             restored = self.manager.restore(step, args=ocp.args.Composite(
                 state=ocp.args.StandardRestore(abstract_state),
-                history=ocp.args.StandardRestore(history_like)))
+                history=ocp.args.StandardRestore(_sized(history_like))))
             history = {k: np.asarray(v) for k, v in restored["history"].items()}
+            history.update({k: np.zeros(np.shape(v), v.dtype) for k, v in history_like.items()
+                            if k not in history})  # the empty arrays not saved
             if any(history[k].shape != np.shape(v) for k, v in history_like.items()):
                 raise ValueError("history arrays have the wrong shapes")
         except Exception as e:  # noqa: BLE001 - any unreadable step is skipped

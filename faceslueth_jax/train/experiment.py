@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import contextlib
 import logging as std_logging
+import os
 import pathlib
+import shlex
+import sys
 import time
 
 import jax
@@ -24,7 +27,23 @@ from faceslueth_jax.train import fold_trainer, placement, protocols
 from faceslueth_jax.train.progress import Progress
 
 
-def build_model(model_cfg, num_classes: int) -> FaceSleuthR:
+# model.name -> the name printed in results; HTNet and FDP are the baselines.
+MODEL_NAMES = {"faceslueth_r": "FaceSleuth-R", "htnet": "HTNet", "fdp": "FDP"}
+
+
+def model_name(model_cfg) -> str:
+    return model_cfg.get("name", "faceslueth_r")
+
+
+def build_model(model_cfg, num_classes: int):
+    """The Flax module of ``model.name``; every one maps a dict of batched views to logits."""
+    name = model_name(model_cfg)
+    if name == "htnet":
+        from faceslueth_jax.models import htnet
+        return htnet.from_config(model_cfg, num_classes)
+    if name == "fdp":
+        from faceslueth_jax.models import fdp
+        return fdp.from_config(model_cfg, num_classes)
     return FaceSleuthR(
         num_classes=num_classes,
         motion=dict(model_cfg.motion),
@@ -53,7 +72,8 @@ def logging_to(path: pathlib.Path):
 def check_config(config) -> None:
     """Reject misspelt choices and options that cannot work together before any data
     is built or any epoch is trained."""
-    choices = {"protocol.name": (config.protocol.name, protocols.PROTOCOLS),
+    choices = {"model.name": (model_name(config.model), tuple(MODEL_NAMES)),
+               "protocol.name": (config.protocol.name, protocols.PROTOCOLS),
                "protocol.selection": (config.protocol.selection, selection.RULES),
                "data.flow_norm": (config.data.flow_norm, records.FLOW_NORMS),
                "data.face_norm": (config.data.get("face_norm", "standardise"), records.FACE_NORMS),
@@ -113,9 +133,13 @@ def train_and_evaluate(config, workdir: str) -> dict:
 
 
 def _prepared(config, data):
-    return records.prepare(data, config.data.flow_size, config.data.face_size,
+    data = records.prepare(data, config.data.flow_size, config.data.face_size,
                            config.data.flow_norm, config.data.use_onset,
                            config.data.get("face_norm", "standardise"))
+    if model_name(config.model) == "htnet":  # its input: four landmark patches of the flow
+        from faceslueth_jax.data import htnet_patches
+        data = htnet_patches.tile(data, config.model)
+    return data
 
 
 def _run(config, workdir: pathlib.Path, builder, started: float, main: bool) -> dict:
@@ -180,12 +204,15 @@ def _run(config, workdir: pathlib.Path, builder, started: float, main: bool) -> 
         baseline = metrics.pooled_scores(data.label, logits.argmax(-1), len(data.class_names),
                                          groups=selection.database_groups(data))
 
-    report.write_theta(workdir, history, folds.names)
-    report.plot_theta(workdir, history)
+    has_soa = history.theta_deg.shape[2] > 0  # not the baselines HTNet and FDP
+    if has_soa:
+        report.write_theta(workdir, history, folds.names)
+        report.plot_theta(workdir, history)
     diverged = [folds.names[f] for f in np.flatnonzero(history.diverged[:, -1])]
     summary = {
         "config_name": config.name,
-        "model": "FaceSleuth-R",
+        "model": MODEL_NAMES[model_name(config.model)],
+        "preset": config.model.get("preset", ""),
         "protocol": config.protocol.name,
         "selection": config.protocol.selection,
         "optimistic": selection.OPTIMISTIC[config.protocol.selection],
@@ -199,18 +226,20 @@ def _run(config, workdir: pathlib.Path, builder, started: float, main: bool) -> 
         "class_names": list(data.class_names),
         "epochs": config.train.epochs,
         "final_theta_deg": {"per_fold": history.theta_deg[:, -1].tolist(),
-                            "mean": history.theta_deg[:, -1].mean(0).tolist()},
+                            "mean": history.theta_deg[:, -1].mean(0).tolist()} if has_soa else None,
         "loss_per_fold_epoch": history.loss.tolist(),
         "diverged_folds": diverged,
         "au_leak_note": report.au_leak_note(config),
         "execution": dict(history.execution, num_processes=jax.process_count(),
-                          device=jax.devices()[0].device_kind,
+                          device=jax.devices()[0].device_kind, num_devices=jax.device_count(),
+                          host_cpus=os.cpu_count(),
                           platform=jax.devices()[0].platform),
+        "command": shlex.join(["python"] + sys.argv),  # as this process was started
         "train_seconds": train_seconds,
         "wall_seconds": time.time() - started,
     }
     atomic_files.write_json(workdir / "metrics.json", summary)
-    title = (f"FaceSleuth-R {config.protocol.name.upper()} on {config.data.name}: "
+    title = (f"{summary['model']} {config.protocol.name.upper()} on {config.data.name}: "
              f"{len(data)} samples, {folds.num_folds} folds, {config.train.epochs} epochs, "
              f"{summary['wall_seconds'] / 60:.1f} min on {summary['execution']['device']}")
     summary["summary_text"] = report.summary_table(

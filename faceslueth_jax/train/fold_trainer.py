@@ -9,7 +9,9 @@ with the steps in ``lax.scan``: each step draws B positions of a per-epoch
 random permutation of T_f (positions past |T_f| wrap around and get loss
 weight 0, so every batch holds real training samples and BatchNorm never sees
 a test sample); a step whose batch has no weight, or whose loss is not finite,
-leaves the state untouched. A fold whose loss turns non-finite is marked
+leaves the state untouched. The loss is the weighted mean of each sample's
+cross-entropy plus any per-sample auxiliary losses the model sows into
+``AUX_LOSSES`` (FDP's dynamic-image reconstruction). A fold whose loss turns non-finite is marked
 ``diverged`` and frozen; the other folds go on.
 
 Placement (``placement``): the folds of a chunk are split over the mesh axis
@@ -56,6 +58,11 @@ from faceslueth_jax.train import memory, placement
 from faceslueth_jax.train.optimizer import make_optimizer
 from faceslueth_jax.train.placement import DATA, FOLD
 from faceslueth_jax.train.protocols import Folds
+
+
+# Collection in which a model sows per-sample (B,) auxiliary training losses
+# (``self.sow(AUX_LOSSES, name, loss)``); each is added to the cross-entropy.
+AUX_LOSSES = "losses"
 
 
 @flax.struct.dataclass
@@ -175,9 +182,12 @@ class FoldTrainer:
         def loss_fn(params, batch_stats, views, labels, weight, total_weight, dropout_key):
             logits, updates = self.model.apply(
                 {"params": params, "batch_stats": batch_stats}, views, train=True,
-                mutable=["batch_stats"], rngs={"dropout": dropout_key})
-            ce = optax.softmax_cross_entropy_with_integer_labels(logits, labels)
-            return jnp.sum(ce * weight) / jnp.maximum(total_weight, 1.0), updates["batch_stats"]
+                mutable=["batch_stats", AUX_LOSSES], rngs={"dropout": dropout_key})
+            per_sample = optax.softmax_cross_entropy_with_integer_labels(logits, labels)
+            for aux in jax.tree.leaves(updates.get(AUX_LOSSES, {})):
+                per_sample = per_sample + aux  # e.g. FDP's dynamic-image reconstruction
+            loss = jnp.sum(per_sample * weight) / jnp.maximum(total_weight, 1.0)
+            return loss, updates.get("batch_stats", {})
 
         def step(state: FoldState, s):
             positions = s * batch_size + shard * local + jnp.arange(local)

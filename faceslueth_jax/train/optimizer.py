@@ -1,4 +1,5 @@
-"""The reference recipe's optimiser: AdamW with a separate group for SOA angles.
+"""The reference recipe's optimiser: AdamW with a separate group for SOA angles
+(or Adam with coupled L2 weight decay, ``weight_decay_mode='l2'``).
 
 Two parameter groups, chosen by name: every ``orientation`` vector is "theta",
 everything else is "weights". Each group is AdamW with its own lr and weight
@@ -36,11 +37,25 @@ def param_groups(params):
     return jax.tree_util.tree_map_with_path(label, params)
 
 
+WEIGHT_DECAY_MODES = ("decoupled", "l2")
+
+
 def make_optimizer(cfg, steps_per_epoch: int) -> optax.GradientTransformation:
-    """``cfg``: lr, weight_decay, theta_lr, theta_weight_decay, gamma, decay_epochs, eps."""
+    """``cfg``: lr, weight_decay, theta_lr, theta_weight_decay, gamma, decay_epochs, eps,
+    and optionally weight_decay_mode: 'decoupled' (AdamW: w -= lr * wd * w besides the
+    Adam step, the default) or 'l2' (torch's Adam(weight_decay=wd): g += wd * w before
+    the Adam moments, as FDP's reference trains)."""
+    mode = cfg.get("weight_decay_mode", "decoupled")
+    if mode not in WEIGHT_DECAY_MODES:
+        raise ValueError(f"train.optimizer.weight_decay_mode must be one of "
+                         f"{WEIGHT_DECAY_MODES}, got {mode!r}")
+
     def adamw(lr, wd):
-        return optax.adamw(epoch_decay(lr, cfg.gamma, cfg.decay_epochs, steps_per_epoch),
-                           b1=0.9, b2=0.999, eps=cfg.eps, weight_decay=wd)
+        schedule = epoch_decay(lr, cfg.gamma, cfg.decay_epochs, steps_per_epoch)
+        if mode == "l2":
+            return optax.chain(optax.add_decayed_weights(wd),
+                               optax.adam(schedule, b1=0.9, b2=0.999, eps=cfg.eps))
+        return optax.adamw(schedule, b1=0.9, b2=0.999, eps=cfg.eps, weight_decay=wd)
     return optax.multi_transform(
         {"weights": adamw(cfg.lr, cfg.weight_decay),
          "theta": adamw(cfg.theta_lr, cfg.theta_weight_decay)},

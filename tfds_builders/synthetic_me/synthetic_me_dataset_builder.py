@@ -4,7 +4,10 @@ Each record is one clip of ``faceslueth_jax.data.synthetic_faces`` (a subject's
 own face, one of three expressions as a local motion of at most 1.5 px at
 128x128, head shift, distractors, sensor noise). The flow is NOT the generator's
 ground truth: it is computed from the onset and apex frames by the project's
-JAX TV-L1, exactly as for a real database.
+JAX TV-L1, exactly as for a real database. With ``clip_frames`` T > 0 a record
+also holds ``frames``: T of the clip's frames at uniform positions over its
+onset..offset (``features.clip_frame_numbers``; a clip has 9 frames, onset 0,
+offset 8), the whole rendered image (there is no face box to crop).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import tensorflow_datasets as tfds
 
 from faceslueth_jax.data import synthetic_faces
 from faceslueth_jax.preprocess import tvl1
-from tfds_builders.features import MEGC_CLASSES, me_features
+from tfds_builders.features import MEGC_CLASSES, clip_frame_numbers, me_features
 
 FLOW_BATCH = 32
 
@@ -28,25 +31,34 @@ class SyntheticMeConfig(tfds.core.BuilderConfig):
     orientation_deg: float = 90.0
     seed: int = 0
     size: int = 128
+    clip_frames: int = 0  # T > 0: also T frames uniform over the clip (``frames``)
 
     @classmethod
     def named(cls, **fields) -> "SyntheticMeConfig":
-        """A config whose name spells its fields, so each variant gets its own folder."""
+        """A config whose name spells its fields, so each variant gets its own folder
+        (clip_frames only when set, so the names that predate it are unchanged)."""
         c = cls(name="tmp", **fields)
+        if not isinstance(c.clip_frames, int) or c.clip_frames < 0 or c.clip_frames == 1:
+            raise ValueError(f"clip_frames must be 0 (off) or an integer >= 2, "
+                             f"got {c.clip_frames!r}")
         name = (f"n{c.num_subjects}_c{c.clips_per_subject}_o{c.orientation_deg:g}"
-                f"_seed{c.seed}_px{c.size}").replace(".", "p").replace("-", "m")
+                f"_seed{c.seed}_px{c.size}"
+                + (f"_frames{c.clip_frames}" if c.clip_frames else "")
+                ).replace(".", "p").replace("-", "m")
         return cls(name=name, **fields)
 
 
 class SyntheticMe(tfds.core.GeneratorBasedBuilder):
     """Synthetic face-like micro-expression clips (3 classes)."""
 
-    VERSION = tfds.core.Version("1.1.0")
+    VERSION = tfds.core.Version("1.2.0")
     RELEASE_NOTES = {
         "1.0.0": "First release.",
         "1.1.0": "Harder: faces misaligned by up to 16 px and scaled 0.85-1.15 across subjects, "
                  "peaks from 0.3 px, "
                  "head shift up to 1 px, stronger and more frequent distractors, more noise.",
+        "1.2.0": "New config field clip_frames: T > 0 stores T frames uniform over the clip "
+                 "(frames, FDP's input). Records without it are unchanged.",
     }
     BUILDER_CONFIGS = [SyntheticMeConfig.named(),                       # vertical motion
                        SyntheticMeConfig.named(orientation_deg=0.0)]    # horizontal motion
@@ -64,7 +76,8 @@ class SyntheticMe(tfds.core.GeneratorBasedBuilder):
         return tfds.core.DatasetInfo(
             builder=self,
             description=__doc__,
-            features=me_features(s, s, MEGC_CLASSES, with_onset=True),
+            features=me_features(s, s, MEGC_CLASSES, with_onset=True,
+                                 clip_frames=self.builder_config.clip_frames),
             metadata=tfds.core.MetadataDict(flow_units="pixels per onset-apex interval"),
         )
 
@@ -83,7 +96,13 @@ class SyntheticMe(tfds.core.GeneratorBasedBuilder):
             apexes = np.stack([s.clip.frames[s.clip.apex] for s in chunk])
             flows = np.asarray(tvl1.flow_uvs_batch(_pad(onsets), _pad(apexes)))[: len(chunk)]
             for sample, onset, apex, flow in zip(chunk, onsets, apexes, flows):
+                extra = {}
+                if c.clip_frames:
+                    clip = sample.clip
+                    numbers = clip_frame_numbers(clip.onset, clip.offset, c.clip_frames)
+                    extra["frames"] = np.stack([_to_uint8(clip.frames[n]) for n in numbers])
                 yield sample.sample_id, {
+                    **extra,
                     "flow": flow.astype(np.float32),
                     "apex": _to_uint8(apex),
                     "onset": _to_uint8(onset),

@@ -1,0 +1,42 @@
+r"""The results table of finished runs, as Markdown.
+
+  python -m faceslueth_jax.report RUN_DIR... [--out=results.md]
+      [--not_run="FaceSleuth-R paper, LOSO: no GPU was available"]
+
+One row per run and selection rule (``evaluation/results_table.py``): model,
+preset, data, protocol, selection, UF1/UAR pooled and per database, epochs,
+wall time, device; then the command that made each run. ``--out`` writes the
+table atomically; without it the table is printed.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from absl import app, flags
+
+from faceslueth_jax import atomic_files
+from faceslueth_jax.evaluation import results_table
+
+_OUT = flags.DEFINE_string("out", "", "write the table here (atomically) instead of printing it")
+_NOT_RUN = flags.DEFINE_multi_string(
+    "not_run", [], "'WHAT: WHY' for a configuration that was not run; shown as a row "
+    "without numbers")
+
+
+def main(argv):
+    run_dirs = argv[1:]
+    if not run_dirs:
+        raise app.UsageError("give one or more run directories (each with metrics.json)")
+    try:
+        table = results_table.markdown(run_dirs, _NOT_RUN.value)
+    except results_table.NotAFinishedRun as e:
+        sys.exit(f"error: {e}")
+    if _OUT.value:
+        atomic_files.write_text(_OUT.value, table)
+    else:
+        print(table, end="")
+
+
+if __name__ == "__main__":
+    app.run(main)
