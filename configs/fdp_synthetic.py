@@ -9,8 +9,11 @@ selection.
 
   python run.py --config=configs/fdp_synthetic.py
 
-TIME: to be measured. The paper-size network: --config=configs/fdp_synthetic.py:paper
-(GPU advised).
+9.6 min measured on a 2-core CPU that two other training runs shared (building the
+data with its frames included). The paper-size network: --config=configs/fdp_synthetic.py:paper
+(GPU advised). Measured: UF1 0.273 / UAR 0.321 at the last epoch (best test epoch,
+OPTIMISTIC: 0.398 / 0.415; logistic regression on flow: 0.708 / 0.719): in 30 steps
+on 97 clips FDP learns little; this config shows that it runs, not how well it can do.
 """
 
 from configs.fdp_recipe import fdp_config

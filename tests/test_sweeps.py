@@ -47,7 +47,7 @@ def _run(workdir, data_dir, *extra, devices=1):
 def _results(workdir):
     """metrics.json without timings and run facts, and predictions.csv's rows."""
     metrics = json.loads((workdir / "metrics.json").read_text())
-    for key in ("train_seconds", "wall_seconds", "execution", "summary_text"):
+    for key in ("train_seconds", "wall_seconds", "execution", "summary_text", "command"):
         metrics.pop(key, None)
     with open(workdir / "predictions.csv", newline="") as f:
         return metrics, list(csv.DictReader(f))

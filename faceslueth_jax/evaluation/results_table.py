@@ -17,7 +17,7 @@ import pathlib
 
 DATABASE_TITLES = {"casme2": "CASME II", "samm": "SAMM", "smic": "SMIC-HS",
                    "casme3": "CAS(ME)^3"}
-DATA_TITLES = {"htnet_composite": "MEGC2019 composite (HTNet release)",
+DATA_TITLES = {"htnet_composite": "MEGC2019 composite, HTNet release",
                "megc2019_composite": "MEGC2019 composite", "synthetic_me": "synthetic"}
 
 
