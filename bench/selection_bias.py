@@ -22,16 +22,13 @@ Reads the subjects and labels of the composite as HTNet released it (its CSV onl
 from __future__ import annotations
 
 import csv
-import os
 import pathlib
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import numpy as np  # noqa: E402
-from absl import app, flags  # noqa: E402
+import numpy as np
+from absl import app, flags
 
-from faceslueth_jax.evaluation import metrics  # noqa: E402
+from faceslueth_jax.evaluation import metrics
 
 _MANUAL_DIR = flags.DEFINE_string("manual_dir", "../shared/data/htnet_composite",
                                   "folder holding combined_3_class2_for_optical_flow.csv")

@@ -33,17 +33,15 @@ import argparse
 import json
 import os
 import platform
-import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import jax  # noqa: E402
-import numpy as np  # noqa: E402
+import jax
+import numpy as np
 
-from configs.common import base_config  # noqa: E402
-from faceslueth_jax.train import experiment, fold_trainer, placement  # noqa: E402
-from faceslueth_jax.train.protocols import Folds  # noqa: E402
+from configs.common import base_config
+from faceslueth_jax.train import experiment, fold_trainer, placement
+from faceslueth_jax.train.protocols import Folds
 
 POOL = 442  # samples in the data set, as the MEGC2019 composite
 

@@ -17,7 +17,7 @@ Ground truth is exact by construction: I1 is a function defined at every
 real point and I0 is sampled from it, I0(x) = I1(x + w(x)) at the pixels x,
 so no inverse of w is needed. Half of the pairs are a random Fourier series
 with the spectrum of multi-scale blurred white noise (exact at any point);
-the other half are synthetic faces from ``faceslueth_jax.data.synthetic_faces``
+the other half are synthetic faces from ``tfds_builders.synthetic_me.synthetic_faces``
 rendered on the pixel grid, for which I1 between pixels is its cubic
 B-spline interpolant (the ground truth is exact for that interpolant, which
 none of the solvers uses to warp). w is a small global translation plus
@@ -34,7 +34,6 @@ the row is skipped. See bench/README.md.
 import argparse
 import json
 import os
-import pathlib
 import platform
 import statistics
 import sys
@@ -42,7 +41,6 @@ import time
 
 import numpy as np
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 try:  # bench-only dependencies (scipy comes with scikit-image)
     import skimage
@@ -56,7 +54,7 @@ import cv2
 import jax
 import jax.numpy as jnp
 
-from faceslueth_jax.data import synthetic_faces
+from tfds_builders.synthetic_me import synthetic_faces
 from faceslueth_jax.preprocess.tvl1 import TVL1Params, tvl1, tvl1_batch
 
 REF_SIZE = 112  # the FaceSleuth-R flow size; lengths below are px at this size

@@ -43,9 +43,6 @@ import subprocess
 import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-sys.path.insert(0, os.path.join(ROOT, "bench"))
 
 NUM_CLASSES, AU_DIM, SIDE = 5, 21, 224
 
@@ -70,7 +67,7 @@ class TorchWorker:
     """The reference MMNet and its optimiser (CASME2_5.py's recipe)."""
 
     def __init__(self, args):
-        from faceslueth_jax import reference_checkout
+        from faceslueth_jax.reference import checkout as reference_checkout
 
         import torch
 
@@ -242,7 +239,7 @@ class Worker:
         if args.reference_dir:
             cmd += ["--reference_dir", args.reference_dir]
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                                     cwd=ROOT)
+                                     cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         self.info = self._read()["ready"]
 
     def _read(self):

@@ -1,6 +1,6 @@
 """Miniature ME databases in each database's exact on-disk layout.
 
-Frames are synthetic faces (``faceslueth_jax.data.synthetic_faces``) with one
+Frames are synthetic faces (``tfds_builders.synthetic_me.synthetic_faces``) with one
 clear local motion that peaks at a chosen frame, so a spotted apex has a known
 answer; grey, or colour (``colour_frame``: R = G = grey, B = grey / 2, so a
 swapped channel order shows). Sheets carry the real header rows and column
@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 import openpyxl
 
-from faceslueth_jax.data import synthetic_faces
+from tfds_builders.synthetic_me import synthetic_faces
 
 NUM_FRAMES = 7
 FACE_PX = 64        # synthetic face side

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import math
 import pathlib
-import sys
 
 import numpy as np
 
@@ -67,8 +66,7 @@ def inputs(seed: int = SEED):
 
 
 def main() -> None:
-    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-    from faceslueth_jax import reference_checkout
+    from faceslueth_jax.reference import checkout as reference_checkout
 
     torch = reference_checkout.torch()
     net = reference_checkout.build(randomise_batch_norm=False).eval()

@@ -67,7 +67,7 @@ def test_synthetic_flow_is_computed_not_copied(tiny_synthetic):
     """The stored flow is TV-L1 of the stored frames: it estimates the generator's
     displacement (better than zero flow where the face moves) without being it, and
     recomputing it from the stored frames gives it back."""
-    from faceslueth_jax.data import synthetic_faces
+    from tfds_builders.synthetic_me import synthetic_faces
     from faceslueth_jax.preprocess import tvl1
     data = records.read_builder(tiny_synthetic)
     samples = {s.sample_id: s for s in synthetic_faces.make_dataset(seed=0, **TINY)}

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from configs import reference_casme2_5class, reference_samm_5class
-from faceslueth_jax.evaluation import report
+from faceslueth_jax.evaluation import run_files as report
 from faceslueth_jax.train import experiment, fold_trainer, placement
 from faceslueth_jax.train.fold_trainer import FoldSpec
 from faceslueth_jax.train.optimizer import make_optimizer

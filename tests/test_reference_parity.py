@@ -18,7 +18,7 @@ import jax
 import numpy as np
 import pytest
 
-from faceslueth_jax import convert, reference_checkout
+from faceslueth_jax.reference import convert, reference_checkout
 from faceslueth_jax.models.motion_stream import soa_angles_deg
 from tests import reference_golden
 

@@ -131,7 +131,7 @@ def test_report_tables_finished_runs(tiny_run, tmp_path):
     metrics = json.loads((workdir / "metrics.json").read_text())
     assert metrics["command"].startswith("python run.py --config=configs/loso_synthetic.py")
     out = tmp_path / "table.md"
-    proc = subprocess.run([sys.executable, "-m", "faceslueth_jax.report", str(workdir),
+    proc = subprocess.run([sys.executable, "-m", "faceslueth_jax.evaluation.report", str(workdir),
                            f"--out={out}", "--not_run=FaceSleuth-R paper: no GPU"],
                           cwd=REPO, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -145,7 +145,7 @@ def test_report_tables_finished_runs(tiny_run, tmp_path):
     assert "| FaceSleuth-R paper |" in out.read_text() and "not run: no GPU" in out.read_text()
     assert metrics["command"] in out.read_text()
     # a directory that holds no finished run is named, and no table is written
-    proc = subprocess.run([sys.executable, "-m", "faceslueth_jax.report", str(workdir),
+    proc = subprocess.run([sys.executable, "-m", "faceslueth_jax.evaluation.report", str(workdir),
                            str(tmp_path / "unfinished"), f"--out={tmp_path / 'no.md'}"],
                           cwd=REPO, capture_output=True, text=True, timeout=120)
     assert proc.returncode != 0 and "unfinished: no metrics.json" in proc.stderr

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from faceslueth_jax import torch_weights
+from faceslueth_jax.reference import torch_weights
 from faceslueth_jax.models import soa
 from tests.conftest import shared_path
 

@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-from faceslueth_jax.data import synthetic_faces as sf
+from tfds_builders.synthetic_me import synthetic_faces as sf
 
 
 @pytest.fixture(scope="module")

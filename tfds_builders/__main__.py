@@ -20,11 +20,10 @@ import sys
 
 import tensorflow_datasets as tfds
 
-from faceslueth_jax.data import records
-from faceslueth_jax.data.sources import DATABASE_BUILDERS, database_builder
 from faceslueth_jax.preprocess import clip_flow
 from tfds_builders.errors import BadInputError
 from tfds_builders.me_database import CLASS_SETS, ON_ERROR, MEConfig
+from tfds_builders.registry import DATABASE_BUILDERS, database_builder
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -66,11 +65,13 @@ def main(argv=None) -> int:
     except (BadInputError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    data = records.read_builder(builder)
-    classes = collections.Counter(data.class_names[i] for i in data.label)
-    print(f"{builder.name}/{builder.builder_config.name}: {len(data)} samples, "
-          f"{len(set(data.subject))} subjects -> {builder.data_dir}")
-    print("  classes: " + ", ".join(f"{n} {classes[n]}" for n in data.class_names))
+    source = builder.as_data_source()["train"]
+    names = builder.info.features["label"].names
+    classes = collections.Counter(names[int(source[i]["label"])] for i in range(len(source)))
+    subjects = {(source[i]["dataset"], source[i]["subject"]) for i in range(len(source))}
+    print(f"{builder.name}/{builder.builder_config.name}: {len(source)} samples, "
+          f"{len(subjects)} subjects -> {builder.data_dir}")
+    print("  classes: " + ", ".join(f"{n} {classes[n]}" for n in names))
     metadata = builder.info.metadata
     for key in ("excluded_emotions", "not_in_megc2019", "missing"):
         if metadata.get(key):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import os
 import pathlib
 
@@ -10,39 +9,19 @@ import jax
 import tensorflow_datasets as tfds
 
 from faceslueth_jax import distributed
-
-# data.name -> (module, class) of the builders that read a licensed database from manual_dir
-DATABASE_BUILDERS = {
-    "casme2": ("tfds_builders.casme2", "Casme2"),
-    "samm": ("tfds_builders.samm", "Samm"),
-    "smic_hs": ("tfds_builders.smic_hs", "SmicHs"),
-    "casme3": ("tfds_builders.casme3", "Casme3"),
-    "megc2019_composite": ("tfds_builders.megc2019_composite", "Megc2019Composite"),
-}
-
+from tfds_builders import registry
 
 class DataUnavailable(RuntimeError):
     """The data a config asks for cannot be had; the message says what to do."""
 
 
-def database_builder(name: str):
-    """The builder class for a licensed database's ``data.name``."""
-    module, cls = DATABASE_BUILDERS[name]
-    return getattr(importlib.import_module(module), cls)
-
-
 def _builder(cfg, data_dir: str):
-    if cfg.name == "synthetic_me":
-        from tfds_builders.synthetic_me import SyntheticMe
-        return SyntheticMe.from_fields(data_dir, **dict(cfg.synthetic))
-    if cfg.name == "htnet_composite":
-        from tfds_builders.htnet_composite import HtnetComposite
-        return HtnetComposite(data_dir=data_dir, file_format="array_record")
-    if cfg.name in DATABASE_BUILDERS:
-        return database_builder(cfg.name).from_fields(
-            data_dir, on_error=cfg.get("on_error", "raise"), **dict(cfg.build))
-    raise DataUnavailable(f"unknown data.name {cfg.name!r}; known: synthetic_me, "
-                          f"htnet_composite, {', '.join(DATABASE_BUILDERS)}")
+    try:
+        return registry.make(cfg.name, data_dir, synthetic=dict(cfg.get("synthetic") or {}),
+                             build=dict(cfg.get("build") or {}),
+                             on_error=cfg.get("on_error", "raise"))
+    except registry.UnknownBuilder as e:
+        raise DataUnavailable(str(e)) from None
 
 
 def prepare(cfg):

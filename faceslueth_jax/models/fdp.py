@@ -16,7 +16,7 @@ scorer is one 3D convolution over (frames, rows, columns) of the stacked frame
 feature maps, kernel (score_kernel, 3, 3), 'same' padding, C -> R channels: each
 frame gets R scores per position, from its own features and its neighbours' in
 time; b_t is a learned per-frame offset, initialised to the approximate
-rank-pooling weights fw / max|fw| (``data.dynamic_image``), so the pooling
+rank-pooling weights fw / max|fw| (``models.dynamic_image``), so the pooling
 starts out as rank pooling of the features. The temporal pooling sums the
 frames' features weighted by their scores (R pooled maps, one per score
 channel): the "dynamic representation" shared by the MER module and the decoder.
@@ -29,7 +29,7 @@ switches, each followed by conv3x3-BN-ReLU -> nearest x2 upsampling with
 conv3x3-BN-ReLU until S -> conv3x3 to one channel -> sigmoid.
 
 Training target: the dynamic image of the input frames by approximate rank
-pooling, min-max normalised to 0..1 per sample (``data.dynamic_image``), with
+pooling, min-max normalised to 0..1 per sample (``models.dynamic_image``), with
 the gradient stopped. In train mode the model sows
 ``mse_weight * mean over pixels (D - DI)^2`` per sample, shape (B,), into the
 "losses" collection (``fold_trainer.AUX_LOSSES``); the trainer adds it to each
@@ -73,7 +73,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from faceslueth_jax.data.dynamic_image import dynamic_image, rank_pooling_weights
+from faceslueth_jax.models.dynamic_image import dynamic_image, rank_pooling_weights
 from faceslueth_jax.models.lgft import ConvBN, LocalGlobalTransformer
 
 AUX_LOSS_NAME = "dynamic_image"  # sown into the "losses" collection

@@ -18,13 +18,14 @@ from absl import logging
 
 from faceslueth_jax import atomic_files, distributed
 from faceslueth_jax.data import augment, records, sources
-from faceslueth_jax.evaluation import metrics, report, selection
+from faceslueth_jax.evaluation import metrics, run_files, selection
 from faceslueth_jax.models import logistic_regression
 from faceslueth_jax.models.faceslueth_r import MOTION_INPUTS, FaceSleuthR
 from faceslueth_jax.models.soa import SOA_MODES
 from faceslueth_jax.train import checkpoints as checkpoints_lib
 from faceslueth_jax.train import fold_trainer, placement, protocols
 from faceslueth_jax.train.progress import Progress
+from tfds_builders import registry
 
 
 # model.name -> the name printed in results; HTNet and FDP are the baselines.
@@ -96,15 +97,15 @@ def check_config(config) -> None:
                          "model.motion_input='frame_difference'")
     if config.train.get("rotation_deg", 0.0) < 0 or config.train.get("crop_padding", 0) < 0:
         raise ValueError("train.rotation_deg and train.crop_padding must be >= 0")
-    if (config.data.get("face_norm") == "imagenet" and config.data.name in sources.DATABASE_BUILDERS
+    if (config.data.get("face_norm") == "imagenet" and config.data.name in registry.DATABASE_BUILDERS
             and not build.get("face_color", False)):
         raise ValueError("data.face_norm='imagenet' needs RGB faces: set data.build.face_color=True")
     au_dim = config.model.get("au_dim", 0)
     if au_dim:
         from tfds_builders.action_units import AU_DIM
         name = config.data.name
-        if (name not in sources.DATABASE_BUILDERS
-                or not sources.database_builder(name).HAS_ACTION_UNITS):
+        if (name not in registry.DATABASE_BUILDERS
+                or not registry.database_builder(name).HAS_ACTION_UNITS):
             raise ValueError(f"model.au_dim={au_dim} feeds the coding sheet's FACS action units, "
                              f"but data.name={name!r} has no AU codes (the casme2, samm and "
                              f"casme3 sheets have them; SMIC has no sheet): set model.au_dim=0")
@@ -191,8 +192,8 @@ def _run(config, workdir: pathlib.Path, builder, started: float, main: bool) -> 
     for rule in rules:
         results[rule], fold_of, probs = selection.evaluate(history, folds, data, rule)
         if rule == config.protocol.selection:
-            report.write_predictions(workdir, data, folds.names, fold_of, probs)
-            report.plot_confusion(workdir, results[rule], data.class_names)
+            run_files.write_predictions(workdir, data, folds.names, fold_of, probs)
+            run_files.plot_confusion(workdir, results[rule], data.class_names)
 
     baseline = None
     if config.baseline.logistic_regression and not data.complete:
@@ -206,8 +207,8 @@ def _run(config, workdir: pathlib.Path, builder, started: float, main: bool) -> 
 
     has_soa = history.theta_deg.shape[2] > 0  # not the baselines HTNet and FDP
     if has_soa:
-        report.write_theta(workdir, history, folds.names)
-        report.plot_theta(workdir, history)
+        run_files.write_theta(workdir, history, folds.names)
+        run_files.plot_theta(workdir, history)
     diverged = [folds.names[f] for f in np.flatnonzero(history.diverged[:, -1])]
     summary = {
         "config_name": config.name,
@@ -216,7 +217,7 @@ def _run(config, workdir: pathlib.Path, builder, started: float, main: bool) -> 
         "protocol": config.protocol.name,
         "selection": config.protocol.selection,
         "optimistic": selection.OPTIMISTIC[config.protocol.selection],
-        "note": report.OPTIMISTIC_NOTE if selection.OPTIMISTIC[config.protocol.selection] else
+        "note": run_files.OPTIMISTIC_NOTE if selection.OPTIMISTIC[config.protocol.selection] else
                 "honest: every fold scored after the fixed schedule's last epoch",
         "headline": results[config.protocol.selection],
         "other_selections": {r: results[r] for r in rules[1:]},
@@ -229,7 +230,7 @@ def _run(config, workdir: pathlib.Path, builder, started: float, main: bool) -> 
                             "mean": history.theta_deg[:, -1].mean(0).tolist()} if has_soa else None,
         "loss_per_fold_epoch": history.loss.tolist(),
         "diverged_folds": diverged,
-        "au_leak_note": report.au_leak_note(config),
+        "au_leak_note": run_files.au_leak_note(config),
         "execution": dict(history.execution, num_processes=jax.process_count(),
                           device=jax.devices()[0].device_kind, num_devices=jax.device_count(),
                           host_cpus=os.cpu_count(),
@@ -242,7 +243,7 @@ def _run(config, workdir: pathlib.Path, builder, started: float, main: bool) -> 
     title = (f"{summary['model']} {config.protocol.name.upper()} on {config.data.name}: "
              f"{len(data)} samples, {folds.num_folds} folds, {config.train.epochs} epochs, "
              f"{summary['wall_seconds'] / 60:.1f} min on {summary['execution']['device']}")
-    summary["summary_text"] = report.summary_table(
+    summary["summary_text"] = run_files.summary_table(
         title, [results[r] for r in rules], baseline, history, diverged, workdir)
     atomic_files.write_text(workdir / "summary.txt", summary["summary_text"] + "\n")
     return summary

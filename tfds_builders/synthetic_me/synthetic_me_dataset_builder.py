@@ -1,6 +1,6 @@
 """TFDS builder: deterministic synthetic micro-expression clips -> flow/apex records.
 
-Each record is one clip of ``faceslueth_jax.data.synthetic_faces`` (a subject's
+Each record is one clip of ``tfds_builders.synthetic_me.synthetic_faces`` (a subject's
 own face, one of three expressions as a local motion of at most 1.5 px at
 128x128, head shift, distractors, sensor noise). The flow is NOT the generator's
 ground truth: it is computed from the onset and apex frames by the project's
@@ -17,7 +17,7 @@ import dataclasses
 import numpy as np
 import tensorflow_datasets as tfds
 
-from faceslueth_jax.data import synthetic_faces
+from tfds_builders.synthetic_me import synthetic_faces
 from faceslueth_jax.preprocess import tvl1
 from tfds_builders.features import MEGC_CLASSES, clip_frame_numbers, me_features
 

@@ -1,6 +1,6 @@
 r"""Convert a PyTorch reference FaceSleuth checkpoint into a Flax/orbax checkpoint.
 
-  python -m faceslueth_jax.convert --from_torch CHECKPOINT.pth --out DIR
+  python -m faceslueth_jax.reference.convert --from_torch CHECKPOINT.pth --out DIR
 
 CHECKPOINT.pth: a ``state_dict`` of the reference model (``MMNet`` in
 Svardfox/FaceSleuth's CASME2_5.py), saved with ``torch.save(net.state_dict(), ...)``
@@ -29,7 +29,8 @@ import ml_collections
 import numpy as np
 from absl import app, flags
 
-from faceslueth_jax import atomic_files, torch_weights
+from faceslueth_jax import atomic_files
+from faceslueth_jax.reference import torch_weights
 
 TORCH_MISSING = ("reading a PyTorch checkpoint needs torch, which is not in requirements.txt: "
                  "pip install -r requirements-bench.txt")

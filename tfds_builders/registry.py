@@ -1,0 +1,58 @@
+"""Every builder of this package by ``data.name``, and how to make one from plain fields.
+
+``make(name, data_dir, **fields)`` returns a builder ready for ``download_and_prepare``:
+the synthetic data takes its generator's fields, the HTNet composite none, a licensed
+database its ``MEConfig`` fields (class set, sizes, flow method, apex, on_error ...).
+"""
+
+from __future__ import annotations
+
+import importlib
+
+# data.name -> (module, class) of the builders that read a licensed database from manual_dir
+DATABASE_BUILDERS = {
+    "casme2": ("tfds_builders.casme2", "Casme2"),
+    "samm": ("tfds_builders.samm", "Samm"),
+    "smic_hs": ("tfds_builders.smic_hs", "SmicHs"),
+    "casme3": ("tfds_builders.casme3", "Casme3"),
+    "megc2019_composite": ("tfds_builders.megc2019_composite", "Megc2019Composite"),
+}
+# data.name -> (module, class) of the builders that need no licensed files
+OPEN_BUILDERS = {
+    "synthetic_me": ("tfds_builders.synthetic_me", "SyntheticMe"),
+    "htnet_composite": ("tfds_builders.htnet_composite", "HtnetComposite"),
+}
+NAMES = tuple(OPEN_BUILDERS) + tuple(DATABASE_BUILDERS)
+
+
+class UnknownBuilder(ValueError):
+    """``data.name`` names no builder of this package."""
+
+
+def builder_class(name: str):
+    """The builder class of ``name`` (imported on first use)."""
+    entry = DATABASE_BUILDERS.get(name) or OPEN_BUILDERS.get(name)
+    if entry is None:
+        raise UnknownBuilder(f"unknown data.name {name!r}; known: {', '.join(NAMES)}")
+    module, cls = entry
+    return getattr(importlib.import_module(module), cls)
+
+
+def database_builder(name: str):
+    """The builder class for a licensed database's ``data.name``."""
+    if name not in DATABASE_BUILDERS:
+        raise UnknownBuilder(f"{name!r} is not a licensed database; known: "
+                             f"{', '.join(DATABASE_BUILDERS)}")
+    return builder_class(name)
+
+
+def make(name: str, data_dir: str, *, synthetic: dict | None = None,
+         build: dict | None = None, on_error: str = "raise"):
+    """A builder of ``name`` writing under ``data_dir``. ``synthetic``: the synthetic
+    generator's fields; ``build``: a licensed database's record fields (``MEConfig``)."""
+    cls = builder_class(name)
+    if name == "synthetic_me":
+        return cls.from_fields(data_dir, **(synthetic or {}))
+    if name == "htnet_composite":
+        return cls(data_dir=data_dir, file_format="array_record")
+    return cls.from_fields(data_dir, on_error=on_error, **(build or {}))
