@@ -40,7 +40,8 @@ import jax
 import numpy as np
 
 from configs.common import base_config
-from faceslueth_jax.train import experiment, fold_trainer, placement
+from faceslueth_jax.models import registry
+from faceslueth_jax.train import fold_trainer, placement
 from faceslueth_jax.train.protocols import Folds
 
 POOL = 442  # samples in the data set, as the MEGC2019 composite
@@ -93,7 +94,7 @@ def main():
     ap.add_argument("--json", help="write the figures here too")
     args = ap.parse_args()
     cfg = base_config("bench", args.preset)
-    model = experiment.build_model(cfg.model, 3)
+    model = registry.from_config(cfg.model, 3)
     device = jax.devices()[0]
     print(f"# {device.platform} {device.device_kind} x{jax.device_count()}, jax {jax.__version__}, "
           f"{platform.processor() or platform.machine()}, {os.cpu_count()} cpus; preset "
@@ -105,7 +106,9 @@ def main():
     for k in [int(x) for x in args.ks.split(",")]:
         views, labels, folds = problem(cfg, k, args.steps)
         mesh = placement.make_mesh(k, cfg.train.batch_size)
-        trainer = fold_trainer.FoldTrainer(model, cfg.train, views, labels, mesh)
+        trainer = fold_trainer.FoldTrainer(model, cfg.train, views, labels, mesh,
+                                           probes=registry.probes(cfg.model),
+                                           slow_params=registry.slow_params(cfg.model))
         alone = timed_run(trainer, folds, args.epochs, per_chunk=mesh.shape["fold"])
         together = timed_run(trainer, folds, args.epochs, per_chunk=k)
         row = {"K": k, "together": together, "in_turn": alone,

@@ -125,19 +125,20 @@ class JaxWorker:
         import optax
 
         from configs.common import base_config, reference_network
-        from faceslueth_jax.train import experiment
+        from faceslueth_jax.models import registry
         from faceslueth_jax.train.optimizer import make_optimizer
 
         self.jax, self.args = jax, args
         cfg = reference_network(base_config("bench", "paper"))
-        cfg.model.au_dim = AU_DIM
+        cfg.model.faceslueth_r.au_dim = AU_DIM
         self.cfg = cfg
-        model = experiment.build_model(cfg.model, NUM_CLASSES)
+        model = registry.from_config(cfg.model, NUM_CLASSES)
         onset, apex, au, labels = batch(args.batch)
         views = {"onset": jnp.asarray(onset), "apex": jnp.asarray(apex), "au": jnp.asarray(au)}
         labels = jnp.asarray(labels)
         variables = jax.jit(lambda k: model.init(k, views, train=False))(jax.random.key(0))
-        optimizer = make_optimizer(cfg.train.optimizer, steps_per_epoch=30)
+        optimizer = make_optimizer(cfg.train.optimizer, steps_per_epoch=30,
+                                   slow_params=registry.slow_params(cfg.model))
         state = (variables["params"], variables["batch_stats"], optimizer.init(variables["params"]))
 
         def train_step(state, key):
@@ -187,7 +188,7 @@ class JaxWorker:
 
         from faceslueth_jax.train import fold_trainer, placement
         from faceslueth_jax.train.protocols import Folds
-        from sweep_throughput import timed_run
+        from bench.sweep_throughput import timed_run
 
         # Only this phase's numbers remain in use; free the A/B step's buffers first.
         del self.state, self._step, self._forward
@@ -203,14 +204,15 @@ class JaxWorker:
         folds = Folds(names=tuple(f"f{i}" for i in range(k)), train_idx=order[:, :num_train],
                       num_train=np.full(k, num_train, np.int32), test_idx=order[:, num_train:],
                       num_test=np.full(k, num_test, np.int32))
-        from faceslueth_jax.train import experiment
+        from faceslueth_jax.models import registry
 
-        model = experiment.build_model(cfg.model, NUM_CLASSES)
+        model = registry.from_config(cfg.model, NUM_CLASSES)
         mesh = placement.make_mesh(k, b)
-        trainer = fold_trainer.FoldTrainer(model, cfg.train, views, labels, mesh)
-        chunks, facts = trainer.plan(folds)
-        run = timed_run(trainer, folds, epochs=2, per_chunk=facts["folds_per_chunk"])
-        run["num_chunks"] = facts["num_chunks"]
+        trainer = fold_trainer.FoldTrainer(model, cfg.train, views, labels, mesh,
+                                           slow_params=registry.slow_params(cfg.model))
+        plan = trainer.plan(folds)
+        run = timed_run(trainer, folds, epochs=2, per_chunk=plan.folds_per_chunk)
+        run["num_chunks"] = plan.num_chunks
         return run
 
 

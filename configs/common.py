@@ -1,42 +1,24 @@
-"""Defaults every experiment config starts from, and the two model presets.
+"""Defaults every experiment config starts from.
 
-``compact``: trains on a 2-core CPU in minutes. Flow 28x28, faces 56x56;
-  motion stem 16, SOA stages 24/32/48/48 (strides 2/1/2/1) -> 7x7x48;
-  Swin patch 8, embed 48, one stage of depth 2, 3 heads, window 7 -> 7x7x48;
-  head 128 -> 64. (Forward and backward of a batch of 32: 0.08 s on 2 cores,
-  3.6x faster than stages 32/32/64/64 with a two-stage patch-4 Swin.)
-``paper``: the reference sizes. 224x224 inputs; motion stem 180 (stride 2)
-  then 128, SOA stages 128/128/256/512 (strides 1/2/2/2) -> 14x14x512;
-  Swin patch 4, embed 128, depths 2/2/6, heads 4/8/16, window 7 -> 14x14x512;
-  head 512 -> 128.
+``base_config(name, preset)``: the synthetic data, LOSO, honest selection and
+FaceSleuth-R at ``preset`` (``compact`` or ``paper``; the sizes are
+``faceslueth_jax.models.faceslueth_r.VARIANTS``). A config of another model replaces
+``c.model`` with that model's ``name``, ``preset`` and own sub-dict.
 """
 
 from __future__ import annotations
 
 import ml_collections
 
-PRESETS = {
-    "compact": dict(
-        flow_size=28, face_size=56,
-        motion=dict(stem_widths=(16,), stem_stride=1, widths=(24, 32, 48, 48),
-                    strides=(2, 1, 2, 1)),
-        appearance=dict(patch_size=8, embed_dim=48, depths=(2,), num_heads=(3,),
-                        window_size=7),
-        head_widths=(128, 64)),
-    "paper": dict(
-        flow_size=224, face_size=224,
-        motion=dict(stem_widths=(180, 128), stem_stride=2, widths=(128, 128, 256, 512),
-                    strides=(1, 2, 2, 2)),
-        appearance=dict(patch_size=4, embed_dim=128, depths=(2, 2, 6), num_heads=(4, 8, 16),
-                        window_size=7),
-        head_widths=(512, 128)),
-}
+from faceslueth_jax.models import faceslueth_r
+
+PRESETS = tuple(faceslueth_r.VARIANTS)
 
 
 def base_config(name: str, preset: str = "compact") -> ml_collections.ConfigDict:
     if preset not in PRESETS:
         raise ValueError(f"unknown model preset {preset!r}; choose from {sorted(PRESETS)}")
-    p = PRESETS[preset]
+    p = faceslueth_r.VARIANTS[preset]
     c = ml_collections.ConfigDict()
     c.name = name
     c.seed = 0
@@ -65,17 +47,9 @@ def base_config(name: str, preset: str = "compact") -> ml_collections.ConfigDict
     c.data.face_norm = "standardise"  # per sample; 'imagenet': x/255, ImageNet mean/std (RGB)
 
     c.model = ml_collections.ConfigDict()
+    c.model.name = "faceslueth_r"  # a key of faceslueth_jax.models.registry.MODELS
     c.model.preset = preset
-    c.model.name = "faceslueth_r"  # faceslueth_r | htnet | fdp
-    c.model.motion_input = "flow"  # or 'frame_difference' (apex - onset), as the reference
-    c.model.motion = ml_collections.ConfigDict(dict(
-        p["motion"], soa_mode="steerable", theta_init_deg=72.0, soa_reduction=16))
-    c.model.appearance = ml_collections.ConfigDict(dict(
-        p["appearance"], mlp_ratio=4.0, drop_path_rate=0.0))
-    c.model.head_widths = p["head_widths"]
-    # > 0 (21 in the reference): concatenate the sample's multi-hot FACS AU vector after
-    # fc_1. The codes come from the coding sheet, also at test time: that leaks labels.
-    c.model.au_dim = 0
+    c.model.faceslueth_r = faceslueth_r.variant_config(preset)
 
     c.protocol = ml_collections.ConfigDict()
     c.protocol.name = "loso"
@@ -121,11 +95,6 @@ def base_config(name: str, preset: str = "compact") -> ml_collections.ConfigDict
 
 
 def reference_network(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
-    """The PyTorch reference's network (Svardfox/FaceSleuth; its sizes are the ``paper``
-    preset's): motion stream on the apex-minus-onset frame difference, the rotate-and-pool SOA,
-    stochastic depth 0.1 in the Swin (its default there). The AU vector stays as set
-    (model.au_dim: 21 in the reference, 0 = honest)."""
-    c.model.motion_input = "frame_difference"
-    c.model.motion.soa_mode = "reference"
-    c.model.appearance.drop_path_rate = 0.1
+    """The PyTorch reference's network (``faceslueth_r.as_reference``) in config ``c``."""
+    faceslueth_r.as_reference(c.model.faceslueth_r)
     return c

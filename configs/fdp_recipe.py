@@ -57,15 +57,13 @@ def fdp_model(preset: str = "compact") -> ml_collections.ConfigDict:
 def fdp_config(name: str, database: str, preset: str = "compact") -> ml_collections.ConfigDict:
     """An FDP experiment on ``database``: the records carry NUM_FRAMES grey frames per
     clip (data.build.clip_frames; data.synthetic.clip_frames for synthetic_me)."""
-    c = base_config(name)  # FaceSleuth-R's preset only sizes its own fields: compact
+    c = base_config(name)
     c.data.name = database
     c.data.build.clip_frames = NUM_FRAMES
     c.data.synthetic.clip_frames = NUM_FRAMES
     c.data.face_size = FACE_SIZE
     c.data.flow_size = 28  # FDP reads no flow; small, for the logistic-regression baseline
-    c.model.name = "fdp"
-    c.model.preset = preset
-    c.model.fdp = fdp_model(preset)
+    c.model = ml_collections.ConfigDict(dict(name="fdp", preset=preset, fdp=fdp_model(preset)))
 
     # The reference's recipe: torch Adam lr 1e-4 with weight_decay 1e-3, which adds
     # 1e-3 * w to the gradient (coupled L2: weight_decay_mode='l2'), batch 36, no

@@ -43,8 +43,6 @@ def get_config(arg: str = "full"):
     if arg not in PRESETS:
         raise ValueError(f"configs/htnet_composite.py: unknown preset {arg!r}; "
                          f"choose from {sorted(PRESETS)}")
-    # The FaceSleuth-R fields base_config sets (model.preset, motion, appearance,
-    # head_widths, ...) stay as they are and are unused by HTNet.
     c = base_config("htnet_composite")
     c.data.name = "htnet_composite"
     c.data.flow_size = 28
@@ -57,6 +55,7 @@ def get_config(arg: str = "full"):
     # release's 224x224.
     c.data.face_size = 224
 
+    c.model = ml_collections.ConfigDict()
     c.model.name = "htnet"
     c.model.preset = "reference"  # the public HTNet's sizes (the results table's preset)
     c.model.htnet = ml_collections.ConfigDict(dict(

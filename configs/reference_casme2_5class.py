@@ -14,7 +14,7 @@ normalisation, temporal jitter of onset and apex, flip/rotate/crop augmentation,
 the frame-difference network with the reference SOA, batch 50, 99 epochs, AdamW
 with the reference's two groups and decay. The reference also feeds each sample's
 action units from the coding sheet to the model, at test time too: that LEAKS
-LABELS, so it is off here; --config.model.au_dim=21 reproduces it (its outputs then
+LABELS, so it is off here; --config.model.faceslueth_r.au_dim=21 reproduces it (its outputs then
 carry a LABEL LEAK warning). The reference's own AU table
 (AU_info_obj.xlsx) is one row short of CASME2-coding-20190701.xlsx (it lacks
 sub07/EP06_01) and is paired with the sheet by position, so from that row on the

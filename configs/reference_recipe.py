@@ -41,11 +41,11 @@ def reference_config(name: str, database: str, batch_size: int,
     # stochastic depth 0.1 in the Swin (the reference Swin's default).
     reference_network(c)
     if preset == "compact":  # 56x56 frame difference -> 7x7, as the Swin's patch-8 grid
-        c.model.motion.stem_stride = 2
+        c.model.faceslueth_r.motion.stem_stride = 2
     # The reference concatenates each sample's ground-truth FACS AU vector after fc_1,
     # in training and at test time: a LABEL LEAK. Off here (honest); the reference's
-    # run is --config.model.au_dim=21, and its metrics.json and summary.txt say so.
-    c.model.au_dim = 0
+    # run is --config.model.faceslueth_r.au_dim=21, and its metrics.json and summary.txt say so.
+    c.model.faceslueth_r.au_dim = 0
 
     # Training: AdamW lr 8e-4 wd 0.6, SOA angles lr 5e-3 wd 0.2, ExponentialLR 0.987
     # stepped after each of the first 50 epochs; range(1, 100) = 99 epochs.

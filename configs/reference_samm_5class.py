@@ -13,7 +13,7 @@ The recipe is CASME2_5.py's (configs/reference_recipe.py): 224x224 RGB faces,
 ImageNet normalisation, temporal jitter, flip/rotate/crop, the frame-difference
 network with the reference SOA, 99 epochs, AdamW with two groups and decay for
 50 epochs. The sheet's action units are not fed to the model (that leaks labels;
---config.model.au_dim=21 does it as CASME2_5.py does, with a LABEL LEAK warning
+--config.model.faceslueth_r.au_dim=21 does it as CASME2_5.py does, with a LABEL LEAK warning
 in the outputs). SAMM_5.py in the
 reference repository is an older script and differs: it trains MMNet (no Swin,
 no SOA angle group), for 74 epochs with the decay stepped every epoch, and feeds

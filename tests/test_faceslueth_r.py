@@ -7,7 +7,7 @@ import pytest
 
 from configs.common import base_config
 from faceslueth_jax.models.motion_stream import soa_angles_deg
-from faceslueth_jax.train.experiment import build_model
+from faceslueth_jax.models.registry import from_config as build_model
 
 
 def _views(c, batch=2, onset=True):
@@ -27,7 +27,7 @@ def test_presets_build_with_matching_stream_shapes(preset, fused):
     logits = jax.eval_shape(lambda v: model.apply(v, views, train=False), variables)
     assert logits.shape == (1, 3)
     # the head's first layer sees the flattened fused map
-    assert variables["params"]["fc1"]["kernel"].shape == (int(np.prod(fused)), c.model.head_widths[0])
+    assert variables["params"]["fc1"]["kernel"].shape == (int(np.prod(fused)), c.model.faceslueth_r.head_widths[0])
     stages = [k for k in variables["params"]["motion"] if k.startswith("stage")]
     assert len(stages) == 4
 
@@ -48,16 +48,16 @@ def test_apex_only_data_and_frame_difference_input():
     model = build_model(c.model, num_classes=3)
     variables = model.init(jax.random.PRNGKey(0), _views(c, onset=False), train=False)
     assert model.apply(variables, _views(c, onset=False), train=False).shape == (2, 3)
-    c.model.motion_input = "frame_difference"
+    c.model.faceslueth_r.motion_input = "frame_difference"
     with pytest.raises(ValueError, match="needs onset frames"):
         build_model(c.model, 3).init(jax.random.PRNGKey(0), _views(c, onset=False), train=False)
-    c.model.motion_input = "optical_flow"
+    c.model.faceslueth_r.motion_input = "optical_flow"
     with pytest.raises(ValueError, match="motion_input"):
         build_model(c.model, 3).init(jax.random.PRNGKey(0), _views(c), train=False)
 
 
 def test_mismatched_streams_are_reported():
     c = base_config("t")
-    c.model.motion.strides = (2, 1, 1, 1)  # motion ends at 14x14, appearance at 7x7
+    c.model.faceslueth_r.motion.strides = (2, 1, 1, 1)  # motion ends at 14x14, appearance at 7x7
     with pytest.raises(ValueError, match="must match for additive fusion"):
         build_model(c.model, 3).init(jax.random.PRNGKey(0), _views(c), train=False)

@@ -138,7 +138,7 @@ def test_config_presets_and_parameter_counts():
         c = fdp_casme2.get_config(preset)
         assert c.model.name == "fdp" and c.data.build.clip_frames == 8
         assert c.data.face_size == 64 and c.data.build.classes == "five"
-        model = fdp.from_config(c.model, 5)
+        model = fdp.from_config(c.model.fdp, 5)
         shapes = jax.eval_shape(lambda m=model: m.init(
             jax.random.PRNGKey(0), {"frames": jnp.zeros((1, 8, 64, 64, 1))}, train=False))
         counts[preset] = n_params(shapes["params"])

@@ -29,7 +29,8 @@ def _assert_same_results(a, b, what):
     """Same predictions, logits equal up to float reassociation (per-fold weights
     under vmap become grouped convolutions, which sum in another order)."""
     np.testing.assert_allclose(a.test_logits, b.test_logits, atol=1e-4, err_msg=what)
-    np.testing.assert_allclose(a.theta_deg, b.theta_deg, atol=1e-4, err_msg=what)
+    np.testing.assert_allclose(a.probes["theta_deg"], b.probes["theta_deg"], atol=1e-4,
+                               err_msg=what)
     assert (a.test_logits.argmax(-1) == b.test_logits.argmax(-1)).all(), what
 
 
@@ -68,14 +69,15 @@ def test_training_learns_and_moves_theta(problem):
     config = tiny_problem.tiny_config()
     config.train.augment = False
     config.train.optimizer.lr = 5e-3
-    config.model.appearance.drop_path_rate = 0.1  # needs the per-step dropout key
+    config.model.faceslueth_r.appearance.drop_path_rate = 0.1  # needs the per-step dropout key
     history = _fit(views, labels, folds, chunk=1, epochs=15, config=config)
     assert (history.loss[:, -1] < history.loss[:, 0]).all()
     correct = sum(int((history.test_logits[f, -1, :n].argmax(-1)
                        == labels[folds.test_samples(f)]).sum())
                   for f, n in enumerate(folds.num_test))
     assert correct / len(labels) > 0.8  # chance is ~0.33
-    assert np.abs(history.theta_deg[:, -1] - history.theta_deg[:, 0]).max() > 0.05
+    theta = history.probes["theta_deg"]
+    assert np.abs(theta[:, -1] - theta[:, 0]).max() > 0.05
 
 
 def test_non_finite_loss_stops_only_that_fold(problem):
@@ -109,7 +111,7 @@ def test_chunks_sized_by_memory_budget(problem, placement_trainer, in_turn):
     """A budget that holds 2 folds per device but not 3 gives chunks of 2 (one compiled
     program for both), with the results of folds in turn; below one fold it says so."""
     folds = problem[2]
-    _, facts = placement_trainer.plan(folds, memory_budget=1 << 40)
+    facts = placement_trainer.plan(folds, memory_budget=1 << 40).facts
     assert facts["chunking"] == "memory" and facts["folds_per_chunk"] == folds.num_folds
     fixed, per_fold = facts["fixed_bytes"], facts["per_fold_bytes"]
     assert per_fold > 0 and fixed > 0

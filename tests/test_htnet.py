@@ -47,7 +47,7 @@ def test_parameter_count_equals_the_reference():
 
 def test_config_builds_the_full_model():
     config = htnet_composite.get_config()
-    model = htnet.from_config(config.model, 3)
+    model = htnet.from_config(config.model.htnet, 3)
     assert (model.dim, model.heads, tuple(model.block_repeats), model.input_scale) == (
         256, 3, (2, 2, 10), 255.0)
     assert htnet.param_count(model) == REFERENCE_PARAMS
@@ -170,7 +170,7 @@ def test_blank_apex_falls_back_and_fixed_is_the_fallback():
     for method in ("haar", "fixed"):
         config = htnet_composite.get_config()
         config.model.htnet.landmarks = method
-        out, stats = hp.tile_with_stats(data, config.model)
+        out, stats = hp.tile_with_stats(data, config.model.htnet)
         assert sorted(out.views) == ["flow"] and stats["samples_with_a_fallback"] == 2
         np.testing.assert_array_equal(out.views["flow"], want)
     stats = hp.spread(points, fallback)

@@ -2,6 +2,7 @@ import jax.numpy as jnp
 import ml_collections
 import pytest
 
+from faceslueth_jax.models import soa
 from faceslueth_jax.train import optimizer
 
 
@@ -14,7 +15,7 @@ def _cfg():
 def test_orientation_vectors_get_the_theta_group():
     params = {"motion": {"stage0": {"orientation": jnp.ones(2), "conv": {"kernel": jnp.ones(3)}}},
               "fc": {"kernel": jnp.ones(2)}}
-    labels = optimizer.param_groups(params)
+    labels = optimizer.param_groups(params, (soa.ORIENTATION,))
     assert labels["motion"]["stage0"]["orientation"] == "theta"
     assert labels["motion"]["stage0"]["conv"]["kernel"] == "weights"
     assert labels["fc"]["kernel"] == "weights"
@@ -31,7 +32,7 @@ def test_schedule_decays_per_epoch_for_fifty_epochs():
 
 def test_groups_use_their_own_learning_rate():
     params = {"orientation": jnp.array([1.0, 0.0]), "w": jnp.array([1.0, 0.0])}
-    tx = optimizer.make_optimizer(_cfg(), steps_per_epoch=1)
+    tx = optimizer.make_optimizer(_cfg(), steps_per_epoch=1, slow_params=(soa.ORIENTATION,))
     grads = {"orientation": jnp.array([1.0, 1.0]), "w": jnp.array([1.0, 1.0])}
     updates, _ = tx.update(grads, tx.init(params), params)
     # first Adam step moves by ~lr per coordinate, plus decoupled weight decay lr*wd*p

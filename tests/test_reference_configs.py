@@ -13,8 +13,9 @@ import pytest
 
 from configs import reference_casme2_5class, reference_samm_5class
 from faceslueth_jax.evaluation import run_files as report
-from faceslueth_jax.train import experiment, fold_trainer, placement
-from faceslueth_jax.train.fold_trainer import FoldSpec
+from faceslueth_jax.evaluation import run_results
+from faceslueth_jax.models import registry, soa
+from faceslueth_jax.train import experiment, fold_step, fold_trainer, placement
 from faceslueth_jax.train.optimizer import make_optimizer
 from tests import tiny_problem
 
@@ -30,8 +31,8 @@ def test_reference_configs_load_pass_the_checks_and_build_the_model(database, pr
     assert (c.data.name, c.model.preset, c.train.batch_size) == (database, preset, batch)
     assert dict(c.data.build)["classes"] == "five" and c.data.build.face_color
     assert c.data.build.jitter_frames == 4 and c.data.face_norm == "imagenet"
-    assert (c.model.motion_input, c.model.motion.soa_mode) == ("frame_difference", "reference")
-    assert c.model.appearance.drop_path_rate == 0.1 and c.model.au_dim == 0  # honest default
+    assert (c.model.faceslueth_r.motion_input, c.model.faceslueth_r.motion.soa_mode) == ("frame_difference", "reference")
+    assert c.model.faceslueth_r.appearance.drop_path_rate == 0.1 and c.model.faceslueth_r.au_dim == 0  # honest default
     assert (c.train.augment_recipe, c.train.rotation_deg) == ("reference", 3.0)
     assert c.train.crop_padding == (15 if preset == "paper" else 4)
     assert (c.train.epochs, c.protocol.name, c.protocol.selection) == (99, "loso", "last_epoch")
@@ -43,7 +44,7 @@ def test_reference_configs_load_pass_the_checks_and_build_the_model(database, pr
     views = {"flow": np.zeros((1, c.data.flow_size, c.data.flow_size, 3), np.float32),
              "onset": np.zeros((1, s, s, 3), np.float32), "apex": np.zeros((1, s, s, 3), np.float32),
              "au": np.zeros((1, 21), np.float32)}
-    model = experiment.build_model(c.model, 5)
+    model = registry.from_config(c.model, 5)
     variables = jax.eval_shape(lambda: model.init(jax.random.PRNGKey(0), views, train=False))
     logits = jax.eval_shape(lambda v: model.apply(v, views, train=False), variables)
     assert logits.shape == (1, 5)
@@ -61,12 +62,12 @@ def _config(**changes):
 
 
 @pytest.mark.parametrize("changes, message", [
-    ({"data.name": "smic_hs", "model.au_dim": 21}, "data.name='smic_hs' has no AU codes"),
-    ({"model.au_dim": 7}, "model.au_dim must be 0 or 21"),
-    ({"model.motion_input": "flow", "train.augment_recipe": "shift"},
-     "jitter_frames > 0 .* needs model.motion_input='frame_difference'"),
-    ({"model.motion_input": "flow", "data.build.jitter_frames": 0},
-     "augment_recipe='reference' .* needs model.motion_input='frame_difference'"),
+    ({"data.name": "smic_hs", "model.faceslueth_r.au_dim": 21}, "data.name='smic_hs' has no AU codes"),
+    ({"model.faceslueth_r.au_dim": 7}, "model.faceslueth_r.au_dim must be 0 or 21"),
+    ({"model.faceslueth_r.motion_input": "flow", "train.augment_recipe": "shift"},
+     "jitter_frames > 0 .* needs model.faceslueth_r.motion_input='frame_difference'"),
+    ({"model.faceslueth_r.motion_input": "flow", "data.build.jitter_frames": 0},
+     "augment_recipe='reference' .* needs model.faceslueth_r.motion_input='frame_difference'"),
     ({"data.build.face_color": False}, "face_norm='imagenet' needs RGB faces"),
     ({"data.face_norm": "zscore"}, "data.face_norm must be one of"),
     ({"train.augment_recipe": "mixup"}, "train.augment_recipe must be one of"),
@@ -78,23 +79,23 @@ def test_inconsistent_reference_options_are_refused(changes, message):
 
 
 def test_honest_and_default_configs_still_pass():
-    experiment.check_config(_config(**{"model.au_dim": 21}))  # leaky, but consistent
+    experiment.check_config(_config(**{"model.faceslueth_r.au_dim": 21}))  # leaky, but consistent
     experiment.check_config(tiny_problem.tiny_config())
 
 
 def test_au_leak_warning_in_metrics_and_summary(tmp_path):
-    assert report.au_leak_note(_config()) is None
-    note = report.au_leak_note(_config(**{"model.au_dim": 21}))
-    assert note.startswith("LABEL LEAK: model.au_dim=21") and "test time" in note
+    assert registry.au_dim(_config().model) == 0
+    assert run_results.au_leak_note(registry.au_dim(_config().model)) is None
+    leaky = _config(**{"model.faceslueth_r.au_dim": 21})
+    note = run_results.au_leak_note(registry.au_dim(leaky.model))
+    assert note.startswith("LABEL LEAK: model.faceslueth_r.au_dim=21") and "test time" in note
 
-    class History:
-        theta_deg = np.zeros((2, 3, 1))
-
+    theta = np.zeros((2, 3, 1))
     result = dict(selection="last_epoch", optimistic=False, uf1=0.5, uar=0.5, accuracy=0.5)
     (tmp_path / "metrics.json").write_text(json.dumps({"au_leak_note": note}))
-    assert note in report.summary_table("t", [result], None, History(), [], tmp_path)
+    assert note in report.summary_table("t", [result], None, theta, [], tmp_path)
     (tmp_path / "metrics.json").write_text(json.dumps({"au_leak_note": None}))
-    assert "LABEL LEAK" not in report.summary_table("t", [result], None, History(), [], tmp_path)
+    assert "LABEL LEAK" not in report.summary_table("t", [result], None, theta, [], tmp_path)
 
 
 class _Orientation(nn.Module):
@@ -142,17 +143,19 @@ def test_trainer_feeds_jittered_faces_and_au_but_never_the_windows():
     config.train.update(augment_recipe="reference", rotation_deg=3.0, crop_padding=2)
     _SEEN.clear()
     mesh = placement.make_mesh(folds.num_folds, config.train.batch_size, num_devices=1)
-    trainer = fold_trainer.FoldTrainer(_Probe(), config.train, views, labels, mesh)
+    trainer = fold_trainer.FoldTrainer(_Probe(), config.train, views, labels, mesh,
+                                       slow_params=(soa.ORIENTATION,))
     history = trainer.fit(folds, epochs=2, seed=0, max_folds_per_chunk=1)
     assert np.isfinite(history.loss).all()
     model_views = {("apex", "au", "flow", "onset")}
     assert len(_SEEN) > 2 and set(_SEEN) == model_views
     # test time: the exact onset and apex
-    state = trainer._init_fold(jax.random.PRNGKey(0), make_optimizer(config.train.optimizer, 1))
+    state = fold_step.init_fold(trainer.init_model, trainer.example, make_optimizer(
+        config.train.optimizer, 1), jax.random.PRNGKey(0))
     rows = np.asarray(folds.test_idx[0], np.int32)
-    spec = FoldSpec(key=jax.random.PRNGKey(0), train_idx=rows, num_train=np.int32(1),
-                    test_idx=rows)
-    got = trainer._test_logits(state, spec, {name: jnp.asarray(v) for name, v in views.items()})
+    got = fold_step.test_logits(trainer.model, state, rows,
+                                {name: jnp.asarray(v) for name, v in views.items()},
+                                config.train.batch_size, unroll=1)
     exact = {name: views[name][rows] for name in ("flow", "onset", "apex", "au")}
     want = trainer.init_model.apply({"params": state.params}, exact, train=False)
     np.testing.assert_allclose(got, want, atol=1e-6)

@@ -18,7 +18,8 @@ import jax
 import numpy as np
 import pytest
 
-from faceslueth_jax.reference import convert, reference_checkout
+from faceslueth_jax.reference import checkout as reference_checkout
+from faceslueth_jax.reference import convert
 from faceslueth_jax.models.motion_stream import soa_angles_deg
 from tests import reference_golden
 

@@ -4,21 +4,24 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 
+from faceslueth_jax.evaluation.metrics import confusion_matrix, scores
 from tests.conftest import REPO
 
 TINY_RUN = [
     "--config.data.synthetic.num_subjects=3", "--config.data.synthetic.clips_per_subject=4",
     "--config.data.synthetic.size=64", "--config.train.epochs=2",
     "--config.data.flow_size=16", "--config.data.face_size=32",
-    "--config.model.motion.stem_widths=(4,)", "--config.model.motion.widths=(4,4,8,8)",
-    "--config.model.appearance.embed_dim=8", "--config.model.appearance.num_heads=(1,)",
-    "--config.model.appearance.window_size=4", "--config.model.head_widths=(16,8)",
+    "--config.model.faceslueth_r.motion.stem_widths=(4,)", "--config.model.faceslueth_r.motion.widths=(4,4,8,8)",
+    "--config.model.faceslueth_r.appearance.embed_dim=8", "--config.model.faceslueth_r.appearance.num_heads=(1,)",
+    "--config.model.faceslueth_r.appearance.window_size=4", "--config.model.faceslueth_r.head_widths=(16,8)",
 ]
 
 
@@ -49,10 +52,18 @@ def test_outputs_are_complete(tiny_run):
     assert best["optimistic"] is True
     n = metrics["num_samples"]
     assert metrics["headline"]["num_samples"] == n and metrics["num_folds"] == 3
-    assert 0.0 <= metrics["headline"]["uf1"] <= 1.0
-    assert len(metrics["final_theta_deg"]["mean"]) == 4
+    assert len(metrics["final_theta_deg"]["circular_mean"]) == 4
     rows = list(csv.DictReader(open(workdir / "predictions.csv")))
     assert len(rows) == n and {"p_negative", "p_positive", "p_surprise", "fold"} <= set(rows[0])
+    # the headline scores are those of predictions.csv's rows
+    names = metrics["class_names"]
+    label = np.array([names.index(r["label"]) for r in rows])
+    predicted = np.array([names.index(r["prediction"]) for r in rows])
+    want = scores(confusion_matrix(label, predicted, len(names)))
+    for m in ("uf1", "uar", "accuracy"):
+        assert metrics["headline"][m] == pytest.approx(want[m], abs=1e-12), m
+    probs = np.array([[float(r[f"p_{c}"]) for c in names] for r in rows])
+    assert (probs.argmax(1) == predicted).all()
     theta_rows = list(csv.DictReader(open(workdir / "theta.csv")))
     assert len(theta_rows) == 3 * 2 * 4  # folds x epochs x layers
     # the printed summary: both selections, theta per layer, where the results are
@@ -72,6 +83,27 @@ def test_optimistic_headline_is_labelled(tiny_run, tmp_path):
     metrics = json.loads((tmp_path / "w" / "metrics.json").read_text())
     assert metrics["optimistic"] is True and "OPTIMISTIC" in metrics["note"]
     assert "OPTIMISTIC" in proc.stdout.splitlines()[3]  # the headline row
+
+
+def test_rerun_with_another_reported_rule_re_reports(tiny_run, tmp_path):
+    """protocol.selection only picks the reported rule: rerunning a finished run with the
+    other rule resumes its checkpoints (nothing is trained again) and keeps the training
+    time of the run that trained it."""
+    workdir, _ = tiny_run
+    before = json.loads((workdir / "metrics.json").read_text())
+    copy = tmp_path / "copy"
+    shutil.copytree(workdir, copy)
+    proc = _run("--config=configs/loso_synthetic.py", f"--workdir={copy}",
+                f"--config.data.data_dir={workdir.parent / 'tfds'}",
+                "--config.protocol.selection=best_test_epoch", *TINY_RUN)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    after = json.loads((copy / "metrics.json").read_text())
+    assert after["selection"] == "best_test_epoch"
+    assert after["headline"] == before["other_selections"]["best_test_epoch"]
+    assert after["other_selections"]["last_epoch"] == before["headline"]
+    assert after["train_seconds"] == before["train_seconds"]
+    assert after["execution"]["resumed_from_step"] == 3 * 2  # every fold's 2 epochs were done
+    assert "rerun_seconds" in after
 
 
 def test_licensed_database_fails_at_once_with_instructions(tmp_path):
@@ -136,11 +168,14 @@ def test_report_tables_finished_runs(tiny_run, tmp_path):
                           cwd=REPO, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     lines = out.read_text().splitlines()
-    rows = [line.split(" | ") for line in lines if line.startswith("| FaceSleuth-R | compact")]
+    rows = [line.split(" | ") for line in lines if line.startswith("| [1] | FaceSleuth-R | compact")]
     assert len(rows) == 2  # one per selection rule, the headline (last epoch) first
-    assert rows[0][4] == "last epoch" and rows[1][4] == "best test epoch (OPTIMISTIC)"
+    assert rows[0][5] == "last epoch" and rows[1][5] == "best test epoch (OPTIMISTIC)"
     best = metrics["other_selections"]["best_test_epoch"]
-    assert rows[0][5] == f"{metrics['headline']['uf1']:.4f}" and rows[1][6] == f"{best['uar']:.4f}"
+    assert rows[0][6] == f"{metrics['headline']['uf1']:.4f}" and rows[1][7] == f"{best['uar']:.4f}"
+    assert rows[0][8] == f"{metrics['headline']['accuracy']:.4f}"
+    assert any(line.startswith("| [1] | logistic regression (baseline) |") for line in lines)
+    assert f"- [1] `{metrics['command']}`" in lines
     assert rows[0][-1].rstrip(" |") == f"{metrics['execution']['host_cpus']}-core CPU"
     assert "| FaceSleuth-R paper |" in out.read_text() and "not run: no GPU" in out.read_text()
     assert metrics["command"] in out.read_text()

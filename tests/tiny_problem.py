@@ -6,16 +6,18 @@ import ml_collections
 import numpy as np
 
 from configs.common import base_config
-from faceslueth_jax.train import experiment, fold_trainer, placement, protocols
+from faceslueth_jax.models import registry
+from faceslueth_jax.train import fold_trainer, placement, protocols
 
 
 def tiny_config() -> ml_collections.ConfigDict:
     c = base_config("tiny")
     c.data.flow_size, c.data.face_size = 16, 32
-    c.model.motion.update(stem_widths=(4,), widths=(4, 4, 8, 8), strides=(2, 1, 2, 1))
-    c.model.appearance.update(patch_size=8, embed_dim=8, depths=(1,), num_heads=(1,),
-                              window_size=4)
-    c.model.head_widths = (16, 8)
+    model = c.model.faceslueth_r
+    model.motion.update(stem_widths=(4,), widths=(4, 4, 8, 8), strides=(2, 1, 2, 1))
+    model.appearance.update(patch_size=8, embed_dim=8, depths=(1,), num_heads=(1,),
+                            window_size=4)
+    model.head_widths = (16, 8)
     c.train.epochs = 2
     c.train.batch_size = 8
     c.train.scan_unroll = 1  # a rolled scan compiles fastest; the data is tiny
@@ -51,10 +53,12 @@ def tiny_data(num_subjects: int = 4, per_subject: int = 6, seed: int = 0):
 
 
 def tiny_model(config=None):
-    return experiment.build_model((config or tiny_config()).model, 3)
+    return registry.from_config((config or tiny_config()).model, 3)
 
 
 def tiny_trainer(config, views, labels, folds, devices: int = 1, fold: int = 0, data: int = 0):
     mesh = placement.make_mesh(folds.num_folds, config.train.batch_size, fold=fold, data=data,
                                num_devices=devices)
-    return fold_trainer.FoldTrainer(tiny_model(config), config.train, views, labels, mesh)
+    return fold_trainer.FoldTrainer(tiny_model(config), config.train, views, labels, mesh,
+                                    probes=registry.probes(config.model),
+                                    slow_params=registry.slow_params(config.model))

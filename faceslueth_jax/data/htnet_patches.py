@@ -195,9 +195,8 @@ def spread(points: np.ndarray, fallback: np.ndarray) -> dict:
             "landmarks": per}
 
 
-def tile_with_stats(data: MEData, model_cfg) -> tuple[MEData, dict]:
+def tile_with_stats(data: MEData, cfg) -> tuple[MEData, dict]:
     """``tile``'s result and the landmarks' ``spread`` (fallback counts included)."""
-    cfg = model_cfg.htnet
     method = cfg.get("landmarks", "haar")
     transpose = bool(cfg.get("transpose_landmarks", True))
     flow = data.views["flow"]
@@ -213,10 +212,10 @@ def tile_with_stats(data: MEData, model_cfg) -> tuple[MEData, dict]:
     return dataclasses.replace(data, views=views), stats
 
 
-def tile(data: MEData, model_cfg) -> MEData:
+def tile(data: MEData, cfg) -> MEData:
     """``data`` (after records.prepare) with views['flow'] the tiled four-patch image;
     the face views, which HTNet does not read, dropped. Options from
-    ``model_cfg.htnet``: ``landmarks`` ('haar' or 'fixed') and
+    ``cfg`` (``model.htnet``): ``landmarks`` ('haar' or 'fixed') and
     ``transpose_landmarks`` (the reference's x/y swap, default True). The fallback
     count and the landmarks' spread are logged (``tile_with_stats`` returns them)."""
-    return tile_with_stats(data, model_cfg)[0]
+    return tile_with_stats(data, cfg)[0]

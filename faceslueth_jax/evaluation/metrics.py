@@ -58,7 +58,12 @@ def scores(cm: np.ndarray) -> dict:
 def pooled_scores(labels, predictions, num_classes: int, groups=None) -> dict:
     """Scores over all samples; with ``groups`` (e.g. databases) also one entry per
     group and the unweighted mean of the groups' UF1, UAR and accuracy (under LODO:
-    per held-out database, and their mean)."""
+    per held-out database, and their mean).
+
+    Pooled: every fold's test predictions go into one confusion matrix, scored once,
+    C = sum_f C_f; not the mean over folds of per-fold UF1 / UAR, which would weigh
+    a one-sample fold like a large one, and whose per-fold means cover only the
+    classes each fold holds (or predicts)."""
     labels = np.asarray(labels)
     predictions = np.asarray(predictions)
     result = scores(confusion_matrix(labels, predictions, num_classes))

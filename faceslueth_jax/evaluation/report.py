@@ -3,10 +3,13 @@ r"""The results table of finished runs, as Markdown.
   python -m faceslueth_jax.evaluation.report RUN_DIR... [--out=results.md]
       [--not_run="FaceSleuth-R paper, LOSO: no GPU was available"]
 
-One row per run and selection rule (``evaluation/results_table.py``): model,
-preset, data, protocol, selection, UF1/UAR pooled and per database, epochs,
-wall time, device; then the command that made each run. ``--out`` writes the
-table atomically; without it the table is printed.
+One row per run and selection rule, and one for the run's logistic-regression
+baseline when it has one (``evaluation/results_table.py``): run number [n],
+model, preset, data, protocol, selection, UF1 / UAR / accuracy pooled, UF1 / UAR
+per database, the learned SOA angles (circular mean ± spread over folds),
+epochs, wall time, device; then the command that made each run, as
+'[n] `python run.py ...`'. ``--out`` writes the table atomically; without it
+the table is printed.
 """
 
 from __future__ import annotations

@@ -1,9 +1,12 @@
 """A finished run's files and its printed summary.
 
 Files written here (each atomically): predictions.csv, theta.csv,
-confusion_matrix.png, theta.png; ``summary_table`` composes the printed summary. The headline selection is the config's;
-the other rule is reported beside it, and every optimistic figure says so, as
-does every run that feeds the model ground-truth action units (``au_leak_note``).
+confusion_matrix.png, theta.png; ``summary_table`` composes the printed summary.
+The headline selection is the config's; the other rule is reported beside it,
+and every optimistic figure says so, as does the summary of every run whose
+metrics.json records an AU label leak. Learned SOA angles theta_deg
+(folds, epochs, layers) are axes in [0, 180): they are summarised over folds by
+axial circular statistics (``angles``), never by a plain mean.
 """
 
 from __future__ import annotations
@@ -14,25 +17,15 @@ import pathlib
 import matplotlib
 
 matplotlib.use("Agg")
+import matplotlib.lines  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from faceslueth_jax import atomic_files  # noqa: E402
+from faceslueth_jax.evaluation import angles, selection  # noqa: E402
 
 OPTIMISTIC_NOTE = ("OPTIMISTIC: each fold keeps its best test epoch, so test labels chose "
                    "the model (the references' practice); not an estimate for new subjects")
-
-
-def au_leak_note(config) -> str | None:
-    """The warning a run with model.au_dim > 0 must carry, or None."""
-    au_dim = config.model.get("au_dim", 0)
-    if not au_dim:
-        return None
-    return (f"LABEL LEAK: model.au_dim={au_dim} feeds the model each sample's ground-truth FACS "
-            "action units from the database's coding sheet, at test time as well as in "
-            "training (the reference's practice). The coders' AUs largely determine the "
-            "emotion label, so these figures do not estimate recognition from video; "
-            "model.au_dim=0 is the honest setting")
 
 
 def selection_label(result: dict) -> str:
@@ -48,17 +41,26 @@ def write_predictions(workdir, data, fold_names, fold_of, probs) -> None:
     atomic_files.write_csv(pathlib.Path(workdir) / "predictions.csv", header, rows)
 
 
-def write_theta(workdir, history, fold_names) -> None:
-    folds, epochs, layers = history.theta_deg.shape
-    rows = [[fold_names[f], e + 1, layer, f"{history.theta_deg[f, e, layer]:.4f}"]
+def write_theta(workdir, theta_deg, fold_names) -> None:
+    """theta.csv: one row per fold, epoch and SOA layer of ``theta_deg`` (F, E, L)."""
+    theta_deg = np.asarray(theta_deg)
+    folds, epochs, layers = theta_deg.shape
+    rows = [[fold_names[f], e + 1, layer, f"{theta_deg[f, e, layer]:.4f}"]
             for f in range(folds) for e in range(epochs) for layer in range(layers)]
     atomic_files.write_csv(pathlib.Path(workdir) / "theta.csv",
                            ["fold", "epoch", "layer", "theta_deg"], rows)
 
 
-def plot_confusion(workdir, result: dict, class_names) -> None:
+def rule_title(result: dict) -> str:
+    """The selection rule in words: 'last epoch (honest)', 'best test epoch (OPTIMISTIC)'."""
+    return selection.RULE_TITLES.get(result["selection"], selection_label(result))
+
+
+def plot_confusion(workdir, result: dict, class_names, title: str) -> None:
+    """confusion_matrix.png; ``title``: the run (model, data, protocol), above the
+    rule in words and its UF1 / UAR."""
     cm = np.array(result["confusion_matrix"])
-    fig, ax = plt.subplots(figsize=(4.2, 3.8))
+    fig, ax = plt.subplots(figsize=(4.6, 4.2))
     ax.imshow(cm, cmap="Blues")
     for i in range(cm.shape[0]):
         for j in range(cm.shape[1]):
@@ -68,33 +70,109 @@ def plot_confusion(workdir, result: dict, class_names) -> None:
     ax.set_yticks(range(len(class_names)), class_names)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
-    ax.set_title(f"{selection_label(result)}\nUF1 {result['uf1']:.3f}  UAR {result['uar']:.3f}",
-                 fontsize=9)
+    ax.set_title(f"{title}\n{rule_title(result)}: UF1 {result['uf1']:.3f}  "
+                 f"UAR {result['uar']:.3f}", fontsize=9)
     atomic_files.write_figure(pathlib.Path(workdir) / "confusion_matrix.png", fig)
     plt.close(fig)
 
 
-def plot_theta(workdir, history) -> None:
-    theta = history.theta_deg  # (F, E, L)
-    epochs = np.arange(1, theta.shape[1] + 1)
-    fig, ax = plt.subplots(figsize=(5.5, 3.5))
-    for layer in range(theta.shape[2]):
-        mean = theta[:, :, layer].mean(0)
-        sd = theta[:, :, layer].std(0)
-        ax.plot(epochs, mean, label=f"SOA layer {layer}")
-        ax.fill_between(epochs, mean - sd, mean + sd, alpha=0.2)
+# Reference orientations on theta.png: (degrees, legend label, line style).
+THETA_REFERENCES = ((90.0, "vertical 90°", dict(color="grey", ls="--")),
+                    (88.0, "paper ~88°", dict(color="tab:red", ls=":")))
+MAX_PLOTTED_SPREAD = 90.0  # a wider axial spread means the folds agree no better than chance
+
+
+def theta_curves(theta_deg) -> tuple[np.ndarray, np.ndarray]:
+    """Per epoch and layer of ``theta_deg`` (F, E, L): the circular mean over folds,
+    unwrapped along the epochs (a curve crossing 0/180 stays continuous) and shifted
+    by a multiple of 180 so its midpoint lies in [0, 180); and the circular spread
+    over folds, capped at 90 degrees. Both (E, L)."""
+    mean, spread, _ = angles.axial_stats(np.asarray(theta_deg, np.float64), axis=0)
+    mean = angles.unwrap(mean, axis=0)
+    midpoint = (mean.max(0) + mean.min(0)) / 2
+    mean = mean - angles.PERIOD * np.floor(midpoint / angles.PERIOD)
+    return mean, np.minimum(spread, MAX_PLOTTED_SPREAD)
+
+
+def theta_axis(low: float, high: float, references=THETA_REFERENCES):
+    """The y range of theta.png for data in [low, high], and which reference lines
+    it shows. The range is the data's with a margin of max(1, 8% of the span)
+    degrees; a reference line (its copy, mod 180, nearest the data) within
+    max(10 degrees, half that range) of it extends the range to include it, one
+    further away is left off the axes. Returns ((y0, y1), [(degrees, label,
+    style) drawn], [(label, style) off scale])."""
+    margin = max(1.0, 0.08 * (high - low))
+    y0, y1 = low - margin, high + margin
+    reach = max(10.0, 0.5 * (y1 - y0))
+    centre = (low + high) / 2
+    drawn, off_scale = [], []
+    for degrees, label, style in references:
+        nearest = degrees + angles.PERIOD * round((centre - degrees) / angles.PERIOD)
+        if y0 - reach <= nearest <= y1 + reach:
+            drawn.append((nearest, label, style))
+        else:
+            off_scale.append((label, style))
+    for degrees, _, _ in drawn:
+        y0, y1 = min(y0, degrees - margin), max(y1, degrees + margin)
+    return (y0, y1), drawn, off_scale
+
+
+def plot_theta(workdir, theta_deg, title: str) -> None:
+    """theta.png: per SOA layer, the circular mean ± circular spread over folds of
+    ``theta_deg`` (F, E, L) per epoch (``theta_curves``), on a y axis zoomed to the
+    data (``theta_axis``), with the reference orientations in the legend."""
+    mean, spread = theta_curves(theta_deg)
+    epochs = np.arange(1, mean.shape[0] + 1)
+    fig, ax = plt.subplots(figsize=(6.0, 3.8))
+    for layer in range(mean.shape[1]):
+        ax.plot(epochs, mean[:, layer], label=f"SOA layer {layer}")
+        ax.fill_between(epochs, mean[:, layer] - spread[:, layer],
+                        mean[:, layer] + spread[:, layer], alpha=0.2)
+    (y0, y1), drawn, off_scale = theta_axis(float((mean - spread).min()),
+                                            float((mean + spread).max()))
+    for degrees, label, style in drawn:
+        ax.axhline(degrees, lw=0.8, label=label, **style)
+    handles, labels = ax.get_legend_handles_labels()
+    for label, style in off_scale:  # named, not drawn
+        handles.append(matplotlib.lines.Line2D([], [], lw=0.8, **style))
+        labels.append(f"{label} (off scale)")
+    ax.set_ylim(y0, y1)
     ax.set_xlabel("epoch")
-    ax.set_ylabel("theta (degrees), mean ± sd over folds")
-    ax.set_ylim(0, 180)
-    ax.axhline(90, color="grey", lw=0.5, ls="--")
-    ax.legend(fontsize=8)
+    ax.set_ylabel(f"θ (degrees, mod 180)\ncircular mean ± spread over {np.shape(theta_deg)[0]} "
+                  "folds", fontsize=8)
+    ax.set_title(f"{title}\nlearned SOA orientation per layer", fontsize=9)
+    ax.legend(handles, labels, fontsize=7, loc="best")
     atomic_files.write_figure(pathlib.Path(workdir) / "theta.png", fig)
     plt.close(fig)
 
 
-def summary_table(title: str, results: list, baseline: dict | None, history,
+def theta_lines(theta_deg) -> list:
+    """The summary's lines on theta after the last epoch: per layer the circular mean,
+    spread and resultant length R over folds (``angles``), and the folds' range
+    (from the mean's most negative to its most positive axial deviation)."""
+    if theta_deg is None or np.shape(theta_deg)[2] == 0:  # no SOA layers (HTNet, FDP)
+        return []
+    final = np.asarray(theta_deg, np.float64)[:, -1]  # (F, L)
+    mean, spread, r = angles.axial_stats(final, axis=0)
+    lines = ["", "learned theta per SOA layer after the last epoch (degrees; axial circular "
+                 "statistics over folds)"]
+    for layer in range(final.shape[1]):
+        if not np.isfinite(mean[layer]):
+            lines.append(f"  layer {layer}: no mean direction (R = 0)")
+            continue
+        deviation = angles.axial_deviation(final[:, layer], mean[layer])
+        lines.append(
+            f"  layer {layer}: circular mean {float(angles.format_axis(mean[layer])):5.1f}  "
+            f"spread {spread[layer]:5.1f}  R {r[layer]:.3f}  "
+            f"folds {angles.format_axis(mean[layer] + deviation.min())}.."
+            f"{angles.format_axis(mean[layer] + deviation.max())}")
+    return lines
+
+
+def summary_table(title: str, results: list, baseline: dict | None, theta_deg,
                   diverged: list, workdir) -> str:
-    """The text printed at the end of a run; ``results[0]`` is the headline rule.
+    """The text printed at the end of a run; ``results[0]`` is the headline rule;
+    ``theta_deg``: (F, E, L) or None without SOA layers.
     Warnings: diverged folds, optimistic selection, and the AU label leak that the
     run's metrics.json (in ``workdir``) records."""
     lines = [title, "", f"{'selection':<32} {'UF1':>7} {'UAR':>7} {'acc':>7}"]
@@ -113,13 +191,7 @@ def summary_table(title: str, results: list, baseline: dict | None, history,
         m = headline["mean_over_groups"]
         lines.append(f"  {'mean over databases':<30} {m['uf1']:7.4f} {m['uar']:7.4f} "
                      f"{m['accuracy']:7.4f}")
-    theta = history.theta_deg[:, -1]  # (F, L) after the last epoch; L = 0 without SOA
-    if theta.shape[1]:
-        lines += ["", "learned theta per SOA layer after the last epoch (degrees, over folds)"]
-    for layer in range(theta.shape[1]):
-        lines.append(f"  layer {layer}: mean {theta[:, layer].mean():6.1f}  "
-                     f"sd {theta[:, layer].std():5.1f}  "
-                     f"range {theta[:, layer].min():6.1f}..{theta[:, layer].max():6.1f}")
+    lines += theta_lines(theta_deg)
     if diverged:
         lines += ["", f"WARNING: {len(diverged)} fold(s) diverged (non-finite loss) and were "
                       f"frozen at their last finite state: {', '.join(diverged)}"]

@@ -16,6 +16,8 @@ from faceslueth_jax.evaluation import metrics
 
 RULES = ("last_epoch", "best_test_epoch")
 OPTIMISTIC = {"last_epoch": False, "best_test_epoch": True}
+RULE_TITLES = {"last_epoch": "last epoch (honest)",
+               "best_test_epoch": "best test epoch (OPTIMISTIC)"}  # for figures and tables
 
 
 def _test_labels(folds, labels):

@@ -32,7 +32,7 @@ Training target: the dynamic image of the input frames by approximate rank
 pooling, min-max normalised to 0..1 per sample (``models.dynamic_image``), with
 the gradient stopped. In train mode the model sows
 ``mse_weight * mean over pixels (D - DI)^2`` per sample, shape (B,), into the
-"losses" collection (``fold_trainer.AUX_LOSSES``); the trainer adds it to each
+"losses" collection (``fold_step.AUX_LOSSES``); the trainer adds it to each
 sample's cross-entropy (the paper: CE + 100 x MSE). At initialisation (which
 runs in eval mode) the decoder runs too, so its parameters exist; at
 evaluation it is skipped.
@@ -74,6 +74,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from faceslueth_jax.models.dynamic_image import dynamic_image, rank_pooling_weights
+from faceslueth_jax.models.layers import Dropout
 from faceslueth_jax.models.lgft import ConvBN, LocalGlobalTransformer
 
 AUX_LOSS_NAME = "dynamic_image"  # sown into the "losses" collection
@@ -181,10 +182,10 @@ class FDP(nn.Module):
         pooled = temporal_pool(scores, x)
         z = pooled.reshape(b, -1)
 
-        h = nn.Dropout(self.dropout, deterministic=not train)(z) if self.dropout else z
+        h = Dropout(self.dropout)(z, deterministic=not train) if self.dropout else z
         h = nn.relu(nn.Dense(self.head_hidden, name="fc1")(h))
         if self.dropout:
-            h = nn.Dropout(self.dropout, deterministic=not train)(h)
+            h = Dropout(self.dropout)(h, deterministic=not train)
         logits = nn.Dense(self.num_classes, name="classifier")(h)
 
         if train or self.is_initializing():
@@ -202,9 +203,8 @@ ENCODER_FIELDS = ("stem_widths", "depths", "dims", "global_dims", "global_every"
                   "head_dim", "mlp_ratio")
 
 
-def from_config(model_cfg, num_classes: int) -> FDP:
-    """The FDP of ``model_cfg.fdp`` (configs/fdp_recipe.py defines its fields)."""
-    f = model_cfg.fdp
+def from_config(f, num_classes: int) -> FDP:
+    """The FDP of ``model.fdp`` (configs/fdp_recipe.py defines its fields)."""
     tupled = {k: tuple(v) if isinstance(v, (list, tuple)) else v
               for k, v in ((k, f[k]) for k in ENCODER_FIELDS)}
     return FDP(num_classes=num_classes, num_frames=f.frames, encoder=tupled,

@@ -50,6 +50,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from faceslueth_jax.models.layers import Dropout
+
 
 def torch_uniform(fan_in: int):
     """U(-1/sqrt(fan_in), 1/sqrt(fan_in)): PyTorch's default for Conv/Linear biases,
@@ -97,11 +99,11 @@ class Attention(nn.Module):
         q, k, v = (t.reshape(b, h * w, self.heads, self.dim_head).transpose(0, 2, 1, 3)
                    for t in jnp.split(qkv, 3, axis=-1))
         dots = jnp.einsum("bhid,bhjd->bhij", q, k) * self.dim_head ** -0.5
-        attn = nn.Dropout(self.dropout)(jax.nn.softmax(dots, axis=-1), deterministic=not train)
+        attn = Dropout(self.dropout)(jax.nn.softmax(dots, axis=-1), deterministic=not train)
         out = jnp.einsum("bhij,bhjd->bhid", attn, v)
         out = out.transpose(0, 2, 1, 3).reshape(b, h, w, inner)
         out = dense(dim, inner, "out")(out)
-        return nn.Dropout(self.dropout)(out, deterministic=not train)
+        return Dropout(self.dropout)(out, deterministic=not train)
 
 
 class FeedForward(nn.Module):
@@ -112,9 +114,9 @@ class FeedForward(nn.Module):
     def __call__(self, x, train: bool):
         dim = x.shape[-1]
         x = dense(dim * self.mlp_mult, dim, "fc1")(x)
-        x = nn.Dropout(self.dropout)(nn.gelu(x, approximate=False), deterministic=not train)
+        x = Dropout(self.dropout)(nn.gelu(x, approximate=False), deterministic=not train)
         x = dense(dim, dim * self.mlp_mult, "fc2")(x)
-        return nn.Dropout(self.dropout)(x, deterministic=not train)
+        return Dropout(self.dropout)(x, deterministic=not train)
 
 
 class Transformer(nn.Module):
@@ -236,9 +238,8 @@ class HTNet(nn.Module):
         return dense(self.num_classes, x.shape[-1], "head")(x)
 
 
-def from_config(model_cfg, num_classes: int) -> HTNet:
-    """HTNet from ``model_cfg.htnet`` (configs/htnet_composite.py)."""
-    h = model_cfg.htnet
+def from_config(h, num_classes: int) -> HTNet:
+    """HTNet from ``model.htnet`` (configs/htnet_composite.py)."""
     return HTNet(
         num_classes=num_classes,
         image_size=int(h.image_size),

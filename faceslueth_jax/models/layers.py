@@ -1,13 +1,123 @@
 """Layers shared by the models."""
 
+from __future__ import annotations
+
 import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from faceslueth_jax import batch_context
 
 
-def batch_norm(train: bool, name: str, axis_name: str | None = None) -> nn.BatchNorm:
-    """BatchNorm with PyTorch's defaults (momentum 0.1 there = 0.9 here, eps 1e-5),
-    so converted reference weights and running statistics behave the same.
+class BatchNorm(nn.Module):
+    """BatchNorm with PyTorch's defaults (momentum 0.1 there = 0.9 here, eps 1e-5) and
+    the variables of ``flax.linen.BatchNorm`` (params scale, bias; batch_stats mean,
+    var), so converted reference weights and running statistics behave the same.
+
+    Training: moments over the real samples only (``batch_context``; the batch's
+    fillers are left out) and, with ``axis_name`` (a mapped axis a batch is
+    split over), over every device's share, weighted by its count:
+
+        n = sum_dev sum_i m_i,  mu = sum m x / n,  var = max(sum m x^2 / n - mu^2, 0)
+
+    running <- momentum * running + (1 - momentum) * (mu, var). Evaluation uses the
+    running moments. Either way y = (x - mu) * scale / sqrt(var + eps) + bias.
+    """
+
+    use_running_average: bool
+    axis_name: str | None = None
+    momentum: float = 0.9
+    epsilon: float = 1e-5
+
+    @nn.compact
+    def __call__(self, x):
+        features = x.shape[-1]
+        ra_mean = self.variable("batch_stats", "mean", jnp.zeros, (features,), jnp.float32)
+        ra_var = self.variable("batch_stats", "var", jnp.ones, (features,), jnp.float32)
+        scale = self.param("scale", nn.initializers.ones, (features,), jnp.float32)
+        bias = self.param("bias", nn.initializers.zeros, (features,), jnp.float32)
+        if self.use_running_average:
+            mean, var = ra_mean.value, ra_var.value
+        else:
+            mean, var = self._batch_moments(x)
+            if not self.is_initializing():
+                ra_mean.value = self.momentum * ra_mean.value + (1 - self.momentum) * mean
+                ra_var.value = self.momentum * ra_var.value + (1 - self.momentum) * var
+        mul = jax.lax.rsqrt(var + self.epsilon) * scale
+        return (x - mean) * mul + bias
+
+    def _batch_moments(self, x):
+        axes = tuple(range(x.ndim - 1))
+        batch = batch_context.current()
+        if batch is None:
+            weight = jnp.ones(x.shape[:1], jnp.float32)
+        else:
+            rows = x.shape[0] // batch.mask.shape[0]  # rows per sample, sample-major
+            weight = jnp.repeat(jnp.asarray(batch.mask, jnp.float32), rows)
+        weight = weight.reshape((-1,) + (1,) * (x.ndim - 1))
+        x32 = x.astype(jnp.float32)
+        per_sample = x[0].size // x.shape[-1]  # positions per sample and feature
+        count = jnp.sum(weight) * per_sample
+        sums = (jnp.sum(jnp.where(weight > 0, x32, 0.0), axes),
+                jnp.sum(jnp.where(weight > 0, x32 * x32, 0.0), axes))
+        if self.axis_name is not None and not self.is_initializing():
+            count, sums = jax.lax.psum((count, sums), self.axis_name)
+        mean = sums[0] / jnp.maximum(count, 1.0)
+        var = jnp.maximum(sums[1] / jnp.maximum(count, 1.0) - mean * mean, 0.0)
+        return mean, var
+
+
+def batch_norm(train: bool, name: str, axis_name: str | None = None) -> BatchNorm:
+    """``BatchNorm`` in training (batch moments) or evaluation (running moments) mode.
 
     ``axis_name``: a mapped axis over which one batch is split (data parallelism);
-    the batch mean and variance are then averaged over it, as for the whole batch."""
-    return nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5,
-                        axis_name=axis_name, name=name)
+    the batch moments are then those of the whole batch."""
+    return BatchNorm(use_running_average=not train, axis_name=axis_name, name=name)
+
+
+def sample_keys(module: nn.Module, rows: int):
+    """(rows, 2) keys, one per row of a batch: row r of sample i draws from
+    fold_in(split(make_rng('dropout'), B)[offset + i], r mod k) with k rows per
+    sample (``batch_context``), so no draw depends on how the batch is placed.
+    Outside a training step: B = the local samples, offset 0."""
+    base = module.make_rng("dropout")
+    batch = batch_context.current()
+    if batch is None:
+        return jax.random.split(base, rows)
+    local = batch.mask.shape[0]
+    keys = jax.lax.dynamic_slice_in_dim(jax.random.split(base, batch.size), batch.offset, local)
+    per_sample = rows // local
+    return jax.vmap(lambda k: jax.vmap(lambda j: jax.random.fold_in(k, j))(
+        jnp.arange(per_sample)))(keys).reshape(rows, -1)
+
+
+class Dropout(nn.Module):
+    """Element-wise dropout, x * m / (1 - rate) with m ~ Bernoulli(1 - rate); each
+    row's mask from its own key (``sample_keys``)."""
+
+    rate: float
+
+    @nn.compact
+    def __call__(self, x, deterministic: bool):
+        if deterministic or self.rate == 0.0:
+            return x
+        keep = 1.0 - self.rate
+        mask = jax.vmap(lambda k: jax.random.bernoulli(k, keep, x.shape[1:]))(
+            sample_keys(self, x.shape[0]))
+        return jnp.where(mask, x / keep, jnp.zeros_like(x))
+
+
+class DropPath(nn.Module):
+    """Stochastic depth: drop a row's whole residual branch, x / (1 - rate) or 0,
+    each row from its own key (``sample_keys``)."""
+
+    rate: float = 0.0
+
+    @nn.compact
+    def __call__(self, x, deterministic: bool):
+        if deterministic or self.rate == 0.0:
+            return x
+        keep = 1.0 - self.rate
+        mask = jax.vmap(lambda k: jax.random.bernoulli(k, keep))(sample_keys(self, x.shape[0]))
+        mask = mask.reshape((-1,) + (1,) * (x.ndim - 1))
+        return jnp.where(mask, x / keep, jnp.zeros_like(x))

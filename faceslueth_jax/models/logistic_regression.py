@@ -7,6 +7,11 @@ std, then W, b minimise
 
 by full-batch L-BFGS. A reference point for how hard a data set is: it sees
 the same flow inputs and folds as the deep model, without any structure.
+
+Nothing of a test sample (i not in T_f) reaches fold f's fit: its features and
+label are masked out (replaced, not multiplied by a zero weight, so that even a
+non-finite sample cannot leak through 0 * NaN) before the standardisation
+statistics and the loss are computed; it only receives the fitted model's logits.
 """
 
 from __future__ import annotations
@@ -18,15 +23,21 @@ import optax
 
 
 def _fit_predict(x, y, train_mask, num_classes: int, l2: float, steps: int):
+    # Samples outside T_f are replaced by zeros (features) and class 0 (labels) before
+    # anything is computed from them, not weighted by 0: 0 * NaN is NaN, so a
+    # non-finite test sample would otherwise spoil the whole fold's fit.
+    train = train_mask[:, None]
+    x_train = jnp.where(train, x, 0.0)
+    y_train = jnp.where(train_mask, y, 0)
     w_train = train_mask.astype(x.dtype)
     n = jnp.maximum(w_train.sum(), 1.0)
-    mean = (x * w_train[:, None]).sum(0) / n
-    std = jnp.sqrt(((x - mean) ** 2 * w_train[:, None]).sum(0) / n) + 1e-6
-    z = (x - mean) / std
+    mean = x_train.sum(0) / n
+    std = jnp.sqrt(jnp.where(train, (x_train - mean) ** 2, 0.0).sum(0) / n) + 1e-6
+    z_train = jnp.where(train, (x_train - mean) / std, 0.0)
 
     def loss(params):
-        logits = z @ params["w"] + params["b"]
-        ce = optax.softmax_cross_entropy_with_integer_labels(logits, y)
+        logits = z_train @ params["w"] + params["b"]
+        ce = optax.softmax_cross_entropy_with_integer_labels(logits, y_train)
         return (ce * w_train).sum() / n + 0.5 * l2 * jnp.sum(params["w"] ** 2)
 
     params = {"w": jnp.zeros((x.shape[1], num_classes)), "b": jnp.zeros(num_classes)}
@@ -41,7 +52,7 @@ def _fit_predict(x, y, train_mask, num_classes: int, l2: float, steps: int):
         return (optax.apply_updates(params, updates), state), None
 
     (params, _), _ = jax.lax.scan(step, (params, solver.init(params)), None, length=steps)
-    return z @ params["w"] + params["b"]
+    return (x - mean) / std @ params["w"] + params["b"]
 
 
 def fold_logits(features: np.ndarray, labels: np.ndarray, folds, num_classes: int,

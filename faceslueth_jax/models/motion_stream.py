@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 
 from faceslueth_jax.models.layers import batch_norm
-from faceslueth_jax.models.soa import SOABlock, orientation_angle
+from faceslueth_jax.models.soa import ORIENTATION, THETA_INIT_DEG, SOABlock, orientation_angle
 
 
 def carry_attention(a: jax.Array, stride: int) -> jax.Array:
@@ -35,7 +35,7 @@ class MotionStream(nn.Module):
     widths: Sequence[int] = (128, 128, 256, 512)
     strides: Sequence[int] = (1, 2, 2, 2)
     soa_mode: str = "steerable"
-    theta_init_deg: float = 72.0
+    theta_init_deg: float = THETA_INIT_DEG
     soa_reduction: int = 16
     batch_axis: str | None = None  # see layers.batch_norm
 
@@ -68,4 +68,4 @@ def soa_angles_deg(params) -> jnp.ndarray:
         return jnp.zeros((0,), jnp.float32)
     stream = params["motion"]
     stages = sorted((k for k in stream if k.startswith("stage")), key=lambda k: int(k[5:]))
-    return jnp.stack([jnp.degrees(orientation_angle(stream[k]["orientation"])) for k in stages])
+    return jnp.stack([jnp.degrees(orientation_angle(stream[k][ORIENTATION])) for k in stages])

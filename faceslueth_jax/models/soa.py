@@ -38,6 +38,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+# The parameter that holds each SOA block's angle as a 2-vector (cos t, sin t), and
+# the angle it starts from.
+ORIENTATION = "orientation"
+THETA_INIT_DEG = 72.0
+
 from faceslueth_jax.models.layers import batch_norm
 
 SOA_MODES = ("steerable", "reference")
@@ -141,7 +146,7 @@ class SOABlock(nn.Module):
     features: int
     stride: int = 1
     mode: str = "steerable"
-    theta_init_deg: float = 72.0
+    theta_init_deg: float = THETA_INIT_DEG
     reduction: int = 16
     batch_axis: str | None = None  # see layers.batch_norm
 
@@ -158,7 +163,7 @@ class SOABlock(nn.Module):
             shortcut = norm("shortcut_bn")(conv(1, self.stride, "shortcut_conv")(x))
         y = nn.relu(y + shortcut)
 
-        vec = self.param("orientation", orientation_init(self.theta_init_deg), (2,))
+        vec = self.param(ORIENTATION, orientation_init(self.theta_init_deg), (2,))
         if self.mode == "steerable":
             response = jnp.abs(steerable_derivative(y, vec))
         elif self.mode == "reference":

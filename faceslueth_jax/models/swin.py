@@ -64,6 +64,8 @@ import jax.numpy as jnp
 import numpy as np
 from flax import linen as nn
 
+from faceslueth_jax.models.layers import DropPath
+
 Dtype = Any
 
 # Value added to forbidden attention logits (the official Swin uses -100).
@@ -157,20 +159,6 @@ def compute_attention_mask(H: int, W: int, window_size: int, shift_size: int,
 # --------------------------------------------------------------------------
 # Modules
 # --------------------------------------------------------------------------
-
-class DropPath(nn.Module):
-    """Stochastic depth: drop the whole residual branch per sample."""
-    rate: float = 0.0
-
-    @nn.compact
-    def __call__(self, x, deterministic: bool):
-        if deterministic or self.rate == 0.0:
-            return x
-        keep = 1.0 - self.rate
-        shape = (x.shape[0],) + (1,) * (x.ndim - 1)
-        mask = jax.random.bernoulli(self.make_rng("dropout"), keep, shape)
-        return jnp.where(mask, x / keep, jnp.zeros_like(x))
-
 
 class PatchEmbed(nn.Module):
     """Conv(kernel=stride=patch) -> LayerNorm. (B, H, W, Cin) -> (B, H/p, W/p, C)."""

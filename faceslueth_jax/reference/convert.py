@@ -4,8 +4,11 @@ r"""Convert a PyTorch reference FaceSleuth checkpoint into a Flax/orbax checkpoi
 
 CHECKPOINT.pth: a ``state_dict`` of the reference model (``MMNet`` in
 Svardfox/FaceSleuth's CASME2_5.py), saved with ``torch.save(net.state_dict(), ...)``
-(a dict holding it under 'state_dict' or 'model', or a pickled whole model, also
-works). torch is needed for this command only: ``pip install -r requirements-bench.txt``.
+(or a dict holding it under 'state_dict' or 'model'). It is read with
+``torch.load(weights_only=True)``, which refuses anything but tensors and plain
+containers. A pickled whole model (``torch.save(net)``) needs ``--allow_pickle``:
+unpickling runs whatever code the file names, so use it only on files you trust.
+torch is needed for this command only: ``pip install torch`` (CPU wheels suffice).
 
 DIR (must not exist) receives, all at once:
   variables/   orbax checkpoint of {params, batch_stats} of the paper preset with
@@ -30,31 +33,28 @@ import numpy as np
 from absl import app, flags
 
 from faceslueth_jax import atomic_files
-from faceslueth_jax.reference import torch_weights
+from faceslueth_jax.models import faceslueth_r, registry
+from faceslueth_jax.reference import pickle_scan, torch_weights
 
 TORCH_MISSING = ("reading a PyTorch checkpoint needs torch, which is not in requirements.txt: "
-                 "pip install -r requirements-bench.txt")
+                 "pip install torch")
 
 
 def reference_model_config(state: dict) -> tuple[ml_collections.ConfigDict, int]:
     """(model config, number of classes) of the network a reference state_dict holds."""
-    from configs.common import base_config, reference_network
-
     s = torch_weights.reference_state_dict(state)
     for key in ("main_branch.fc1.weight", "main_branch.fc2.weight", "main_branch.fc3.weight"):
         if key not in s:
             raise ValueError(f"{key} is missing: this is not a state_dict of the reference "
                              "FaceSleuth model (MMNet)")
-    config = base_config("converted", preset="paper")
-    reference_network(config)
-    config.model.au_dim = int(s["main_branch.fc2.weight"].shape[1] - s["main_branch.fc1.weight"].shape[0])
-    return config.model, int(s["main_branch.fc3.weight"].shape[0])
+    own = faceslueth_r.as_reference(faceslueth_r.variant_config("paper"))
+    own.au_dim = int(s["main_branch.fc2.weight"].shape[1] - s["main_branch.fc1.weight"].shape[0])
+    model = ml_collections.ConfigDict(dict(name="faceslueth_r", preset="paper", faceslueth_r=own))
+    return model, int(s["main_branch.fc3.weight"].shape[0])
 
 
 def build(model_config, num_classes: int):
-    from faceslueth_jax.train.experiment import build_model
-
-    return build_model(model_config, num_classes)
+    return registry.from_config(model_config, num_classes)
 
 
 def check_against_model(variables: dict, model_config, num_classes: int) -> None:
@@ -65,8 +65,9 @@ def check_against_model(variables: dict, model_config, num_classes: int) -> None
     model = build(model_config, num_classes)
     side = 224
     example = {"onset": jnp.zeros((2, side, side, 3)), "apex": jnp.zeros((2, side, side, 3))}
-    if model_config.au_dim:
-        example["au"] = jnp.zeros((2, model_config.au_dim))
+    au_dim = registry.au_dim(model_config)
+    if au_dim:
+        example["au"] = jnp.zeros((2, au_dim))
     want = jax.eval_shape(lambda: model.init(jax.random.key(0), example, train=False))
     want = {k: want[k] for k in ("params", "batch_stats")}
     got = jax.tree.map(np.shape, variables)
@@ -88,12 +89,31 @@ def convert_state_dict(state: dict) -> tuple[dict, ml_collections.ConfigDict, in
     return variables, model_config, num_classes
 
 
-def load_torch_checkpoint(path) -> dict:
+class UnsafeCheckpoint(ValueError):
+    """The file holds pickled objects, which only --allow_pickle may load."""
+
+
+def load_torch_checkpoint(path, allow_pickle: bool = False) -> dict:
+    """The state_dict in ``path``. Unless ``allow_pickle``, the file's pickle is first
+    scanned (``pickle_scan``, without unpickling) and refused when it names anything
+    but tensors and plain containers; torch then reads it with ``weights_only=True``.
+    Unpickling arbitrary objects runs the code they name."""
+    if not allow_pickle:
+        try:
+            unsafe = pickle_scan.unsafe_globals(path)
+        except pickle_scan.UnreadablePickle as e:
+            raise ValueError(str(e)) from None
+        if unsafe:
+            raise UnsafeCheckpoint(
+                f"{path}: loading it would import {', '.join(unsafe[:4])}: it holds pickled "
+                f"Python objects (e.g. a whole model saved with torch.save(net)), and "
+                f"unpickling runs the code they name. Save net.state_dict() instead, or pass "
+                f"--allow_pickle if you trust the file")
     try:
         import torch
     except ImportError as e:
         raise ImportError(TORCH_MISSING) from e
-    obj = torch.load(path, map_location="cpu", weights_only=False)
+    obj = torch.load(path, map_location="cpu", weights_only=not allow_pickle)
     if hasattr(obj, "state_dict"):
         obj = obj.state_dict()
     for key in ("state_dict", "model"):
@@ -138,19 +158,24 @@ def restore(directory):
     return build(model_config, meta["num_classes"]), variables
 
 
-def convert_file(checkpoint, out) -> pathlib.Path:
-    variables, model_config, num_classes = convert_state_dict(load_torch_checkpoint(checkpoint))
+def convert_file(checkpoint, out, allow_pickle: bool = False) -> pathlib.Path:
+    variables, model_config, num_classes = convert_state_dict(
+        load_torch_checkpoint(checkpoint, allow_pickle))
     return save(out, variables, model_config, num_classes)
 
 
 flags.DEFINE_string("from_torch", None, "PyTorch state_dict of the reference model (.pth).")
 flags.DEFINE_string("out", None, "New folder for the Flax/orbax checkpoint.")
+flags.DEFINE_bool("allow_pickle", False,
+                  "UNSAFE: also load a pickled whole model (torch.load weights_only=False). "
+                  "Unpickling runs any code the file names: use only on files you trust. "
+                  "Without it only tensors and plain containers are read.")
 
 
 def main(argv):
     del argv
     try:
-        out = convert_file(flags.FLAGS.from_torch, flags.FLAGS.out)
+        out = convert_file(flags.FLAGS.from_torch, flags.FLAGS.out, flags.FLAGS.allow_pickle)
     except (ImportError, ValueError, FileExistsError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

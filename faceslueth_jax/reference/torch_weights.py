@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from faceslueth_jax.models import soa
+
 
 def conv_kernel(weight: np.ndarray) -> np.ndarray:
     """OIHW -> HWIO."""
@@ -41,7 +43,7 @@ def soa_block(state: dict, prefix: str = "") -> tuple[dict, dict]:
     if "downsample.0.weight" in s:
         params["shortcut_conv"] = {"kernel": conv_kernel(s["downsample.0.weight"])}
         params["shortcut_bn"], stats["shortcut_bn"] = batch_norm(s, "downsample.1")
-    params["orientation"] = s["pool.vec"]
+    params[soa.ORIENTATION] = s["pool.vec"]
     params["squeeze"] = {"kernel": conv_kernel(s["squeeze.weight"])}
     params["excite"] = {"kernel": conv_kernel(s["excitate.weight"])}
     return params, stats

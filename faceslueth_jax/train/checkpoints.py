@@ -5,18 +5,25 @@ stopped, t = (chunk epochs finished) = c * E + e for chunk c after e epochs:
 
   state     the chunk's fold-stacked FoldState (params, BatchNorm statistics,
             optimiser state, divergence flags) and its per-fold PRNG keys;
-  history   every fold's records so far (loss, test logits, theta, divergence;
-            (F, E, ...) arrays, unfilled entries zero), from which the
-            best-epoch rule is recomputed;
+  history   every fold's records so far (loss, test logits, divergence and the
+            probes, e.g. theta; (F, E, ...) arrays, unfilled entries zero),
+            from which the best-epoch rule is recomputed;
   progress  chunk, epochs done, and a fingerprint of everything that decides
             the numbers (config, placement, fold tables), so a checkpoint is
             never resumed under another experiment.
 
 Saving is asynchronous (the arrays are copied to host memory, then written in
 the background); orbax writes each step into a temporary folder and renames it
-when complete, so a kill mid-save leaves the previous steps intact. A step that
-is complete but unreadable (truncated or corrupt files) is reported, moved to
-``<dir>.corrupt/<step>`` and the next older step is used.
+when complete, so a kill mid-save leaves the previous steps intact.
+
+Reading a step tells three cases apart:
+  unreadable  its files are truncated, corrupt or missing: reported, moved to
+              ``<dir>.corrupt/<step>``, and the next older step is used;
+  mismatch    it reads, but holds another sweep (fingerprint) or arrays of
+              other names or shapes (e.g. written by another version of the
+              code): ``CheckpointMismatch``, nothing is moved;
+  any other error (a file system that cannot be read right now): raised as
+              it is, nothing is moved, so rerunning later resumes.
 """
 
 from __future__ import annotations
@@ -47,13 +54,16 @@ logging.get_absl_handler().addFilter(_QuietOrbax())
 
 
 class CheckpointMismatch(RuntimeError):
-    """The workdir's checkpoints belong to another experiment or placement."""
+    """The workdir's checkpoints belong to another experiment, placement or code version."""
 
 
-def _sized(history: dict) -> dict:
-    """The history without its empty arrays (theta of a model without SOA layers),
-    which orbax refuses to save; restoring gives them back as zeros of their shape."""
-    return {k: v for k, v in history.items() if np.prod(np.shape(v)) > 0}
+class _Unreadable(Exception):
+    """A step's files cannot be decoded (truncated, corrupt, missing)."""
+
+
+# Errors of decoding a step's files (orbax, tensorstore, JSON) that mean the step is
+# damaged; an OSError other than a missing file is the file system's, not the step's.
+_DAMAGE = (ValueError, KeyError, EOFError, FileNotFoundError, json.JSONDecodeError)
 
 
 def fingerprint(*parts) -> str:
@@ -84,7 +94,7 @@ class SweepCheckpoints:
         """Start an asynchronous save (returns once the arrays are on the host)."""
         self.manager.save(step, args=ocp.args.Composite(
             state=ocp.args.StandardSave(state),
-            history=ocp.args.StandardSave(_sized(history)),
+            history=ocp.args.StandardSave(history),
             progress=ocp.args.JsonSave(dict(progress, fingerprint=self.fingerprint))))
 
     def restore_latest(self, abstract_state, history_like: dict):
@@ -100,34 +110,52 @@ class SweepCheckpoints:
                 self._set_aside(step, error or "unreadable on another process")
                 continue
             progress, state, history = restored
-            if progress.get("fingerprint") != self.fingerprint:
-                raise CheckpointMismatch(
-                    f"{self.directory} holds checkpoints of another experiment or placement "
-                    f"(fingerprint {progress.get('fingerprint')}, this run "
-                    f"{self.fingerprint}): use a new --workdir, or the config and devices "
-                    f"that wrote them")
             logging.info("resuming from checkpoint step %d in %s", step, self.directory)
             return progress, state, history
         return None
 
     def _read(self, step: int, abstract_state, history_like: dict):
-        """((progress, state, history), None), or (None, what went wrong)."""
+        """((progress, state, history), None), or (None, why the step is unreadable).
+        Raises CheckpointMismatch for a readable step of another sweep or layout."""
         try:
             progress = self.manager.restore(step, args=ocp.args.Composite(
                 progress=ocp.args.JsonRestore()))["progress"]
-            if progress.get("fingerprint") != self.fingerprint:
-                return (progress, None, None), None  # refused by the caller, not corrupt
+        except _DAMAGE as e:
+            return None, _why(e)
+        if progress.get("fingerprint") != self.fingerprint:
+            raise CheckpointMismatch(
+                f"{self.directory} holds checkpoints of another experiment or placement "
+                f"(fingerprint {progress.get('fingerprint')}, this run {self.fingerprint}): "
+                f"use a new --workdir, or the config and devices that wrote them")
+        self._check_layout(step, abstract_state, history_like)
+        try:
             restored = self.manager.restore(step, args=ocp.args.Composite(
                 state=ocp.args.StandardRestore(abstract_state),
-                history=ocp.args.StandardRestore(_sized(history_like))))
-            history = {k: np.asarray(v) for k, v in restored["history"].items()}
-            history.update({k: np.zeros(np.shape(v), v.dtype) for k, v in history_like.items()
-                            if k not in history})  # the empty arrays not saved
-            if any(history[k].shape != np.shape(v) for k, v in history_like.items()):
-                raise ValueError("history arrays have the wrong shapes")
-        except Exception as e:  # noqa: BLE001 - any unreadable step is skipped
-            return None, f"{type(e).__name__}: {str(e)[:300]}"
+                history=ocp.args.StandardRestore(history_like)))
+        except _DAMAGE as e:
+            return None, _why(e)
+        history = {k: np.asarray(v) for k, v in restored["history"].items()}
         return (progress, restored["state"], history), None
+
+    def _check_layout(self, step: int, abstract_state, history_like: dict) -> None:
+        """CheckpointMismatch unless the step's saved arrays have the names and shapes
+        this sweep restores (its metadata is read, not its arrays)."""
+        wanted = {"state": abstract_state, "history": history_like}
+        for part, like in wanted.items():
+            try:
+                saved = _shapes(ocp.StandardCheckpointHandler().metadata(
+                    self.directory / str(step) / part))
+            except (*_DAMAGE, TypeError, AttributeError):
+                return  # no readable metadata: the restore itself decides (unreadable)
+            want = _shapes(like)
+            if sorted(saved.values()) != sorted(want.values()):
+                missing = sorted(set(want) - set(saved))[:3]
+                extra = sorted(set(saved) - set(want))[:3]
+                raise CheckpointMismatch(
+                    f"checkpoint step {step} in {self.directory} holds a {part} of another "
+                    f"layout ({len(saved)} arrays, this sweep has {len(want)}; missing "
+                    f"{missing}, unexpected {extra}), e.g. written by another version of the "
+                    f"code: use a new --workdir, or the code that wrote it; nothing was moved")
 
     def _set_aside(self, step: int, error: str) -> None:
         message = (f"checkpoint step {step} in {self.directory} is unreadable ({error}); "
@@ -147,3 +175,18 @@ class SweepCheckpoints:
         """Wait for the last save to be complete on disk."""
         self.manager.wait_until_finished()
         self.manager.close()
+
+
+def _shapes(tree) -> dict:
+    """{'a/b/c': shape} of a tree of arrays, abstract arrays or orbax array metadata."""
+    def name(key) -> str:
+        for field in ("key", "name", "idx"):
+            if hasattr(key, field):
+                return str(getattr(key, field))
+        return str(key)
+    return {"/".join(name(k) for k in path): tuple(getattr(v, "shape", np.shape(v)))
+            for path, v in jax.tree_util.tree_leaves_with_path(tree)}
+
+
+def _why(error: Exception) -> str:
+    return f"{type(error).__name__}: {str(error)[:300]}"

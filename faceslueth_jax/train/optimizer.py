@@ -1,8 +1,9 @@
 """The reference recipe's optimiser: AdamW with a separate group for SOA angles
 (or Adam with coupled L2 weight decay, ``weight_decay_mode='l2'``).
 
-Two parameter groups, chosen by name: every ``orientation`` vector is "theta",
-everything else is "weights". Each group is AdamW with its own lr and weight
+Two parameter groups, chosen by name: every parameter named in ``slow_params``
+(the model's, e.g. SOA's ``orientation`` vector) is "theta", everything else is
+"weights". Each group is AdamW with its own lr and weight
 decay; both learning rates follow
 
     lr(step) = lr_0 * gamma ** min(floor(step / steps_per_epoch), decay_epochs)
@@ -30,17 +31,19 @@ def epoch_decay(lr: float, gamma: float, decay_epochs: int, steps_per_epoch: int
     return schedule
 
 
-def param_groups(params):
-    """'theta' for SOA orientation vectors, 'weights' for everything else."""
+def param_groups(params, slow_params: tuple = ()):
+    """'theta' for the parameters named in ``slow_params``, 'weights' for the rest."""
     def label(path, _):
-        return "theta" if any(getattr(k, "key", None) == "orientation" for k in path) else "weights"
+        named = any(getattr(k, "key", None) in slow_params for k in path)
+        return "theta" if named else "weights"
     return jax.tree_util.tree_map_with_path(label, params)
 
 
 WEIGHT_DECAY_MODES = ("decoupled", "l2")
 
 
-def make_optimizer(cfg, steps_per_epoch: int) -> optax.GradientTransformation:
+def make_optimizer(cfg, steps_per_epoch: int,
+                   slow_params: tuple = ()) -> optax.GradientTransformation:
     """``cfg``: lr, weight_decay, theta_lr, theta_weight_decay, gamma, decay_epochs, eps,
     and optionally weight_decay_mode: 'decoupled' (AdamW: w -= lr * wd * w besides the
     Adam step, the default) or 'l2' (torch's Adam(weight_decay=wd): g += wd * w before
@@ -59,4 +62,4 @@ def make_optimizer(cfg, steps_per_epoch: int) -> optax.GradientTransformation:
     return optax.multi_transform(
         {"weights": adamw(cfg.lr, cfg.weight_decay),
          "theta": adamw(cfg.theta_lr, cfg.theta_weight_decay)},
-        param_groups)
+        lambda params: param_groups(params, slow_params))

@@ -2,9 +2,10 @@
 
 A sweep of F folds runs on a mesh of G x D devices. Mesh axis ``fold`` has G
 device groups, each training its own folds; axis ``data`` splits every step's
-batch of B samples over the D devices of a group (B / D each; gradients summed
-and BatchNorm moments averaged over ``data``, so without dropout the step is the
-one a single device would take, up to float summation order).
+batch of B samples over the D devices of a group (B / D each; gradients and
+BatchNorm's sums and counts summed over ``data``, dropout drawn per sample of the
+whole batch, so the step is the one a single device would take, up to float
+summation order).
 
 A chunk is K = G * k folds run by one compiled program, k per device group
 (vmapped). F folds take C = ceil(F / K) chunks; chunks are balanced and the

@@ -1,4 +1,4 @@
-"""A one-line progress bar: chunk of folds, epoch, fold-averaged loss, elapsed and ETA."""
+"""A one-line progress bar: which folds, epoch, fold-averaged loss, elapsed and ETA."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import numpy as np
 
 
 class Progress:
-    def __init__(self, label: str, stream=None, width: int = 24):
+    def __init__(self, label: str, folds_per_chunk: int = 1, stream=None, width: int = 24):
         self.label = label
+        self.folds_per_chunk = folds_per_chunk
         self.stream = stream or sys.stderr
         self.width = width
         self.start = time.monotonic()
@@ -33,8 +34,10 @@ class Progress:
             loss += f" ({losses.size - finite.size} diverged)"
         filled = int(self.width * done / total)
         where = f"epoch {epoch + 1}/{epochs}"
-        if num_chunks > 1:
-            where = f"folds chunk {chunk + 1}/{num_chunks}, " + where
+        if num_chunks > 1 and self.folds_per_chunk == 1:
+            where = f"fold {chunk + 1}/{num_chunks}, " + where
+        elif num_chunks > 1:
+            where = f"folds chunk {chunk + 1}/{num_chunks} ({self.folds_per_chunk} each), " + where
         line = (f"{self.label} [{'#' * filled}{'.' * (self.width - filled)}] "
                 f"{where}  fold-mean loss {loss}  elapsed {_clock(now - self.start)}  "
                 f"eta {eta}")

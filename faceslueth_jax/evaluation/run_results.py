@@ -1,0 +1,116 @@
+"""A finished sweep's evaluation and files: every selection rule scored, the
+baseline beside them, the probes' records, metrics.json and summary.txt.
+
+The config's ``protocol.selection`` is the headline (predictions.csv, the
+confusion matrix); the other rule is scored too and reported beside it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import shlex
+import sys
+import time
+
+import jax
+import numpy as np
+
+from faceslueth_jax import atomic_files
+from faceslueth_jax.evaluation import angles, metrics, run_files, selection
+
+HONEST_NOTE = "honest: every fold scored after the fixed schedule's last epoch"
+
+
+def au_leak_note(au_dim: int) -> str | None:
+    """The warning a run whose model reads ground-truth action units must carry, or None."""
+    if not au_dim:
+        return None
+    return (f"LABEL LEAK: model.faceslueth_r.au_dim={au_dim} feeds the model each sample's "
+            "ground-truth FACS action units from the database's coding sheet, at test time as "
+            "well as in training (the reference's practice). The coders' AUs largely determine "
+            "the emotion label, so these figures do not estimate recognition from video; "
+            "au_dim=0 is the honest setting")
+
+
+def write(workdir, config, data, folds, history, *, baseline, model_title: str, au_dim: int,
+          train_seconds: float, started: float) -> dict:
+    """Score, write the run's files (each atomically) and return metrics.json's content
+    plus ``summary_text``. ``baseline``: the logistic regression's (N, K) logits or None."""
+    workdir = pathlib.Path(workdir)
+    headline_rule = config.protocol.selection
+    rules = [headline_rule] + [r for r in selection.RULES if r != headline_rule]
+    title = (f"{model_title} {config.protocol.name.upper()} on {config.data.name}: "
+             f"{len(data)} samples, {folds.num_folds} folds, {config.train.epochs} epochs")
+    results = {}
+    for rule in rules:
+        results[rule], fold_of, probs = selection.evaluate(history, folds, data, rule)
+        if rule == headline_rule:
+            run_files.write_predictions(workdir, data, folds.names, fold_of, probs)
+            run_files.plot_confusion(workdir, results[rule], data.class_names, title)
+    baseline_scores = None
+    if baseline is not None:
+        baseline_scores = metrics.pooled_scores(data.label, baseline.argmax(-1),
+                                                len(data.class_names),
+                                                groups=selection.database_groups(data))
+    theta = history.probes.get("theta_deg")
+    if theta is not None:
+        run_files.write_theta(workdir, theta, folds.names)
+        run_files.plot_theta(workdir, theta, title)
+    diverged = [folds.names[f] for f in np.flatnonzero(history.diverged[:, -1])]
+    optimistic = selection.OPTIMISTIC[headline_rule]
+    summary = {
+        "config_name": config.name,
+        "model": model_title,
+        "preset": config.model.get("preset", ""),
+        "protocol": config.protocol.name,
+        "selection": headline_rule,
+        "optimistic": optimistic,
+        "note": run_files.OPTIMISTIC_NOTE if optimistic else HONEST_NOTE,
+        "headline": results[headline_rule],
+        "other_selections": {r: results[r] for r in rules[1:]},
+        "logistic_regression_baseline": baseline_scores,
+        "num_samples": len(data),
+        "num_folds": folds.num_folds,
+        "class_names": list(data.class_names),
+        "epochs": config.train.epochs,
+        "final_theta_deg": (angles.final_theta_summary(theta, folds.names)
+                            if theta is not None else None),
+        "loss_per_fold_epoch": history.loss.tolist(),
+        "diverged_folds": diverged,
+        "au_leak_note": au_leak_note(au_dim),
+        "execution": dict(history.execution, num_processes=jax.process_count(),
+                          device=jax.devices()[0].device_kind, num_devices=jax.device_count(),
+                          host_cpus=os.cpu_count(), platform=jax.devices()[0].platform),
+        "command": shlex.join(["python"] + sys.argv),  # as this process was started
+        "train_seconds": train_seconds,
+        "wall_seconds": time.time() - started,
+    }
+    summary = _keep_first_timing(workdir, summary)
+    atomic_files.write_json(workdir / "metrics.json", summary)
+    heading = (f"{title}, {summary['wall_seconds'] / 60:.1f} min on "
+               f"{summary['execution']['device']}")
+    summary["summary_text"] = run_files.summary_table(
+        heading, [results[r] for r in rules], baseline_scores, theta, diverged, workdir)
+    atomic_files.write_text(workdir / "summary.txt", summary["summary_text"] + "\n")
+    return summary
+
+
+def _keep_first_timing(workdir: pathlib.Path, summary: dict) -> dict:
+    """A rerun that found the sweep already finished (it trained nothing, e.g. to
+    report another selection rule) keeps the timing of the run that trained it and
+    records its own as ``rerun_seconds``."""
+    execution = summary["execution"]
+    finished = execution.get("resumed_from_step") == execution["num_chunks"] * summary["epochs"]
+    previous = workdir / "metrics.json"
+    if not (finished and previous.is_file()):
+        return summary
+    try:
+        old = json.loads(previous.read_text())
+    except json.JSONDecodeError:
+        return summary
+    if "train_seconds" not in old:
+        return summary
+    return dict(summary, train_seconds=old["train_seconds"], wall_seconds=old["wall_seconds"],
+                rerun_seconds=summary["wall_seconds"])

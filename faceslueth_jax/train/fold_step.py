@@ -1,0 +1,163 @@
+"""The maths of one fold: its state, one training step, one epoch, its test logits.
+
+Every function here is pure and module-level, so each can be called and tested
+alone (as flax's ``train_step``); ``fold_trainer`` maps them over folds and
+devices. ``model`` is any Flax module mapping a dict of batched views to logits.
+
+One step on a batch of B samples (positions p of the epoch's permutation; the
+weight w_i = 1 for real training samples, 0 for the fillers that pad a fold's
+last batch):
+
+    loss = sum_i w_i (CE_i + sum_aux aux_i) / max(sum_i w_i, 1)
+
+where ``aux`` are the per-sample losses the model sows into ``AUX_LOSSES``
+(FDP's dynamic-image reconstruction). Fillers take no part at all: their inputs
+are zeroed, their losses dropped (not multiplied by 0, so a NaN cannot leak) and
+BatchNorm's moments leave them out (``batch_context``). With the mesh axis
+``data`` of size D every device holds B / D samples; losses and gradients are
+summed over it. A step whose batch has no weight, or whose loss is not finite,
+leaves the state untouched; a non-finite loss marks the fold diverged, and it
+stays frozen.
+
+Randomness of fold f (key k_f): initial weights from fold_in(k_f, 0); epoch e
+from fold_in(fold_in(k_f, 1), e), split into the permutation's key and the
+steps' key; step s from fold_in(steps' key, s), split into augmentation (one key
+per sample of the whole batch, then this device's share) and dropout (the same
+key on every device; layers split it per sample of the whole batch, see
+``models.layers.sample_keys``). So no draw depends on the placement.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import flax
+import jax
+import jax.numpy as jnp
+import optax
+
+from faceslueth_jax import batch_context
+from faceslueth_jax.data import augment
+from faceslueth_jax.train.placement import DATA
+
+# Collection in which a model sows per-sample (B,) auxiliary training losses
+# (``self.sow(AUX_LOSSES, name, loss)``); each is added to the cross-entropy.
+AUX_LOSSES = "losses"
+
+
+@flax.struct.dataclass
+class FoldState:
+    params: dict
+    batch_stats: dict
+    opt_state: optax.OptState
+    diverged: jax.Array  # bool ()
+
+
+@flax.struct.dataclass
+class FoldSpec:
+    key: jax.Array        # (2,) uint32
+    train_idx: jax.Array  # (M,) int32 rows of the device group's data block, valid up to num_train
+    num_train: jax.Array  # () int32
+    test_idx: jax.Array   # (S,) int32 rows of the device group's data block
+
+
+def init_fold(model, example: dict, optimizer, key) -> FoldState:
+    """Fold f's initial state from its key k_f (parameters drawn with fold_in(k_f, 0))."""
+    variables = model.init(jax.random.fold_in(key, 0), example, train=False)
+    params = variables["params"]
+    return FoldState(params=params, batch_stats=variables.get("batch_stats", {}),
+                     opt_state=optimizer.init(params), diverged=jnp.array(False))
+
+
+def weighted_loss(model, params, batch_stats, views, labels, weight, total_weight,
+                  dropout_key, offset, batch_size: int):
+    """(loss, new batch_stats): this device's share of the batch's weighted mean loss.
+    ``offset``: index of this device's first sample in the batch of ``batch_size``."""
+    real = weight > 0
+    views = {k: jnp.where(real.reshape((-1,) + (1,) * (v.ndim - 1)), v, jnp.zeros_like(v))
+             for k, v in views.items()}  # fillers: zeros, so nothing of theirs is NaN
+    with batch_context.within(real, offset, batch_size):
+        logits, updates = model.apply(
+            {"params": params, "batch_stats": batch_stats}, views, train=True,
+            mutable=["batch_stats", AUX_LOSSES], rngs={"dropout": dropout_key})
+    per_sample = optax.softmax_cross_entropy_with_integer_labels(logits, labels)
+    for aux in jax.tree.leaves(updates.get(AUX_LOSSES, {})):
+        per_sample = per_sample + aux  # e.g. FDP's dynamic-image reconstruction
+    loss = jnp.sum(jnp.where(real, per_sample * weight, 0.0)) / jnp.maximum(total_weight, 1.0)
+    return loss, updates.get("batch_stats", {})
+
+
+def train_step(model, optimizer, state: FoldState, views: dict, labels, weight, dropout_key,
+               offset=0, batch_size: int | None = None) -> tuple[FoldState, jax.Array, jax.Array]:
+    """One optimiser step on a weighted batch (this device's share of it under the
+    mesh axis ``data``, starting at sample ``offset`` of ``batch_size``; default the
+    whole batch): (new state, the batch's loss or NaN, its total weight)."""
+    total_weight = jax.lax.psum(weight.sum(), DATA)
+    (loss, batch_stats), grads = jax.value_and_grad(weighted_loss, argnums=1, has_aux=True)(
+        model, state.params, state.batch_stats, views, labels, weight, total_weight, dropout_key,
+        offset, batch_size or weight.shape[0])
+    loss, grads = jax.lax.psum((loss, grads), DATA)
+    updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
+    new = FoldState(optax.apply_updates(state.params, updates), batch_stats, opt_state,
+                    state.diverged)
+    finite = jnp.isfinite(loss)
+    apply = (total_weight > 0) & finite & ~state.diverged
+    state = jax.tree.map(lambda n, o: jnp.where(apply, n, o), new, state)
+    state = state.replace(diverged=state.diverged | ~finite)
+    return state, jnp.where(finite, loss, jnp.nan), total_weight
+
+
+def train_epoch(model, optimizer, train_cfg, state: FoldState, spec: FoldSpec, data_views: dict,
+                data_labels, epoch, *, steps: int, data_parallel: int, u_mirror_offset: float,
+                unroll: int) -> tuple[FoldState, jax.Array]:
+    """``steps`` steps over a fresh permutation of the fold's training rows:
+    (new state, the epoch's mean training loss, NaN once diverged)."""
+    batch_size = train_cfg.batch_size
+    local = batch_size // data_parallel  # this device's share of every batch
+    shard = jax.lax.axis_index(DATA)
+    epoch_key = jax.random.fold_in(jax.random.fold_in(spec.key, 1), epoch)
+    perm_key, step_key = jax.random.split(epoch_key)
+    num_slots = spec.train_idx.shape[0]
+    valid = jnp.arange(num_slots) < spec.num_train
+    order = jnp.argsort(jnp.where(valid, jax.random.uniform(perm_key, (num_slots,)), 2.0))
+
+    def step(state: FoldState, s):
+        positions = s * batch_size + shard * local + jnp.arange(local)
+        weight = (positions < spec.num_train).astype(jnp.float32)
+        idx = spec.train_idx[order[positions % spec.num_train]]
+        views = {k: v[idx] for k, v in data_views.items()}
+        augment_key, dropout_key = jax.random.split(jax.random.fold_in(step_key, s))
+        keys = jax.random.split(augment_key, batch_size)  # one per sample of the batch
+        keys = jax.lax.dynamic_slice_in_dim(keys, shard * local, local)
+        # jitter and spatial augmentation (none without cfg.augment); drops the windows
+        views = augment.train_views(keys, views, train_cfg, u_mirror_offset)
+        state, loss, total_weight = train_step(model, optimizer, state, views, data_labels[idx],
+                                               weight, dropout_key, shard * local, batch_size)
+        return state, (loss, total_weight)
+
+    state, (losses, counts) = jax.lax.scan(step, state, jnp.arange(steps), unroll=unroll)
+    mean_loss = jnp.sum(jnp.nan_to_num(losses, nan=0.0) * counts) / jnp.maximum(counts.sum(), 1)
+    return state, jnp.where(state.diverged, jnp.nan, mean_loss)
+
+
+def test_logits(model, state: FoldState, test_idx, data_views: dict, batch_size: int,
+                unroll: int):
+    """Logits (S, K) of the fold's test rows, in batches of at most B (bounded memory)."""
+    size = test_idx.shape[0]
+    batch = min(batch_size, size)
+    count = math.ceil(size / batch)
+    idx = jnp.pad(test_idx, (0, count * batch - size), mode="edge").reshape(count, batch)
+    variables = {"params": state.params, "batch_stats": state.batch_stats}
+
+    def one(_, rows):  # exactly onset and apex: no jitter windows
+        views = {k: v[rows] for k, v in augment.model_views(data_views).items()}
+        return None, model.apply(variables, views, train=False)
+
+    _, logits = jax.lax.scan(one, None, idx, unroll=min(unroll, count))
+    return logits.reshape(count * batch, -1)[:size]
+
+
+def probe_values(probes: dict[str, Callable], params) -> dict:
+    """{name: fn(params)} for the values recorded after every epoch."""
+    return {name: fn(params) for name, fn in probes.items()}

@@ -1,0 +1,142 @@
+"""A run's files from theta arrays and results built by hand: theta.csv, theta.png,
+confusion_matrix.png and the printed summary."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+
+from faceslueth_jax.evaluation import run_files
+
+
+@pytest.fixture
+def figures(monkeypatch):
+    """The figures run_files writes, kept open for inspection (and still written)."""
+    kept = {}
+    write = run_files.atomic_files.write_figure
+
+    def keep(path, figure):
+        kept[path.name] = figure
+        return write(path, figure)
+
+    monkeypatch.setattr(run_files.atomic_files, "write_figure", keep)
+    return kept
+
+
+def _theta(epoch_means, offsets=(-1.0, 0.0, 1.0)):
+    """(folds, epochs, 1): per epoch the folds sit at mean + offset, mod 180."""
+    means = np.asarray(epoch_means, float)
+    return np.mod(means[None, :] + np.asarray(offsets)[:, None], 180.0)[:, :, None]
+
+
+def _legend(ax) -> list:
+    legend = ax.get_legend()
+    return [t.get_text() for t in legend.get_texts()] if legend else []
+
+
+def test_write_theta_takes_the_array(tmp_path):
+    theta = np.arange(2 * 3 * 4, dtype=float).reshape(2, 3, 4)
+    run_files.write_theta(tmp_path, theta, ["s1", "s2"])
+    with open(tmp_path / "theta.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 2 * 3 * 4
+    assert rows[-1] == {"fold": "s2", "epoch": "3", "layer": "3", "theta_deg": "23.0000"}
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_theta_curves_are_circular_and_continuous_across_zero():
+    theta = _theta([176.0, 178.0, 0.5, 3.0])  # crosses 180 == 0
+    mean, spread = run_files.theta_curves(theta)
+    assert mean.shape == spread.shape == (4, 1)
+    np.testing.assert_allclose(mean[:, 0], [176.0, 178.0, 180.5, 183.0], atol=1e-9)
+    # folds at mean -1, 0, +1: doubled (-2, 0, 2) degrees, R = (1 + 2 cos 2 deg) / 3
+    r = (1 + 2 * np.cos(np.radians(2.0))) / 3
+    np.testing.assert_allclose(spread[:, 0], np.degrees(np.sqrt(-2 * np.log(r))) / 2)
+
+
+def test_theta_plot_has_a_title_and_a_continuous_curve_across_zero(tmp_path, figures):
+    theta = _theta([176.0, 178.0, 0.5, 3.0])
+    run_files.plot_theta(tmp_path, theta, "FaceSleuth-R LOSO on casme2")
+    assert (tmp_path / "theta.png").is_file()
+    ax = figures["theta.png"].axes[0]
+    assert "FaceSleuth-R LOSO on casme2" in ax.get_title()
+    curve = [line for line in ax.get_lines() if line.get_label() == "SOA layer 0"][0]
+    assert np.abs(np.diff(curve.get_ydata())).max() < 5  # not a jump of 175 degrees
+    low, high = ax.get_ylim()
+    assert low <= 175.0 and high >= 184.0 and high - low < 40  # zoomed to the data
+    # 90 and 88 lie far from these curves: named in the legend as off scale, not drawn
+    labels = _legend(ax)
+    assert any(t.startswith("vertical 90°") and "off scale" in t for t in labels)
+    assert any(t.startswith("paper ~88°") and "off scale" in t for t in labels)
+
+
+def test_theta_plot_zooms_to_the_data_and_labels_the_reference_lines(tmp_path, figures):
+    theta = np.concatenate([_theta([84.0, 86.0, 87.0, 87.5]),
+                            _theta([93.0, 92.0, 91.0, 90.5], offsets=(-2.0, 0.0, 2.0))], axis=2)
+    run_files.plot_theta(tmp_path, theta, "t")
+    ax = figures["theta.png"].axes[0]
+    low, high = ax.get_ylim()
+    assert 75.0 < low < 83.0 and 94.0 < high < 105.0  # not 0..180
+    labels = _legend(ax)
+    assert "vertical 90°" in labels and "paper ~88°" in labels
+    assert {"SOA layer 0", "SOA layer 1"} <= set(labels)
+    drawn = {line.get_label(): line.get_ydata()[0] for line in ax.get_lines()}
+    assert drawn["vertical 90°"] == 90.0 and drawn["paper ~88°"] == 88.0
+
+
+def test_theta_plot_extends_modestly_to_a_near_reference_line(tmp_path, figures):
+    run_files.plot_theta(tmp_path, _theta([78.0, 79.0, 80.0]), "t")  # 88 and 90: ~10 deg away
+    ax = figures["theta.png"].axes[0]
+    low, high = ax.get_ylim()
+    assert high >= 90.0 and high - low < 30
+    assert {"vertical 90°", "paper ~88°"} <= set(_legend(ax))
+
+
+def test_theta_plot_far_from_the_reference_lines_keeps_its_zoom(tmp_path, figures):
+    run_files.plot_theta(tmp_path, _theta([30.0, 31.0, 32.0]), "t")
+    ax = figures["theta.png"].axes[0]
+    low, high = ax.get_ylim()
+    assert high < 60.0
+    assert not any(line.get_label().startswith(("vertical", "paper"))
+                   for line in ax.get_lines() if len(line.get_ydata()) and
+                   line.get_visible())
+    assert any("off scale" in t for t in _legend(ax))
+
+
+@pytest.mark.parametrize("rule, optimistic, name", [
+    ("last_epoch", False, "last epoch (honest)"),
+    ("best_test_epoch", True, "best test epoch (OPTIMISTIC)")])
+def test_confusion_matrix_title_names_run_and_rule(tmp_path, figures, rule, optimistic, name):
+    result = dict(selection=rule, optimistic=optimistic, uf1=0.5, uar=0.25,
+                  confusion_matrix=[[1, 0], [1, 0]])
+    run_files.plot_confusion(tmp_path, result, ["negative", "positive"],
+                             "FaceSleuth-R compact, casme2, LOSO")
+    title = figures["confusion_matrix.png"].axes[0].get_title()
+    assert "FaceSleuth-R compact, casme2, LOSO" in title
+    assert name in title and "UF1 0.500" in title and "UAR 0.250" in title
+    assert rule not in title  # no raw rule identifiers
+
+
+def _summary(tmp_path, theta):
+    result = dict(selection="last_epoch", optimistic=False, uf1=0.5, uar=0.5, accuracy=0.5)
+    return run_files.summary_table("t", [result], None, theta, [], tmp_path)
+
+
+def test_summary_reports_circular_statistics_of_theta(tmp_path):
+    theta = np.zeros((2, 3, 2))
+    theta[:, -1, 0] = [2.0, 178.0]
+    theta[:, -1, 1] = [80.0, 100.0]
+    text = _summary(tmp_path, theta)
+    assert "circular" in text
+    layer0 = [line for line in text.splitlines() if "layer 0:" in line][0]
+    layer1 = [line for line in text.splitlines() if "layer 1:" in line][0]
+    assert "mean   0.0" in layer0 and "spread   2.0" in layer0 and "R 0.998" in layer0
+    assert "178.0..2.0" in layer0  # the folds' range, through 0
+    assert "mean  90.0" in layer1 and "spread  10.1" in layer1 and "80.0..100.0" in layer1
+
+
+def test_summary_without_soa_layers(tmp_path):
+    assert "theta" not in _summary(tmp_path, None)
+    assert "theta" not in _summary(tmp_path, np.zeros((2, 3, 0)))
