@@ -111,14 +111,23 @@ def casme2_rows(clips, apex_cells: dict | None = None) -> list[list]:
              None, c.action_units, c.emotion] for i, c in enumerate(clips)]
 
 
+# frame folder -> frame file prefix, as CASME II is released
+CASME2_FOLDERS = {"Cropped": "reg_img", "CASME2_RAW_selected": "img", "CASME2-RAW": "img"}
+
+
 def write_casme2(root: pathlib.Path, clips=CASME2_CLIPS, raw: bool = False,
-                 apex_cells: dict | None = None, colour: bool = False) -> pathlib.Path:
+                 apex_cells: dict | None = None, colour: bool = False,
+                 folder: str | None = None) -> pathlib.Path:
     """CASME2-coding-20140508.xlsx + Cropped/subXX/EP/reg_imgN.jpg (or the raw
     CASME2_RAW_selected/subXX/EP/imgN.jpg). apex_cells: {clip index: cell value}
-    overrides the ApexFrame cell (None or '/' as in the real sheet)."""
+    overrides the ApexFrame cell (None or '/' as in the real sheet). folder: the
+    frame folder, one of CASME2_FOLDERS (default Cropped, or CASME2_RAW_selected
+    with ``raw``; CASME2-RAW holds raw frames too)."""
     root.mkdir(parents=True, exist_ok=True)
     write_sheet(root / CASME2_SHEET, CASME2_HEADER, casme2_rows(clips, apex_cells))
-    top, prefix = ("CASME2_RAW_selected", "img") if raw else ("Cropped", "reg_img")
+    top = folder or ("CASME2_RAW_selected" if raw else "Cropped")
+    prefix = CASME2_FOLDERS[top]
+    raw = raw or top != "Cropped"
     for i, c in enumerate(clips):
         write_frames(root / top / c.subject / c.filename, lambda n: f"{prefix}{n}.jpg", c, i, raw,
                      colour)
@@ -140,10 +149,15 @@ SAMM_CLIPS = [FixtureClip("006", "006_1_2", "Anger", 5562, 3, "4A+7B"),
               FixtureClip("012", "012_6_5", "Other", 60, 3, "T18+39")]
 
 
-def write_samm(root: pathlib.Path, clips=SAMM_CLIPS, colour: bool = False) -> pathlib.Path:
-    """SAMM_Micro_FACS_Codes_v2.xlsx (header on row 14) + SAMM/006/006_1_2/006_05562.jpg."""
-    rows = [[int(c.subject), c.filename, 1, c.onset, c.apex, c.offset, c.num_frames, "Micro",
-             1, None, c.action_units, c.emotion] for c in clips]
+def write_samm(root: pathlib.Path, clips=SAMM_CLIPS, colour: bool = False,
+               apex_cells: dict | None = None, offset_cells: dict | None = None) -> pathlib.Path:
+    """SAMM_Micro_FACS_Codes_v2.xlsx (header on row 14) + SAMM/006/006_1_2/006_05562.jpg.
+    apex_cells, offset_cells: {clip index: cell value} override the Apex Frame and
+    Offset Frame cells (-1: not coded, as in the real sheet)."""
+    apex_cells, offset_cells = apex_cells or {}, offset_cells or {}
+    rows = [[int(c.subject), c.filename, 1, c.onset, apex_cells.get(i, c.apex),
+             offset_cells.get(i, c.offset), c.num_frames, "Micro", 1, None, c.action_units,
+             c.emotion] for i, c in enumerate(clips)]
     root.mkdir(parents=True, exist_ok=True)
     write_sheet(root / "SAMM_Micro_FACS_Codes_v2.xlsx", SAMM_HEADER, rows, preamble=13)
     for i, c in enumerate(clips):
@@ -183,15 +197,23 @@ CASME3_CLIPS = [FixtureClip("spNO.1", "a", "happy", 175, 3, "6+12"),
                 FixtureClip("spNO.3", "f", "others", 70, 3, "T28")]
 
 
-def write_casme3(root: pathlib.Path, clips=CASME3_CLIPS) -> pathlib.Path:
-    """cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx + spNO.1/a/color/175.jpg."""
+CASME3_SHEET = "cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx"
+
+
+def write_casme3(root: pathlib.Path, clips=CASME3_CLIPS, archive: bool = False) -> pathlib.Path:
+    """cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx + spNO.1/a/color/175.jpg; with
+    ``archive`` as Part A unpacks from its archive instead:
+    part_A/annotation/cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx +
+    part_A/data/part_A/spNO.1/a/color/175.jpg."""
     rows = [[c.subject, c.filename, c.onset, c.apex, c.offset, c.action_units, "1", c.emotion]
             for c in clips]
-    root.mkdir(parents=True, exist_ok=True)
-    write_sheet(root / "cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx", CASME3_HEADER, rows)
+    sheet_dir = root / "part_A" / "annotation" if archive else root
+    frame_dir = root / "part_A" / "data" / "part_A" if archive else root
+    sheet_dir.mkdir(parents=True, exist_ok=True)
+    write_sheet(sheet_dir / CASME3_SHEET, CASME3_HEADER, rows)
     for i, c in enumerate(clips):
-        write_frames(root / c.subject / c.filename / "color", lambda n: f"{n}.jpg", c, 310 + i,
-                     raw=True)
+        write_frames(frame_dir / c.subject / c.filename / "color", lambda n: f"{n}.jpg", c,
+                     310 + i, raw=True)
     return root
 
 
@@ -221,8 +243,10 @@ COMPOSITE_SMIC = [FixtureClip("s1", "s1_ne_01", "negative"),
                   FixtureClip("s2", "s2_sur_01", "surprise")]
 
 
-def write_composite(root: pathlib.Path) -> pathlib.Path:
+def write_composite(root: pathlib.Path, samm_offset_cells: dict | None = None) -> pathlib.Path:
+    """casme2/, samm/ and smic_hs/ in their own layouts; samm_offset_cells: see
+    ``write_samm``."""
     write_casme2(root / "casme2", COMPOSITE_CASME2)
-    write_samm(root / "samm", COMPOSITE_SAMM)
+    write_samm(root / "samm", COMPOSITE_SAMM, offset_cells=samm_offset_cells)
     write_smic(root / "smic_hs", COMPOSITE_SMIC)
     return root

@@ -18,7 +18,7 @@ from tfds_builders import action_units
 from tfds_builders.casme2 import Casme2
 from tfds_builders.casme3 import Casme3
 from tfds_builders.errors import BadInputError
-from tfds_builders.me_database import MEConfig, jitter_span, jitter_windows
+from tfds_builders.me_database import MEConfig, Problems, jitter_span, jitter_windows
 from tfds_builders.megc2019_composite import Megc2019Composite
 from tfds_builders.megc2019_composite.megc2019_composite_dataset_builder import SAMPLES
 from tfds_builders.samm import Samm
@@ -157,6 +157,64 @@ def test_casme2_raw_frames_detect_faces_and_spot_missing_apexes(tmp_path):
         assert recs[f"{c.subject}_{c.filename}"]["apex_frame"] == c.apex
 
 
+def test_casme2_raw_folder_as_released(tmp_path):
+    """CASME2-RAW/subXX/EPxx_yy/imgN.jpg, the raw frames' own folder: same sheet, same
+    frame names as CASME2_RAW_selected, faces detected."""
+    clips = fx.CASME2_CLIPS[:2]
+    manual = fx.write_casme2(tmp_path / "casme2", clips, folder="CASME2-RAW")
+    assert not (manual / "Cropped").exists() and not (manual / "CASME2_RAW_selected").exists()
+    builder = Casme2.from_fields(str(tmp_path / "tfds"), classes="native", **SMALL)
+    recs = {r["sample_id"]: r for r in builder.build_records(manual)}
+    assert {k: (r["label"], r["apex_frame"]) for k, r in recs.items()} == {
+        f"{c.subject}_{c.filename}": (c.emotion, c.apex) for c in clips}
+
+
+def test_samm_offset_minus_one_is_the_clips_last_frame(tmp_path):
+    """SAMM codes an unknown offset (as an unknown apex) as -1: the clip runs to its
+    last frame, and an apex also -1 is spotted over that whole clip."""
+    clips = fx.SAMM_CLIPS[:2]
+    manual = fx.write_samm(tmp_path / "samm", clips, offset_cells={0: -1, 1: -1},
+                           apex_cells={1: -1})
+    builder = Samm.from_fields(str(tmp_path / "tfds"), classes="native", **SMALL)
+    recs = {r["sample_id"]: r for r in builder.build_records(manual)}
+    assert not builder.problems
+    for c in clips:
+        r = recs[f"{c.subject}_{c.filename}"]
+        assert (r["onset_frame"], r["apex_frame"], r["offset_frame"]) == (c.onset, c.apex, c.offset)
+
+
+def test_composite_keeps_samm_rows_with_offset_minus_one(tmp_path):
+    """A listed MEGC2019 SAMM sample whose sheet offset is -1 stays in the composite."""
+    manual = fx.write_composite(tmp_path / "composite", samm_offset_cells={0: -1})
+    builder = Megc2019Composite.from_fields(str(tmp_path / "tfds"), **SMALL)
+    recs = {(r["dataset"], r["sample_id"]): r for r in builder.build_records(manual)}
+    assert set(recs) == {
+        ("casme2", "sub01_EP02_01f"), ("casme2", "sub01_EP19_05f"),
+        ("casme2", "sub02_EP01_11f"), ("casme2", "sub02_EP11_01"),
+        ("samm", "006_006_1_2"), ("samm", "006_006_1_3"), ("samm", "006_006_1_4"),
+        ("samm", "007_007_3_1"), ("samm", "006_006_1_5"), ("samm", "007_007_6_1"),
+        ("samm", "007_007_7_1"), ("smic", "s01_s01_ne_01"), ("smic", "s01_s01_po_01"),
+        ("smic", "s02_s02_sur_01")}
+    assert recs[("samm", "006_006_1_2")]["offset_frame"] == fx.COMPOSITE_SAMM[0].offset
+
+
+def test_casme3_part_a_as_unpacked_from_its_archive(tmp_path):
+    """part_A/annotation/<sheet> + part_A/data/part_A/spNO.*/: found from the folder
+    holding part_A/ and from part_A/ itself."""
+    clips = fx.CASME3_CLIPS[:3]
+    root = fx.write_casme3(tmp_path / "casme3", clips, archive=True)
+    assert not list(root.glob("spNO.*")) and not list(root.glob("*.xlsx"))
+    expected = {f"{c.subject}_{c.filename}_{c.onset}" for c in clips}
+    builder = Casme3.from_fields(str(tmp_path / "tfds"), classes="native", **SMALL)
+    assert {r["sample_id"] for r in builder.build_records(root)} == expected
+    problems = Problems()
+    listed = Casme3.list_clips(root / "part_A", problems)
+    assert not problems and {c.sample_id for c in listed} == expected
+    frames_root = root / "part_A" / "data" / "part_A"
+    assert all(pathlib.Path(c.frames[c.onset]).parent.parent.parent.parent == frames_root
+               for c in listed)
+
+
 # ------------------------------------------------------------------ bad input
 
 
@@ -188,6 +246,11 @@ def _corrupt_image(m):
     _frame(m, fx.CASME2_CLIPS[1], fx.CASME2_CLIPS[1].apex).write_bytes(b"\xff\xd8 not a jpeg \xff\xd9")
 
 
+def _empty_clip_folder(m):
+    for path in (m / "Cropped" / "sub01" / "EP19_05f").iterdir():
+        path.unlink()
+
+
 def _set(row_index, column, value):
     def change(rows):
         rows[row_index][column] = value
@@ -204,6 +267,9 @@ BAD_CASME2 = {  # fault -> (make it, text the error must hold)
                      ["row 3", "apex frame 999 outside onset..offset 120..126"]),
     "duplicate": (lambda m: _rewrite_sheet(m, clips=fx.CASME2_CLIPS[:3] + fx.CASME2_CLIPS[1:2]),
                   ["row 5", "duplicated sample: also at CASME2-coding-20140508.xlsx row 3"]),
+    "empty clip folder": (_empty_clip_folder,
+                          ["row 3", "sub01_EP19_05f", "no frame files in",
+                           str(pathlib.Path("Cropped", "sub01", "EP19_05f"))]),
     "empty subject folder": (lambda m: (m / "Cropped" / "sub09").mkdir(),
                              ["sub09", "subject folder has no clips"]),
     "bad action units": (lambda m: _rewrite_sheet(m, change=_set(1, 7, "R1x2+4")),
@@ -227,6 +293,27 @@ def test_bad_input_is_named_or_skipped_with_a_report(tmp_path, fault):
     kept = skipping.build_records(manual)
     assert len(skipping.problems) == 1 and expected[-1] in str(skipping.problems[0])
     assert len(kept) == 3 - (fault not in ("duplicate", "empty subject folder"))
+
+
+def test_missing_frame_names_the_file_it_looked_for(tmp_path):
+    """The problem names the full path of the absent frame, spelled as the clip's other
+    frames are (prefix, zero padding, suffix), on one line."""
+    manual = _casme2(tmp_path)
+    _missing_frame(manual)
+    builder = Casme2.from_fields(str(tmp_path / "tfds"), classes="native", **SMALL)
+    with pytest.raises(BadInputError) as raised:
+        builder.build_records(manual)
+    wanted = _frame(manual, fx.CASME2_CLIPS[1], fx.CASME2_CLIPS[1].apex)
+    line = [line for line in str(raised.value).splitlines() if "sub01_EP19_05f" in line]
+    assert len(line) == 1 and str(wanted) in line[0]
+    samm = fx.write_samm(tmp_path / "samm", fx.SAMM_CLIPS[:1])
+    gone = samm / "SAMM" / "006" / "006_1_2" / "006_05565.jpg"
+    gone.unlink()
+    skipping = Samm.from_fields(str(tmp_path / "tfds"), on_error="skip", **SMALL)
+    with pytest.raises(BadInputError, match="no usable samples"):
+        skipping.build_records(samm)
+    (problem,) = skipping.problems
+    assert str(gone) in str(problem) and "\n" not in str(problem)
 
 
 def test_sheet_with_a_renamed_column_names_it(tmp_path):

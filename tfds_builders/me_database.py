@@ -118,7 +118,8 @@ class Clip:
     frame numbers (apex None when the sheet has none); cropped: the database
     already cropped the face, so no detection; where: the sheet file and row
     (or the folder) that defines the clip; action_units: the sheet's FACS
-    code cell as text (None for databases without one).
+    code cell as text (None for databases without one); folder: the folder of
+    the clip's frame files (named when it holds none).
     """
 
     subject: str
@@ -132,6 +133,7 @@ class Clip:
     where: str
     database: str = ""  # set by builders that merge databases
     action_units: str | None = None
+    folder: pathlib.Path | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -148,6 +150,19 @@ class Problem:
 
 class ClipError(ValueError):
     """A clip's annotation cannot be used (e.g. its apex lies outside onset..offset)."""
+
+
+def check_frames(clip: Clip, numbers, what: str) -> None:
+    """Raise FrameError when a frame of ``numbers`` (``what`` they are, for the
+    message) is not among the clip's files: one line giving the missing numbers
+    (first five) and the full path of the first, named as the clip's other frames
+    are (``frames.expected_path``)."""
+    missing = sorted({n for n in numbers if n not in clip.frames})
+    if not missing:
+        return
+    path = frames.expected_path(clip.frames, missing[0])
+    more = f" (first of {len(missing)} missing)" if len(missing) > 1 else ""
+    raise frames.FrameError(f"missing frame(s) {missing[:5]} of {what}: {path} not found{more}")
 
 
 def jitter_span(onset: int, apex: int) -> int:
@@ -321,6 +336,8 @@ class MEDatabaseBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True)
         """Grey face crops of onset and apex (spotting the apex when needed) and the
         faces the record stores."""
         c = self.builder_config
+        if not clip.frames:
+            raise frames.FrameError(f"no frame files in {clip.folder or 'the clip folder'}")
         if clip.apex is not None and not clip.onset <= clip.apex <= clip.offset:
             raise ClipError(f"apex frame {clip.apex} outside onset..offset "
                             f"{clip.onset}..{clip.offset}")
@@ -329,10 +346,7 @@ class MEDatabaseBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True)
                             f"onset {clip.onset}, so none can be spotted")
         wanted = ([clip.onset, clip.apex] if clip.apex is not None
                   else list(range(clip.onset, clip.offset + 1)))
-        missing = [n for n in wanted if n not in clip.frames]
-        if missing:
-            raise frames.FrameError(f"missing frame(s) {missing[:5]} of frames "
-                                    f"{clip.onset}..{clip.offset}")
+        check_frames(clip, wanted, f"frames {clip.onset}..{clip.offset}")
         onset = frames.read_grey(clip.frames[clip.onset])
         box = face.whole_frame(onset) if clip.cropped else face.detect_face(onset, c.margin)
         grey = {n: face.crop(frames.read_grey(clip.frames[n]), box, c.face_size) for n in wanted}
@@ -350,17 +364,13 @@ class MEDatabaseBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True)
         c = self.builder_config
         windows = jitter_windows(clip.onset, apex, c.jitter_frames) if c.jitter_frames else None
         needed = sorted({clip.onset, apex, *(windows[0] + windows[1] if windows else [])})
-        missing = [n for n in needed if n not in clip.frames]
-        if missing:
-            raise frames.FrameError(f"missing frame(s) {missing[:5]} of the jitter windows "
-                                    f"{windows[0][0]}..{windows[0][-1]} and "
-                                    f"{windows[1][0]}..{windows[1][-1]}")
+        if windows:
+            check_frames(clip, needed, f"the jitter windows {windows[0][0]}..{windows[0][-1]} "
+                                       f"and {windows[1][0]}..{windows[1][-1]}")
         numbers = (clip_frame_numbers(clip.onset, clip.offset, c.clip_frames)
                    if c.clip_frames else [])
-        missing = sorted({n for n in numbers if n not in clip.frames})
-        if missing:
-            raise frames.FrameError(f"missing frame(s) {missing[:5]} of the {c.clip_frames} "
-                                    f"clip frames over {clip.onset}..{clip.offset}")
+        check_frames(clip, numbers, f"the {c.clip_frames} clip frames over "
+                                    f"{clip.onset}..{clip.offset}")
         if c.face_color:
             stored = {n: face.crop(frames.read_frame(clip.frames[n], color=True), box, c.face_size)
                       for n in needed}

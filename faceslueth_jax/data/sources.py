@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
-import pathlib
 
 import jax
-import tensorflow_datasets as tfds
 
 from faceslueth_jax import distributed
-from tfds_builders import registry
+from tfds_builders import building, registry
+
 
 class DataUnavailable(RuntimeError):
     """The data a config asks for cannot be had; the message says what to do."""
@@ -17,9 +16,10 @@ class DataUnavailable(RuntimeError):
 
 def _builder(cfg, data_dir: str):
     try:
-        return registry.make(cfg.name, data_dir, synthetic=dict(cfg.get("synthetic") or {}),
-                             build=dict(cfg.get("build") or {}),
-                             on_error=cfg.get("on_error", "raise"))
+        with building.quiet():  # no "Using custom data configuration: <config>" warning
+            return registry.make(cfg.name, data_dir, synthetic=dict(cfg.get("synthetic") or {}),
+                                 build=dict(cfg.get("build") or {}),
+                                 on_error=cfg.get("on_error", "raise"))
     except registry.UnknownBuilder as e:
         raise DataUnavailable(str(e)) from None
 
@@ -27,31 +27,39 @@ def _builder(cfg, data_dir: str):
 def prepare(cfg):
     """The config's builder, its records built if needed (atomically, by TFDS).
 
-    With several processes, process 0 builds first and the others wait, then
-    find the data set built (shared disk) or build their own copy (local disks).
-    A failure on any process stops every process (no host is left waiting).
+    A process that builds says so on one line ("building NAME records from
+    MANUAL_DIR into DIR (first use)"), in place of TFDS's download notes and
+    progress bars (``tfds_builders.building``); a failed build leaves nothing
+    under data_dir. With several processes, process 0 builds first and the
+    others wait, then find the data set built (shared disk) or build their own
+    copy (local disks). A failure on any process stops every process (no host is
+    left waiting).
     """
     builder = _builder(cfg, os.path.expanduser(cfg.data_dir))
     manual_dir = cfg.get("manual_dir") or None
     instructions = getattr(builder, "MANUAL_DOWNLOAD_INSTRUCTIONS", None)
+    fault = building.manual_dir_fault(manual_dir) if manual_dir else "is not set"
     error = None
-    if instructions and not builder.is_prepared() and not (
-            manual_dir and pathlib.Path(manual_dir).is_dir()):
+    if instructions and fault and not building.is_built(builder):
         error = DataUnavailable(
             f"data.name={cfg.name!r} needs --config.data.manual_dir, an existing folder "
-            f"(got {manual_dir!r}). {instructions}")
+            f"(got {manual_dir!r}, which {fault}). {instructions}")
     _build_turn(cfg.name, "located", error)
-    download = tfds.download.DownloadConfig(manual_dir=manual_dir)
     _build_turn(cfg.name, "built by process 0",
-                _try_build(builder, download) if jax.process_index() == 0 else None)
+                _try_build(builder, manual_dir) if jax.process_index() == 0 else None)
     _build_turn(cfg.name, "built by the other processes",
-                _try_build(builder, download) if jax.process_index() != 0 else None)
+                _try_build(builder, manual_dir) if jax.process_index() != 0 else None)
     return builder
 
 
-def _try_build(builder, download) -> Exception | None:
+def _try_build(builder, manual_dir: str | None) -> Exception | None:
+    """Build ``builder``'s records unless they are there, announcing it; the error
+    a build raised, or None."""
+    if building.is_built(builder):
+        return None
+    print(f"{building.announcement(builder, manual_dir)} (first use)", flush=True)
     try:
-        builder.download_and_prepare(download_config=download)
+        building.build(builder, manual_dir)
     except Exception as e:  # noqa: BLE001 - re-raised by _build_turn on this process
         return e
     return None

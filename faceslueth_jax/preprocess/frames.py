@@ -58,9 +58,29 @@ def read_frame(path: pathlib.Path, color: bool) -> np.ndarray:
 def frame_number(path: pathlib.Path) -> int | None:
     """The trailing integer of a frame's file name (img46.jpg -> 46,
     006_05562.jpg -> 5562, image000123.bmp -> 123), None when it has none."""
+    digits = _digits(path)
+    return int(digits) if digits else None
+
+
+def _digits(path: pathlib.Path) -> str:
+    """The trailing digits of a file name's stem ('' when it has none)."""
     stem = pathlib.Path(path).stem
-    digits = len(stem) - len(stem.rstrip("0123456789"))
-    return int(stem[-digits:]) if digits else None
+    return stem[len(stem.rstrip("0123456789")):]
+
+
+def expected_path(numbered: dict[int, pathlib.Path], number: int) -> pathlib.Path | None:
+    """The file frame ``number`` would be, named as the frames in ``numbered`` are:
+    the folder, prefix and suffix of the nearest numbered frame, the number
+    zero-padded to its width when the names pad (006_05562.jpg -> 006_05565.jpg,
+    image000001.bmp -> image000004.bmp, reg_img46.jpg -> reg_img48.jpg); None when
+    ``numbered`` is empty."""
+    if not numbered:
+        return None
+    near = pathlib.Path(numbered[min(numbered, key=lambda n: (abs(n - number), n))])
+    digits = _digits(near)
+    padded = any(len(d) > 1 and d.startswith("0") for d in map(_digits, numbered.values()))
+    text = f"{number:0{len(digits)}d}" if padded else str(number)
+    return near.with_name(f"{near.stem[:len(near.stem) - len(digits)]}{text}{near.suffix}")
 
 
 def numbered_frames(folder: pathlib.Path, prefix: str = "") -> dict[int, pathlib.Path]:

@@ -7,8 +7,11 @@ manual_dir holds, as the database is released:
                          Action Units become the records' ``au``)
   Cropped/subXX/EPxx_yy/reg_imgN.jpg        faces cropped by the authors (used when
                                             present; no detection), or
-  CASME2_RAW_selected/subXX/EPxx_yy/imgN.jpg  raw frames (face detected on onset)
-Frame numbers in the sheet are the N of the file names.
+  CASME2_RAW_selected/subXX/EPxx_yy/imgN.jpg  raw frames (face detected on onset), or
+  CASME2-RAW/subXX/EPxx_yy/imgN.jpg           raw frames as their own archive unpacks
+                                            (likewise)
+The first of these folders present is used. Frame numbers in the sheet are the N
+of the file names.
 Sample ids are '<subXX>_<Filename>', as in the MEGC2019 composite.
 Class set 'five' is the reference's CASME2_5.py: 0 happiness, 1 repression,
 2 disgust, 3 surprise, 4 others (fear and sadness excluded).
@@ -31,13 +34,19 @@ COLUMNS = ("Subject", "Filename", "OnsetFrame", "ApexFrame", "OffsetFrame",
            "Action Units", "Estimated Emotion")
 
 
+# frame folders in order of preference: (folder, frame file prefix, already cropped)
+FRAME_FOLDERS = (("Cropped", "reg_img", True), ("CASME2_RAW_selected", "img", False),
+                 ("CASME2-RAW", "img", False))
+
+
 def frame_root(manual_dir: pathlib.Path) -> tuple[pathlib.Path, str, bool]:
-    """(folder of subject folders, frame file prefix, already cropped)."""
-    for folder, prefix, cropped in (("Cropped", "reg_img", True),
-                                    ("CASME2_RAW_selected", "img", False)):
+    """(folder of subject folders, frame file prefix, already cropped) of the first
+    of ``FRAME_FOLDERS`` in ``manual_dir``."""
+    for folder, prefix, cropped in FRAME_FOLDERS:
         if (manual_dir / folder).is_dir():
             return manual_dir / folder, prefix, cropped
-    raise BadInputError(f"casme2: neither Cropped/ nor CASME2_RAW_selected/ in {manual_dir}")
+    names = ", ".join(f"{folder}/" for folder, _, _ in FRAME_FOLDERS)
+    raise BadInputError(f"casme2: no frame folder ({names}) in {manual_dir}")
 
 
 class Casme2(MEDatabaseBuilder):
@@ -47,7 +56,8 @@ class Casme2(MEDatabaseBuilder):
     MANUAL_DOWNLOAD_INSTRUCTIONS = (
         "CASME II is licensed: request it from the CASME team (http://casme.psych.ac.cn/casme/e2). "
         "Pass as manual_dir the folder holding CASME2-coding-*.xlsx and Cropped/subXX/EPxx_yy/"
-        "reg_imgN.jpg (or CASME2_RAW_selected/subXX/EPxx_yy/imgN.jpg).")
+        "reg_imgN.jpg (or CASME2_RAW_selected/subXX/EPxx_yy/imgN.jpg, or CASME2-RAW/subXX/"
+        "EPxx_yy/imgN.jpg).")
     NATIVE_CLASSES = ("happiness", "disgust", "repression", "surprise", "fear", "sadness",
                       "others")
     CLASS_NAMES = {"megc3": MEGC_CLASSES,
@@ -82,6 +92,6 @@ class Casme2(MEDatabaseBuilder):
                 emotion=sheets.cell_text(row["Estimated Emotion"]), frames=numbered,
                 onset=onset, apex=sheets.cell_int(row["ApexFrame"]),
                 offset=offset if offset is not None else max(numbered, default=onset),
-                cropped=cropped, where=row["where"],
+                cropped=cropped, where=row["where"], folder=folder,
                 action_units=sheets.cell_text(row["Action Units"])))
         return check_unique(clips, problems)

@@ -6,7 +6,9 @@ manual_dir holds, as the database is released:
                                   Micro, Objective Classes, Notes, Action Units,
                                   Estimated Emotion
   SAMM/006/006_1_2/006_05562.jpg  raw frames (960x650 grey); face detected on onset
-Frame numbers in the sheet are the trailing number of the file names.
+Frame numbers in the sheet are the trailing number of the file names. The sheet
+codes an unknown apex or offset as -1: such an apex is spotted, such an offset
+is the clip's last frame.
 Sample ids are '<subject>_<Filename>' (006_006_1_2), as in the MEGC2019 composite.
 Action Units become the records' ``au`` (the sheet's symbol key: '/' = or,
 L/R unilateral, A asymmetric; see ``tfds_builders.action_units``).
@@ -74,11 +76,12 @@ class Samm(MEDatabaseBuilder):
             if fault:
                 problems.add(sample_id, row["where"], fault)
                 continue
+            numbered = frames.numbered_frames(folder, f"{subject}_")
             clips.append(Clip(
                 subject=subject, sample_id=sample_id,
-                emotion=sheets.cell_text(row["Estimated Emotion"]),
-                frames=frames.numbered_frames(folder, f"{subject}_"), onset=onset,
-                apex=apex if apex is not None and apex >= 0 else None, offset=offset,
-                cropped=False, where=row["where"],
+                emotion=sheets.cell_text(row["Estimated Emotion"]), frames=numbered,
+                onset=onset, apex=apex if apex is not None and apex >= 0 else None,
+                offset=offset if offset >= 0 else max(numbered, default=onset),
+                cropped=False, where=row["where"], folder=folder,
                 action_units=sheets.cell_text(row["Action Units"])))
         return check_unique(clips, problems)

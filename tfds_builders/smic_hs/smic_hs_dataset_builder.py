@@ -56,5 +56,5 @@ class SmicHs(MEDatabaseBuilder):
                 clips.append(Clip(subject=subject.name, sample_id=sample_id,
                                   emotion=emotion.name, frames=numbered,
                                   onset=min(numbered), apex=None, offset=max(numbered),
-                                  cropped=cropped, where=where))
+                                  cropped=cropped, where=where, folder=folder))
         return check_unique(clips, problems)

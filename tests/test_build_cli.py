@@ -1,0 +1,179 @@
+"""``python -m tfds_builders build``: help, one-line errors that leave nothing behind,
+and no TFDS download chatter (nor from ``sources.prepare`` building on first use)."""
+
+from __future__ import annotations
+
+import logging
+import pathlib
+import re
+import subprocess
+import sys
+
+import ml_collections
+import pytest
+
+from faceslueth_jax.data import sources
+from tests import database_fixtures as fx
+from tfds_builders.__main__ import main
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+SMALL = ["--flow_size=28", "--face_size=48"]  # small crops keep TV-L1 fast
+# What TFDS prints for a build: none of it may show.
+CHATTER = ("Downloading and preparing", "downloaded and prepared", "Generating splits",
+           "Generating train examples", "Shuffling", "examples/s", "%|",
+           "Using custom data configuration", "Generating dataset", "Done writing",
+           "Variant folder")
+
+
+def _tree(folder: pathlib.Path) -> set:
+    """Every path under ``folder`` (relative), hidden ones included."""
+    return {p.relative_to(folder) for p in folder.rglob("*")} if folder.exists() else set()
+
+
+def _data_dir_in_use(tmp_path) -> pathlib.Path:
+    """A data_dir that already holds things a failed build must not touch: another
+    dataset, a casme2 config built earlier, a file in downloads/."""
+    data_dir = tmp_path / "tfds"
+    for path in ("other_dataset/1.0.0/data.array_record", "casme2/five_earlier/1.2.0/x.json",
+                 "downloads/kept.zip"):
+        (data_dir / path).parent.mkdir(parents=True, exist_ok=True)
+        (data_dir / path).write_text("kept")
+    return data_dir
+
+
+def _one_error_line(capsys) -> str:
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    return lines[0]
+
+
+def test_build_help_explains_every_option_with_its_default(capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["build", "--help"])
+    assert exited.value.code == 0
+    text = capsys.readouterr().out
+    entries = re.split(r"\n  (?=[-a-z])", text.split("\noptions:\n")[1])
+    blocks = {e.split()[0].rstrip(","): " ".join(e.split()) for e in entries}
+    defaults = {"--data_dir": None, "--classes": "megc3", "--flow_size": "112",
+                "--face_size": "112", "--flow_method": "tvl1", "--flow_norm": "raw",
+                "--apex": "flow", "--margin": "0.1", "--face_color": "False",
+                "--jitter_frames": "0", "--clip_frames": "0", "--on_error": "raise"}
+    for option, default in defaults.items():
+        block = blocks[option]
+        assert f"(default: {default or ''}" in block, block
+        described = re.sub(r"\(default: .*\)|\{[^}]*\}|[A-Z_]{3,}", "", block.split(None, 1)[1])
+        assert len(described.split()) >= 6, f"{option} is not described: {block}"
+    assert "(default" not in blocks["--manual_dir"] and "required" in blocks["--manual_dir"]
+    meanings = {"--classes": ["megc3", "negative", "positive", "surprise", "five",
+                              "happiness", "repression", "anger", "contempt", "native", "own"],
+                "--flow_method": ["tvl1", "TV-L1", "farneback", "OpenCV"],
+                "--flow_norm": ["raw", "pixels", "minmax", "0..1"],
+                "--apex": ["flow", "middle"],
+                "--on_error": ["raise", "skip", "skipped"],
+                "--flow_size": ["28", "224"], "--margin": ["fraction"],
+                "--clip_frames": ["onset..offset"], "--jitter_frames": ["window"],
+                "--face_color": ["RGB", "grey"], "--data_dir": ["NAME"]}
+    for option, words in meanings.items():
+        for word in words:
+            assert word in blocks[option], f"{option} help lacks {word!r}: {blocks[option]}"
+
+
+def test_missing_manual_dir_is_one_line_and_writes_nothing(tmp_path, capsys):
+    data_dir = _data_dir_in_use(tmp_path)
+    before = _tree(data_dir)
+    missing = tmp_path / "MISSING"
+    assert main(["build", "casme2", f"--manual_dir={missing}", f"--data_dir={data_dir}"]) == 2
+    line = _one_error_line(capsys)
+    assert str(missing) in line and "does not exist" in line
+    assert _tree(data_dir) == before
+    fresh = tmp_path / "fresh"
+    assert main(["build", "samm", f"--manual_dir={missing}", f"--data_dir={fresh}"]) == 2
+    _one_error_line(capsys)
+    assert not fresh.exists()
+    (tmp_path / "empty").mkdir()
+    assert main(["build", "casme2", f"--manual_dir={tmp_path / 'empty'}",
+                 f"--data_dir={data_dir}"]) == 2
+    assert "is empty" in _one_error_line(capsys)
+    assert _tree(data_dir) == before
+
+
+def test_manual_dir_in_another_layout_is_one_line_and_writes_nothing(tmp_path, capsys):
+    manual = fx.write_samm(tmp_path / "samm", fx.SAMM_CLIPS[:1])
+    data_dir = _data_dir_in_use(tmp_path)
+    before = _tree(data_dir)
+    assert main(["build", "casme2", f"--manual_dir={manual}", f"--data_dir={data_dir}"]) == 2
+    line = _one_error_line(capsys)
+    assert "CASME2-coding-*.xlsx" in line and str(manual) in line
+    assert _tree(data_dir) == before
+    fresh = tmp_path / "fresh"
+    assert main(["build", "casme3", f"--manual_dir={manual}", f"--data_dir={fresh}"]) == 2
+    assert "cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx" in _one_error_line(capsys)
+    assert not fresh.exists()
+
+
+def test_failed_build_leaves_nothing_behind(tmp_path, capsys):
+    manual = fx.write_casme2(tmp_path / "casme2", fx.CASME2_CLIPS[:2])
+    gone = manual / "Cropped" / "sub01" / "EP19_05f" / "reg_img122.jpg"
+    gone.unlink()
+    data_dir = _data_dir_in_use(tmp_path)
+    before = _tree(data_dir)
+    assert main(["build", "casme2", f"--manual_dir={manual}", f"--data_dir={data_dir}",
+                 *SMALL]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: casme2: 1 problem(s)") and str(gone) in err
+    assert _tree(data_dir) == before
+
+
+def test_build_prints_its_own_line_and_no_tfds_chatter(tmp_path):
+    manual = fx.write_casme2(tmp_path / "casme2", fx.CASME2_CLIPS[:2])
+    data_dir = tmp_path / "tfds"
+    proc = subprocess.run(
+        [sys.executable, "-m", "tfds_builders", "build", "casme2", f"--manual_dir={manual}",
+         f"--data_dir={data_dir}", *SMALL], cwd=REPO, capture_output=True, text=True,
+        timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for text in CHATTER:
+        assert text not in proc.stdout + proc.stderr, (text, proc.stdout, proc.stderr[-3000:])
+    lines = proc.stdout.splitlines()
+    assert lines[0] == (f"building casme2 records from {manual} into {data_dir}/casme2/"
+                        f"megc3_flow28_face48_tvl1_raw_apexflow_margin0p1/1.2.0")
+    assert "2 samples, 1 subjects" in lines[1]
+
+
+def test_prepare_on_first_use_prints_one_line_and_no_tfds_chatter(tmp_path, capsys, caplog):
+    manual = fx.write_casme2(tmp_path / "casme2", fx.CASME2_CLIPS[:2])
+    cfg = ml_collections.ConfigDict(dict(
+        name="casme2", data_dir=str(tmp_path / "tfds"), manual_dir=str(manual), synthetic={},
+        build=dict(flow_size=28, face_size=48), on_error="raise"))
+    builder = sources.prepare(cfg)
+    assert builder.is_prepared()
+    out = capsys.readouterr()
+    assert out.out.splitlines() == [f"building casme2 records from {manual} into "
+                                    f"{builder.data_dir} (first use)"]
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    for text in CHATTER:
+        assert text not in out.out + out.err + logged, text
+    sources.prepare(cfg)  # built: nothing to say
+    out = capsys.readouterr()
+    assert out.out == "" and out.err == ""
+
+
+def test_only_tfds_build_chatter_is_filtered():
+    """The log filter drops TFDS's build notes by message and origin, nothing else."""
+    from tfds_builders import building
+    chatter = building.TfdsChatter()
+
+    def record(msg, pathname, level=logging.INFO):
+        return logging.LogRecord("absl", level, pathname, 1, msg, ("a", "b"), None)
+
+    tfds_file = "/x/site-packages/tensorflow_datasets/core/dataset_builder.py"
+    assert not chatter.filter(record("Generating dataset %s (%s)", tfds_file))
+    assert not chatter.filter(record("Using custom data configuration: %s", tfds_file,
+                                     logging.WARNING))
+    assert chatter.filter(record("Deleting pre-existing dataset %s (%s)", tfds_file))
+    assert chatter.filter(record("Generating dataset %s (%s)", "/work/main/run.py"))
+    logger = logging.getLogger("absl")
+    with building.quiet():
+        assert any(isinstance(f, building.TfdsChatter) for f in logger.filters)
+    assert not any(isinstance(f, building.TfdsChatter) for f in logger.filters)
