@@ -115,3 +115,37 @@ def test_a_model_without_soa_layers_resumes(tmp_path):
     resumed, _ = _fit(problem, tmp_path)
     assert resumed.execution["resumed_from_step"] == EPOCHS + 1
     _assert_identical(resumed, uninterrupted)
+
+
+def _steps(directory):
+    return sorted(int(p.name) for p in directory.iterdir() if p.name.isdigit())
+
+
+def test_a_checkpoint_of_another_layout_is_refused_and_kept(problem, tmp_path):
+    """Same fingerprint, other arrays (as after a code change): a clear error naming the
+    layout, and every step stays where it is."""
+    _fit(problem, tmp_path)
+    before = _steps(tmp_path)
+    config = tiny_problem.tiny_config()
+    config.model.faceslueth_r.head_widths = (12, 8)  # other parameter shapes
+    views, labels, folds = tiny_problem.tiny_data()
+    other = (tiny_problem.tiny_trainer(config, views, labels, folds), folds)
+    with pytest.raises(ckpt.CheckpointMismatch, match="another layout.*nothing was moved"):
+        _fit(other, tmp_path)
+    assert _steps(tmp_path) == before
+    assert not (tmp_path.parent / f"{tmp_path.name}.corrupt").exists()
+
+
+def test_a_file_system_error_is_raised_not_taken_for_damage(problem, tmp_path, monkeypatch):
+    """A read that fails for the file system's sake (here: permission denied) stops the
+    run with that error; no checkpoint is set aside, so a later rerun resumes."""
+    _fit(problem, tmp_path)
+    before = _steps(tmp_path)
+
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(tmp_path))
+    monkeypatch.setattr(ckpt.ocp.CheckpointManager, "restore", denied)
+    with pytest.raises(PermissionError):
+        _fit(problem, tmp_path)
+    assert _steps(tmp_path) == before
+    assert not (tmp_path.parent / f"{tmp_path.name}.corrupt").exists()

@@ -11,7 +11,8 @@ import pytest
 import tensorflow_datasets as tfds
 
 from configs import fdp_casme2, fdp_synthetic
-from faceslueth_jax.data import augment, records, synthetic_faces
+from faceslueth_jax.data import augment, records
+from tfds_builders.synthetic_me import synthetic_faces
 from faceslueth_jax.models.dynamic_image import dynamic_image, rank_pooling_weights
 from faceslueth_jax.models import fdp
 from faceslueth_jax.preprocess import face, frames as frames_lib

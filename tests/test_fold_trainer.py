@@ -16,7 +16,7 @@ from tests.conftest import REPO
 
 @pytest.fixture(scope="module")
 def problem():
-    return tiny_problem.tiny_data()
+    return tiny_problem.tiny_data(per_subject=[5, 7, 4, 8])  # uneven folds, filled batches
 
 
 def _fit(views, labels, folds, chunk, epochs=2, config=None, **kwargs):

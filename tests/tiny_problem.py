@@ -34,11 +34,15 @@ def placement_config() -> ml_collections.ConfigDict:
     return c
 
 
-def tiny_data(num_subjects: int = 4, per_subject: int = 6, seed: int = 0):
+def tiny_data(num_subjects: int = 4, per_subject=6, seed: int = 0):
     """Random views whose class shows in the mean vertical flow and in a fixed
-    pattern on the faces (learnable; pure-noise faces would only be memorised)."""
+    pattern on the faces (learnable; pure-noise faces would only be memorised).
+    ``per_subject``: clips of every subject, or a list of each subject's count
+    (uneven folds: their tables are padded, their last batches filled)."""
+    sizes = ([per_subject] * num_subjects if isinstance(per_subject, int)
+             else list(per_subject))
     rng = np.random.default_rng(seed)
-    n = num_subjects * per_subject
+    n = sum(sizes)
     labels = rng.integers(0, 3, n).astype(np.int32)
     sign = (labels - 1.0)[:, None, None, None]
     flow = rng.normal(size=(n, 16, 16, 3)).astype(np.float32)
@@ -47,7 +51,7 @@ def tiny_data(num_subjects: int = 4, per_subject: int = 6, seed: int = 0):
     faces = [(0.5 * rng.normal(size=(n, 32, 32, 1)) + sign * pattern).astype(np.float32)
              for _ in range(2)]
     views = {"flow": flow, "apex": faces[0], "onset": faces[1]}
-    subjects = np.repeat([f"s{i}" for i in range(num_subjects)], per_subject)
+    subjects = np.repeat([f"s{i}" for i in range(len(sizes))], sizes)
     folds = protocols.loso(np.array(["tiny"] * n), subjects)
     return views, labels, folds
 
