@@ -75,7 +75,8 @@ def main(argv):
     from faceslueth_jax import distributed
 
     config = FLAGS.config
-    # after flag parsing (keeps --help fast), before anything touches a device
+    distributed.initialize(config)  # before anything touches a device
+    # after flag parsing (keeps --help fast) and after joining the other processes
     from faceslueth_jax.data.sources import DataUnavailable
     from faceslueth_jax.train import experiment
     from faceslueth_jax.train.checkpoints import CheckpointMismatch
@@ -85,7 +86,6 @@ def main(argv):
         experiment.check_config(config)
     except experiment.ConfigError as e:
         _fail(str(e))
-    distributed.initialize(config)
     if not FLAGS.workdir and jax.process_count() > 1:
         _fail("a multi-host run needs --workdir (the same path on every host)")
     workdir = FLAGS.workdir or f"runs/{config.name}-{time.strftime('%Y%m%d-%H%M%S')}"

@@ -58,9 +58,10 @@ def test_one_program_for_all_folds_equals_folds_in_turn(problem, placement_train
 
 def test_random_streams_are_those_of_earlier_releases(problem, in_turn):
     """Same seed, same numbers across versions: the first epoch's mean losses of the
-    tiny problem (augmentation on) as the trainer has given them since issue 2. A change
-    to how initialisation, shuffling or augmentation draw their keys shows up here."""
-    np.testing.assert_allclose(in_turn.loss[:, 0], [1.0234666, 1.2778232, 1.3617954, 1.3097218],
+    tiny problem (uneven subjects, augmentation on) as the trainer has given them since
+    issue 13 (fillers left out of BatchNorm's moments). A change to how initialisation,
+    shuffling or augmentation draw their keys shows up here."""
+    np.testing.assert_allclose(in_turn.loss[:, 0], [1.3326522, 1.4326154, 1.220176, 0.9823298],
                                atol=1e-3)
 
 
@@ -93,6 +94,10 @@ def test_non_finite_loss_stops_only_that_fold(problem):
 
 
 def test_eight_host_devices_give_the_same_predictions():
+    """Uneven folds under 1x1, 8x1, 4x2 and 2x4 (fold x data), without and with
+    stochastic depth: the same predictions, logits within 5e-4 (measured 1.8e-4 / 2.9e-4:
+    float summation order, magnified where a last batch holds 2 real samples whose
+    BatchNorm moments are sensitive)."""
     env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=8",
                PYTHONPATH=str(REPO))
     proc = subprocess.run([sys.executable, "-m", "tests.mesh_worker"], cwd=REPO, env=env,
@@ -100,11 +105,19 @@ def test_eight_host_devices_give_the_same_predictions():
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads(proc.stdout)
     assert out.pop("num_devices") == 8
+    dropped = {k: np.array(out.pop(k)) for k in list(out) if k.startswith("dropout: ")}
     reference = np.array(out.pop("1x1"))
     for name, logits in out.items():
         logits = np.array(logits)
-        np.testing.assert_allclose(logits, reference, atol=1e-4, err_msg=name)
+        np.testing.assert_allclose(logits, reference, atol=5e-4, err_msg=name)
         assert (logits.argmax(-1) == reference.argmax(-1)).all(), name
+    # with stochastic depth on, every placement draws the same masks: the runs agree as
+    # closely as without it, while the masks move the logits by far more
+    dropout_reference = dropped.pop("dropout: 1x1")
+    assert np.abs(dropout_reference - reference).max() > 1e-2  # the masks matter
+    for name, logits in dropped.items():
+        np.testing.assert_allclose(logits, dropout_reference, atol=5e-4, err_msg=name)
+        assert (logits.argmax(-1) == dropout_reference.argmax(-1)).all(), name
 
 
 def test_chunks_sized_by_memory_budget(problem, placement_trainer, in_turn):

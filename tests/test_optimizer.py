@@ -13,10 +13,10 @@ def _cfg():
 
 
 def test_orientation_vectors_get_the_theta_group():
-    params = {"motion": {"stage0": {"orientation": jnp.ones(2), "conv": {"kernel": jnp.ones(3)}}},
+    params = {"motion": {"stage0": {soa.ORIENTATION: jnp.ones(2), "conv": {"kernel": jnp.ones(3)}}},
               "fc": {"kernel": jnp.ones(2)}}
     labels = optimizer.param_groups(params, (soa.ORIENTATION,))
-    assert labels["motion"]["stage0"]["orientation"] == "theta"
+    assert labels["motion"]["stage0"][soa.ORIENTATION] == "theta"
     assert labels["motion"]["stage0"]["conv"]["kernel"] == "weights"
     assert labels["fc"]["kernel"] == "weights"
 
@@ -31,14 +31,14 @@ def test_schedule_decays_per_epoch_for_fifty_epochs():
 
 
 def test_groups_use_their_own_learning_rate():
-    params = {"orientation": jnp.array([1.0, 0.0]), "w": jnp.array([1.0, 0.0])}
+    params = {soa.ORIENTATION: jnp.array([1.0, 0.0]), "w": jnp.array([1.0, 0.0])}
     tx = optimizer.make_optimizer(_cfg(), steps_per_epoch=1, slow_params=(soa.ORIENTATION,))
-    grads = {"orientation": jnp.array([1.0, 1.0]), "w": jnp.array([1.0, 1.0])}
+    grads = {soa.ORIENTATION: jnp.array([1.0, 1.0]), "w": jnp.array([1.0, 1.0])}
     updates, _ = tx.update(grads, tx.init(params), params)
     # first Adam step moves by ~lr per coordinate, plus decoupled weight decay lr*wd*p
-    assert float(updates["orientation"][1]) == pytest.approx(-5e-3, rel=1e-3)
+    assert float(updates[soa.ORIENTATION][1]) == pytest.approx(-5e-3, rel=1e-3)
     assert float(updates["w"][1]) == pytest.approx(-8e-4, rel=1e-3)
-    assert float(updates["orientation"][0]) == pytest.approx(-5e-3 - 5e-3 * 0.2, rel=1e-3)
+    assert float(updates[soa.ORIENTATION][0]) == pytest.approx(-5e-3 - 5e-3 * 0.2, rel=1e-3)
     assert float(updates["w"][0]) == pytest.approx(-8e-4 - 8e-4 * 0.6, rel=1e-3)
 
 

@@ -101,7 +101,7 @@ def test_au_leak_warning_in_metrics_and_summary(tmp_path):
 class _Orientation(nn.Module):
     @nn.compact
     def __call__(self):
-        return self.param("orientation", lambda _: jnp.array([1.0, 0.0]))
+        return self.param(soa.ORIENTATION, lambda _: jnp.array([1.0, 0.0]))
 
 
 class _Motion(nn.Module):

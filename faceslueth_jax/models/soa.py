@@ -46,7 +46,7 @@ THETA_INIT_DEG = 72.0
 from faceslueth_jax.models.layers import batch_norm
 
 SOA_MODES = ("steerable", "reference")
-SOBEL_X = jnp.array([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]]) / 8.0
+SOBEL_X = np.array([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]], np.float32) / 8.0
 SOBEL_Y = SOBEL_X.T
 
 

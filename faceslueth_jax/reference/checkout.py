@@ -25,7 +25,7 @@ def torch():
         import torch as torch_module
     except ImportError as e:
         raise ImportError("the PyTorch reference needs torch, which is not in "
-                          "requirements.txt: pip install -r requirements-bench.txt") from e
+                          "requirements.txt: pip install torch==2.13.0 (a CPU build)") from e
     return torch_module
 
 

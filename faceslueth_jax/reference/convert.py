@@ -8,7 +8,7 @@ Svardfox/FaceSleuth's CASME2_5.py), saved with ``torch.save(net.state_dict(), ..
 ``torch.load(weights_only=True)``, which refuses anything but tensors and plain
 containers. A pickled whole model (``torch.save(net)``) needs ``--allow_pickle``:
 unpickling runs whatever code the file names, so use it only on files you trust.
-torch is needed for this command only: ``pip install torch`` (CPU wheels suffice).
+torch is needed for this command only: ``pip install torch==2.13.0`` (a CPU build).
 
 DIR (must not exist) receives, all at once:
   variables/   orbax checkpoint of {params, batch_stats} of the paper preset with
@@ -37,7 +37,7 @@ from faceslueth_jax.models import faceslueth_r, registry
 from faceslueth_jax.reference import pickle_scan, torch_weights
 
 TORCH_MISSING = ("reading a PyTorch checkpoint needs torch, which is not in requirements.txt: "
-                 "pip install torch")
+                 "pip install torch==2.13.0 (a CPU build)")
 
 
 def reference_model_config(state: dict) -> tuple[ml_collections.ConfigDict, int]:

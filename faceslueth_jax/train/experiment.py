@@ -91,7 +91,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
         return _run(config, workdir, builder, started, main)
 
 
-def _prepared(config, data):
+def prepared_data(config, data):
     """Records resized and normalised for the model, then in the model's own input form."""
     data = records.prepare(data, config.data.flow_size, config.data.face_size,
                            config.data.flow_norm, config.data.use_onset,
@@ -106,7 +106,7 @@ def _run(config, workdir: pathlib.Path, builder, started: float, main: bool) -> 
     # One process reads everything; with several, each first reads the labels and
     # names, then the views of the samples its devices' folds use.
     several = jax.process_count() > 1
-    data = _prepared(config, records.read_builder(builder, keep=[] if several else None))
+    data = prepared_data(config, records.read_builder(builder, keep=[] if several else None))
     folds = protocols.make_folds(config.protocol.name, data.dataset, data.subject)
     _log_data(config, data, folds)
 
@@ -117,7 +117,7 @@ def _run(config, workdir: pathlib.Path, builder, started: float, main: bool) -> 
         probes=registry.probes(config.model), slow_params=registry.slow_params(config.model))
     plan = trainer.plan(folds, config.max_folds_per_chunk, config.device_memory_bytes)
     if several:
-        data = _prepared(config, records.read_builder(
+        data = prepared_data(config, records.read_builder(
             builder, keep=trainer.samples_needed(folds, plan)))
         trainer.set_views(data.views, data.view_row)
     logging.info("placement: %s", plan.facts)
@@ -133,7 +133,7 @@ def _run(config, workdir: pathlib.Path, builder, started: float, main: bool) -> 
     if not main:
         return {}
     return run_results.write(workdir, config, data, folds, history,
-                             baseline=_baseline(config, data, folds),
+                             baseline=baseline_logits(config, data, folds),
                              model_title=registry.title(config.model),
                              au_dim=registry.au_dim(config.model),
                              train_seconds=train_seconds, started=started)
@@ -163,7 +163,7 @@ def _fingerprint(config, plan, folds) -> str:
                                        folds.test_idx)
 
 
-def _baseline(config, data, folds):
+def baseline_logits(config, data, folds):
     """The logistic regression's (N, K) logits on 28x28 flow under the same folds, or None."""
     if not config.baseline.logistic_regression:
         return None
