@@ -3,6 +3,8 @@ unreadable newest step is reported and skipped; a foreign checkpoint is refused.
 
 from __future__ import annotations
 
+import shutil
+
 import ml_collections
 import numpy as np
 import pytest
@@ -25,11 +27,11 @@ def problem():
     return trainer, folds
 
 
-def _fit(problem, directory=None, on_epoch=None, fingerprint="sweep", keep=10):
+def _fit(problem, directory=None, on_epoch=None, fingerprint="sweep", keep=10, epochs=EPOCHS):
     trainer, folds = problem
     checkpoints = directory and ckpt.SweepCheckpoints(directory, 1, keep, fingerprint)
     try:
-        return trainer.fit(folds, EPOCHS, seed=0, max_folds_per_chunk=2,
+        return trainer.fit(folds, epochs, seed=0, max_folds_per_chunk=2,
                            checkpoints=checkpoints, on_epoch=on_epoch), checkpoints
     except Interrupted:
         checkpoints.close()
@@ -121,25 +123,37 @@ def _steps(directory):
     return sorted(int(p.name) for p in directory.iterdir() if p.name.isdigit())
 
 
-def test_a_checkpoint_of_another_layout_is_refused_and_kept(problem, tmp_path):
-    """Same fingerprint, other arrays (as after a code change): a clear error naming the
-    layout, and every step stays where it is."""
-    _fit(problem, tmp_path)
+@pytest.fixture(scope="module")
+def finished(problem, tmp_path_factory):
+    """The checkpoints of a finished sweep (copied by each test that changes them)."""
+    directory = tmp_path_factory.mktemp("finished") / "checkpoints"
+    _fit(problem, directory)
+    return directory
+
+
+def _copy(finished, tmp_path):
+    target = tmp_path / "checkpoints"
+    shutil.copytree(finished, target)
+    return target
+
+
+def test_a_checkpoint_of_another_layout_is_refused_and_kept(problem, finished, tmp_path):
+    """Same fingerprint, other arrays (as after a code change; here the records of a
+    longer schedule): a clear error naming the layout, and every step stays where it is."""
+    tmp_path = _copy(finished, tmp_path)
     before = _steps(tmp_path)
-    config = tiny_problem.tiny_config()
-    config.model.faceslueth_r.head_widths = (12, 8)  # other parameter shapes
-    views, labels, folds = tiny_problem.tiny_data()
-    other = (tiny_problem.tiny_trainer(config, views, labels, folds), folds)
-    with pytest.raises(ckpt.CheckpointMismatch, match="another layout.*nothing was moved"):
-        _fit(other, tmp_path)
+    with pytest.raises(ckpt.CheckpointMismatch, match="history of another layout.*nothing was "
+                                                      "moved"):
+        _fit(problem, tmp_path, epochs=EPOCHS + 1)
     assert _steps(tmp_path) == before
     assert not (tmp_path.parent / f"{tmp_path.name}.corrupt").exists()
 
 
-def test_a_file_system_error_is_raised_not_taken_for_damage(problem, tmp_path, monkeypatch):
+def test_a_file_system_error_is_raised_not_taken_for_damage(problem, finished, tmp_path,
+                                                           monkeypatch):
     """A read that fails for the file system's sake (here: permission denied) stops the
     run with that error; no checkpoint is set aside, so a later rerun resumes."""
-    _fit(problem, tmp_path)
+    tmp_path = _copy(finished, tmp_path)
     before = _steps(tmp_path)
 
     def denied(*args, **kwargs):

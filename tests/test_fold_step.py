@@ -29,15 +29,20 @@ def setup():
     return model, optimizer, state, views, labels
 
 
+_COMPILED = {}
+
+
 def _step(setup, rows, weight, views=None):
+    """One train_step as one device runs it (a mapped axis 'data' of size 1), compiled
+    once per batch size."""
     model, optimizer, state, all_views, labels = setup
     views = views or {k: v[rows] for k, v in all_views.items()}
-
-    def one(views, labels, weight):
-        return fold_step.train_step(model, optimizer, state, views, labels, weight,
-                                    jax.random.PRNGKey(1))
-    # a mapped axis named 'data' of size 1: the step as one device runs it
-    out = jax.vmap(one, axis_name=DATA)(
+    if len(rows) not in _COMPILED:
+        def one(views, labels, weight):
+            return fold_step.train_step(model, optimizer, state, views, labels, weight,
+                                        jax.random.PRNGKey(1))
+        _COMPILED[len(rows)] = jax.jit(jax.vmap(one, axis_name=DATA))
+    out = _COMPILED[len(rows)](
         jax.tree.map(lambda v: jnp.asarray(v)[None], views), jnp.asarray(labels[rows])[None],
         jnp.asarray(weight, jnp.float32)[None])
     return jax.tree.map(lambda a: np.asarray(a[0]), out)

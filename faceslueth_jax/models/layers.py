@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -121,3 +123,74 @@ class DropPath(nn.Module):
         mask = jax.vmap(lambda k: jax.random.bernoulli(k, keep))(sample_keys(self, x.shape[0]))
         mask = mask.reshape((-1,) + (1,) * (x.ndim - 1))
         return jnp.where(mask, x / keep, jnp.zeros_like(x))
+
+
+CONV_IMPLS = ("xla", "matmul")
+
+
+class Conv(nn.Module):
+    """k x k convolution, stride s, zero padding k // 2 on each side (NHWC), with
+    ``nn.Conv``'s variables (kernel (k, k, C, O), optional bias (O,)) and initialiser.
+
+    ``impl='xla'``: ``lax.conv_general_dilated``. ``impl='matmul'``: one matrix
+    product over the k*k shifted (strided) copies of the input,
+
+        y[b, i, j] = sum_{di, dj} xpad[b, s i + di, s j + dj] @ kernel[di, dj] (+ bias),
+
+    the same sum in another order. XLA:CPU runs small-channel convolutions far below
+    its matmul speed, and under ``vmap`` over folds (per-fold kernels) a convolution
+    becomes a grouped convolution while this becomes one batched matmul.
+    """
+
+    features: int
+    kernel_size: int = 3
+    stride: int = 1
+    use_bias: bool = False
+    impl: str = "xla"
+    kernel_init: Callable = nn.initializers.lecun_normal()
+    bias_init: Callable = nn.initializers.zeros
+
+    @nn.compact
+    def __call__(self, x):
+        k, s, c = self.kernel_size, self.stride, x.shape[-1]
+        kernel = self.param("kernel", self.kernel_init, (k, k, c, self.features))
+        pad = k // 2
+        if self.impl == "xla":
+            y = jax.lax.conv_general_dilated(
+                x, kernel, window_strides=(s, s), padding=((pad, pad), (pad, pad)),
+                dimension_numbers=("NHWC", "HWIO", "NHWC"))
+        elif self.impl == "matmul":
+            y = shifted_copies(x, k, s) @ kernel.reshape(k * k * c, self.features)
+        else:
+            raise ValueError(f"conv impl must be one of {CONV_IMPLS}, got {self.impl!r}")
+        if self.use_bias:
+            y = y + self.param("bias", self.bias_init, (self.features,))
+        return y
+
+
+def shifted_copies(x, k: int, stride: int = 1):
+    """(B, H, W, C) -> (B, H', W', k*k*C): the k*k shifted copies of x zero-padded by
+    k // 2, sampled every ``stride`` pixels, in kernel order (di, dj, c)."""
+    b, h, w, c = x.shape
+    if k == 1 and stride == 1:
+        return x
+    pad = k // 2
+    xp = jnp.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
+    ho, wo = (h + 2 * pad - k) // stride + 1, (w + 2 * pad - k) // stride + 1
+    copies = [xp[:, i:i + stride * (ho - 1) + 1:stride, j:j + stride * (wo - 1) + 1:stride]
+              for i in range(k) for j in range(k)]
+    return copies[0] if len(copies) == 1 else jnp.concatenate(copies, axis=-1)
+
+
+def depthwise_3x3(x, kernel):
+    """Depthwise 3x3 filtering of NHWC x by one (3, 3) kernel shared by every channel,
+    zero padding 1: y = sum_{di, dj} kernel[di, dj] * xpad[:, i + di, j + dj, :], as
+    nine multiply-adds (XLA:CPU runs a depthwise convolution, a grouped one, slowly)."""
+    _, h, w, _ = x.shape
+    xp = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
+    y = None
+    for i in range(3):
+        for j in range(3):
+            term = kernel[i, j] * xp[:, i:i + h, j:j + w]
+            y = term if y is None else y + term
+    return y

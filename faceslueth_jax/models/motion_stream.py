@@ -17,7 +17,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from faceslueth_jax.models.layers import batch_norm
+from faceslueth_jax.models.layers import Conv, batch_norm
 from faceslueth_jax.models.soa import ORIENTATION, THETA_INIT_DEG, SOABlock, orientation_angle
 
 
@@ -38,6 +38,7 @@ class MotionStream(nn.Module):
     theta_init_deg: float = THETA_INIT_DEG
     soa_reduction: int = 16
     batch_axis: str | None = None  # see layers.batch_norm
+    conv_impl: str = "xla"         # layers.Conv: 'xla' or 'matmul'
 
     @nn.compact
     def __call__(self, x, *, train: bool):
@@ -45,8 +46,7 @@ class MotionStream(nn.Module):
             raise ValueError(f"motion widths {self.widths} and strides {self.strides} differ in length")
         for i, width in enumerate(self.stem_widths):
             stride = self.stem_stride if i == 0 else 1
-            x = nn.Conv(width, (3, 3), strides=(stride, stride), padding=((1, 1), (1, 1)),
-                        use_bias=False, name=f"stem_conv{i}")(x)
+            x = Conv(width, 3, stride, impl=self.conv_impl, name=f"stem_conv{i}")(x)
             x = batch_norm(train, f"stem_bn{i}", self.batch_axis)(x)
             x = nn.relu(x)
         a = None
@@ -54,10 +54,11 @@ class MotionStream(nn.Module):
             if a is not None:
                 a = carry_attention(a, stride)
                 if a.shape[-1] != width:
-                    a = nn.Conv(width, (1, 1), use_bias=False, name=f"carry_proj{i}")(a)
+                    a = Conv(width, 1, impl=self.conv_impl, name=f"carry_proj{i}")(a)
             x, a = SOABlock(width, stride=stride, mode=self.soa_mode,
                             theta_init_deg=self.theta_init_deg, reduction=self.soa_reduction,
-                            batch_axis=self.batch_axis, name=f"stage{i}")(x, a, train=train)
+                            batch_axis=self.batch_axis, conv_impl=self.conv_impl,
+                            name=f"stage{i}")(x, a, train=train)
         return x
 
 

@@ -38,13 +38,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from faceslueth_jax.models.layers import Conv, batch_norm, depthwise_3x3
+
 # The parameter that holds each SOA block's angle as a 2-vector (cos t, sin t), and
 # the angle it starts from.
 ORIENTATION = "orientation"
 THETA_INIT_DEG = 72.0
-
-from faceslueth_jax.models.layers import batch_norm
-
 SOA_MODES = ("steerable", "reference")
 SOBEL_X = np.array([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]], np.float32) / 8.0
 SOBEL_Y = SOBEL_X.T
@@ -68,13 +67,16 @@ def orientation_init(theta_deg: float):
     return init
 
 
-def steerable_derivative(x: jax.Array, vec: jax.Array) -> jax.Array:
+def steerable_derivative(x: jax.Array, vec: jax.Array, impl: str = "xla") -> jax.Array:
     """Depthwise derivative of NHWC ``x`` along the unit vector of ``vec``.
 
-    k = (a G_x + b G_y) / |(a, b)|; zero padding ('SAME').
+    k = (a G_x + b G_y) / |(a, b)|; zero padding ('SAME'). ``impl='matmul'``: as nine
+    multiply-adds (``layers.depthwise_3x3``), else a depthwise convolution.
     """
     unit = vec / jnp.linalg.norm(vec)
     kernel = unit[0] * SOBEL_X + unit[1] * SOBEL_Y  # (3, 3)
+    if impl == "matmul":
+        return depthwise_3x3(x, kernel.astype(x.dtype))
     channels = x.shape[-1]
     kernel = jnp.broadcast_to(kernel[:, :, None, None], (3, 3, 1, channels))
     return jax.lax.conv_general_dilated(
@@ -149,13 +151,13 @@ class SOABlock(nn.Module):
     theta_init_deg: float = THETA_INIT_DEG
     reduction: int = 16
     batch_axis: str | None = None  # see layers.batch_norm
+    conv_impl: str = "xla"         # see layers.Conv; 'matmul' also filters without a conv
 
     @nn.compact
     def __call__(self, x, a_prev=None, *, train: bool):
         norm = lambda name: batch_norm(train, name, self.batch_axis)
-        conv = lambda k, s, name: nn.Conv(
-            self.features, (k, k), strides=(s, s), padding=((k // 2, k // 2),) * 2,
-            use_bias=False, name=name)
+        conv = lambda k, s, name, features=self.features: Conv(
+            features, k, s, impl=self.conv_impl, name=name)
         y = nn.relu(norm("bn1")(conv(3, self.stride, "conv3x3")(x)))
         y = norm("bn2")(conv(1, 1, "conv1x1")(y))
         shortcut = x
@@ -165,14 +167,14 @@ class SOABlock(nn.Module):
 
         vec = self.param(ORIENTATION, orientation_init(self.theta_init_deg), (2,))
         if self.mode == "steerable":
-            response = jnp.abs(steerable_derivative(y, vec))
+            response = jnp.abs(steerable_derivative(y, vec, self.conv_impl))
         elif self.mode == "reference":
             response = reference_orientation_pool(y, orientation_angle(vec))
         else:
             raise ValueError(f"soa.mode must be 'steerable' or 'reference', got {self.mode!r}")
         hidden = max(8, self.features // self.reduction)
-        w = nn.Conv(hidden, (1, 1), use_bias=False, name="squeeze")(response)
-        w = nn.Conv(self.features, (1, 1), use_bias=False, name="excite")(nn.relu(w))
+        w = conv(1, 1, "squeeze", hidden)(response)
+        w = conv(1, 1, "excite")(nn.relu(w))
         a = nn.sigmoid(w)
         if a_prev is not None:
             a = a * a_prev

@@ -161,10 +161,14 @@ def compute_attention_mask(H: int, W: int, window_size: int, shift_size: int,
 # --------------------------------------------------------------------------
 
 class PatchEmbed(nn.Module):
-    """Conv(kernel=stride=patch) -> LayerNorm. (B, H, W, Cin) -> (B, H/p, W/p, C)."""
+    """Conv(kernel=stride=patch) -> LayerNorm. (B, H, W, Cin) -> (B, H/p, W/p, C).
+
+    ``conv_impl='matmul'``: the same projection as one matmul of each p x p patch
+    (flattened in kernel order (row, column, channel)) with the kernel."""
     patch_size: int = 4
     embed_dim: int = 128
     dtype: Dtype = jnp.float32
+    conv_impl: str = "xla"
 
     @nn.compact
     def __call__(self, x):
@@ -172,9 +176,28 @@ class PatchEmbed(nn.Module):
         _, H, W, _ = x.shape
         if H % p or W % p:
             x = jnp.pad(x, ((0, 0), (0, (-H) % p), (0, (-W) % p), (0, 0)))
-        x = nn.Conv(self.embed_dim, (p, p), strides=(p, p), padding="VALID",
-                    dtype=self.dtype, param_dtype=jnp.float32, name="proj")(x)
+        if self.conv_impl == "matmul":
+            x = _PatchMatmul(self.embed_dim, p, name="proj")(x)
+        else:
+            x = nn.Conv(self.embed_dim, (p, p), strides=(p, p), padding="VALID",
+                        dtype=self.dtype, param_dtype=jnp.float32, name="proj")(x)
         return _layer_norm("norm", self.dtype)(x)
+
+
+class _PatchMatmul(nn.Module):
+    """nn.Conv(features, (p, p), strides=p, 'VALID')'s variables and result, as a matmul:
+    y[b, i, j] = flatten(x[b, p i : p i + p, p j : p j + p]) @ kernel + bias."""
+    features: int
+    patch: int
+
+    @nn.compact
+    def __call__(self, x):
+        b, h, w, c = x.shape
+        p = self.patch
+        kernel = self.param("kernel", nn.initializers.lecun_normal(), (p, p, c, self.features))
+        bias = self.param("bias", nn.initializers.zeros, (self.features,))
+        patches = x.reshape(b, h // p, p, w // p, p, c).transpose(0, 1, 3, 2, 4, 5)
+        return patches.reshape(b, h // p, w // p, p * p * c) @ kernel.reshape(-1, self.features) + bias
 
 
 class WindowAttention(nn.Module):
@@ -324,12 +347,13 @@ class SwinTransformer(nn.Module):
     mlp_ratio: float = 4.0
     drop_path_rate: float = 0.0
     dtype: Dtype = jnp.float32
+    conv_impl: str = "xla"  # PatchEmbed's projection: 'xla' convolution or 'matmul'
 
     @nn.compact
     def __call__(self, x, train: bool):
         assert len(self.depths) == len(self.num_heads), (self.depths, self.num_heads)
-        x = PatchEmbed(self.patch_size, self.embed_dim, self.dtype, name="patch_embed")(
-            x.astype(self.dtype))
+        x = PatchEmbed(self.patch_size, self.embed_dim, self.dtype, self.conv_impl,
+                       name="patch_embed")(x.astype(self.dtype))
         total = sum(self.depths)
         dpr = [float(r) for r in np.linspace(0.0, self.drop_path_rate, total)] if total else []
         start = 0
