@@ -50,7 +50,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from faceslueth_jax.models.layers import Dropout
+from faceslueth_jax.models.layers import Conv, Dropout
 
 
 def torch_uniform(fan_in: int):
@@ -141,25 +141,14 @@ class Transformer(nn.Module):
         return x
 
 
-class Conv3x3(nn.Module):
-    """3x3 convolution, stride 1, zero padding 1 (nn.Conv's params: kernel (3, 3, C, O),
-    bias (O,)), computed as one matmul over the nine shifted copies of the input:
-
-        y[b, i, j] = sum_{di, dj} xpad[b, i + di, j + dj] @ kernel[di, dj] + bias
-
-    XLA:CPU's convolution takes seconds where the map is smaller than the kernel
-    (64 x 2x2x512 -> 1024: 4.6 s against 0.02 s as a matmul)."""
-    features: int
-
-    @nn.compact
-    def __call__(self, x):
-        b, h, w, c = x.shape
-        kernel = self.param("kernel", torch_uniform(9 * c), (3, 3, c, self.features))
-        bias = self.param("bias", torch_uniform(9 * c), (self.features,))
-        xp = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
-        shifted = jnp.concatenate([xp[:, i:i + h, j:j + w] for i in range(3) for j in range(3)],
-                                  axis=-1)  # (B, H, W, 9C) in kernel order (di, dj, c)
-        return shifted @ kernel.reshape(9 * c, self.features) + bias
+def conv3x3(features: int, in_features: int, name: str) -> Conv:
+    """3x3 convolution, stride 1, zero padding 1, with bias and torch's default
+    initialiser, as one matmul over the nine shifted copies of the input (``layers.Conv``,
+    impl 'matmul'): XLA:CPU's convolution takes seconds where the map is smaller than the
+    kernel (64 x 2x2x512 -> 1024: 4.6 s against 0.02 s as a matmul)."""
+    init = torch_uniform(9 * in_features)
+    return Conv(features, 3, 1, use_bias=True, impl="matmul", kernel_init=init, bias_init=init,
+                name=name)
 
 
 def to_blocks(x, n: int):
@@ -231,7 +220,7 @@ class HTNet(nn.Module):
                             self.dropout, name=f"transformer{i}")(x, train)
             x = from_blocks(x, n)
             if i < self.num_hierarchies - 1:
-                x = Conv3x3(2 * width, name=f"aggregate{i}_conv")(x)
+                x = conv3x3(2 * width, x.shape[-1], name=f"aggregate{i}_conv")(x)
                 x = ChannelLayerNorm(name=f"aggregate{i}_norm")(x)
                 x = nn.max_pool(x, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)))
         x = ChannelLayerNorm(name="head_norm")(x).mean(axis=(1, 2))
