@@ -17,7 +17,7 @@ from absl import app, flags
 from ml_collections import config_flags
 
 from faceslueth_jax.data import records, sources
-from faceslueth_jax.evaluation import metrics, selection
+from faceslueth_jax.evaluation import run_results
 from faceslueth_jax.train import experiment, protocols
 
 config_flags.DEFINE_config_file("config", None, "Experiment config file.", lock_config=True)
@@ -32,8 +32,7 @@ def main(argv):
     data = experiment.prepared_data(config, records.read_builder(builder))
     folds = protocols.make_folds(config.protocol.name, data.dataset, data.subject)
     logits = experiment.baseline_logits(config, data, folds)
-    scores = metrics.pooled_scores(data.label, logits.argmax(-1), len(data.class_names),
-                                   groups=selection.database_groups(data))
+    scores = run_results.logits_scores(data, logits)
     keep = ("uf1", "uar", "accuracy")
     out = {"config": config.name, "protocol": config.protocol.name, "samples": len(data),
            "folds": folds.num_folds, **{k: scores[k] for k in keep}}

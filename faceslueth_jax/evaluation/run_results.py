@@ -34,6 +34,12 @@ def au_leak_note(au_dim: int) -> str | None:
             "au_dim=0 is the honest setting")
 
 
+def logits_scores(data, logits) -> dict:
+    """Pooled scores (and per database, when there are several) of (N, K) logits."""
+    return metrics.pooled_scores(data.label, logits.argmax(-1), len(data.class_names),
+                                 groups=selection.database_groups(data))
+
+
 def write(workdir, config, data, folds, history, *, baseline, model_title: str, au_dim: int,
           train_seconds: float, started: float) -> dict:
     """Score, write the run's files (each atomically) and return metrics.json's content
@@ -49,11 +55,7 @@ def write(workdir, config, data, folds, history, *, baseline, model_title: str, 
         if rule == headline_rule:
             run_files.write_predictions(workdir, data, folds.names, fold_of, probs)
             run_files.plot_confusion(workdir, results[rule], data.class_names, title)
-    baseline_scores = None
-    if baseline is not None:
-        baseline_scores = metrics.pooled_scores(data.label, baseline.argmax(-1),
-                                                len(data.class_names),
-                                                groups=selection.database_groups(data))
+    baseline_scores = None if baseline is None else logits_scores(data, baseline)
     theta = history.probes.get("theta_deg")
     if theta is not None:
         run_files.write_theta(workdir, theta, folds.names)
