@@ -66,7 +66,7 @@ def base_config(name: str, preset: str = "compact") -> ml_collections.ConfigDict
     c.train.augment_recipe = "shift"
     c.train.rotation_deg = 3.0
     c.train.crop_padding = 15
-    c.train.scan_unroll = 0      # 0: the whole epoch unrolled on CPU, a rolled scan elsewhere
+    c.train.scan_unroll = 0      # 0: a rolled scan; unrolled on CPU when the program has convolutions
     c.train.optimizer = ml_collections.ConfigDict(dict(
         lr=8e-4, weight_decay=0.6, theta_lr=5e-3, theta_weight_decay=0.2,
         gamma=0.987, decay_epochs=50, eps=1e-8))

@@ -39,13 +39,41 @@ def test_conv_under_vmap_over_folds():
         np.testing.assert_allclose(together[f], alone, atol=1e-5)
 
 
-def test_steerable_filter_without_a_convolution():
+def _depthwise_conv_derivative(x, vec):
+    """The steered filter as a depthwise lax convolution (the form it replaced)."""
+    unit = vec / jnp.linalg.norm(vec)
+    kernel = unit[0] * soa.SOBEL_X + unit[1] * soa.SOBEL_Y
+    channels = x.shape[-1]
+    kernel = jnp.broadcast_to(kernel[:, :, None, None], (3, 3, 1, channels))
+    return jax.lax.conv_general_dilated(
+        x, kernel, window_strides=(1, 1), padding="SAME",
+        dimension_numbers=("NHWC", "HWIO", "NHWC"), feature_group_count=channels)
+
+
+def test_steerable_filter_equals_the_depthwise_convolution():
     x = jax.random.normal(jax.random.PRNGKey(0), (2, 9, 9, 4))
     vec = jnp.array([0.3, -1.2])
-    np.testing.assert_allclose(soa.steerable_derivative(x, vec, "matmul"),
-                               soa.steerable_derivative(x, vec, "xla"), atol=1e-6)
-    grad = lambda impl: jax.grad(lambda v: jnp.sum(jnp.abs(soa.steerable_derivative(x, v, impl))))(vec)
-    np.testing.assert_allclose(grad("matmul"), grad("xla"), rtol=1e-4)  # sums in another order
+    np.testing.assert_allclose(soa.steerable_derivative(x, vec),
+                               _depthwise_conv_derivative(x, vec), atol=1e-6)
+    grad = lambda f: jax.grad(lambda v: jnp.sum(jnp.abs(f(x, v))))(vec)
+    np.testing.assert_allclose(grad(soa.steerable_derivative), grad(_depthwise_conv_derivative),
+                               rtol=1e-4)  # sums in another order
+
+
+def test_flat_dense_is_dense():
+    x = jax.random.normal(jax.random.PRNGKey(0), (2, 3, 5, 6))
+    dense, flat = nn.Dense(4), layers.FlatDense(4)
+    variables = dense.init(jax.random.PRNGKey(1), x)
+    assert jax.tree.map(np.shape, flat.init(jax.random.PRNGKey(1), x)) == \
+        jax.tree.map(np.shape, variables)
+    np.testing.assert_allclose(flat.apply(variables, x), dense.apply(variables, x), atol=1e-6)
+
+
+def test_auto_conv_impl_follows_the_backend():
+    assert layers.resolve_conv_impl("xla") == "xla"
+    assert layers.resolve_conv_impl("matmul") == "matmul"
+    assert layers.resolve_conv_impl("auto") == ("matmul" if jax.default_backend() == "cpu"
+                                                else "xla")
 
 
 def test_patch_embedding_as_matmul():

@@ -41,10 +41,12 @@ def logits_scores(data, logits) -> dict:
 
 
 def write(workdir, config, data, folds, history, *, baseline, model_title: str, au_dim: int,
-          train_seconds: float, started: float) -> dict:
+          train_seconds: float, started: float, time_split: dict | None = None) -> dict:
     """Score, write the run's files (each atomically) and return metrics.json's content
-    plus ``summary_text``. ``baseline``: the logistic regression's (N, K) logits or None."""
+    plus ``summary_text``. ``baseline``: the logistic regression's (N, K) logits or None.
+    ``time_split``: seconds per part of the run; this adds "scoring and writing"."""
     workdir = pathlib.Path(workdir)
+    writing_started = time.perf_counter()
     headline_rule = config.protocol.selection
     rules = [headline_rule] + [r for r in selection.RULES if r != headline_rule]
     title = (f"{model_title} {config.protocol.name.upper()} on {config.data.name}: "
@@ -89,6 +91,8 @@ def write(workdir, config, data, folds, history, *, baseline, model_title: str, 
         "train_seconds": train_seconds,
         "wall_seconds": time.time() - started,
     }
+    summary["time_split_seconds"] = dict(
+        time_split or {}, **{"scoring and writing": round(time.perf_counter() - writing_started, 2)})
     summary = _keep_first_timing(workdir, summary)
     atomic_files.write_json(workdir / "metrics.json", summary)
     heading = (f"{title}, {summary['wall_seconds'] / 60:.1f} min on "
@@ -114,5 +118,5 @@ def _keep_first_timing(workdir: pathlib.Path, summary: dict) -> dict:
         return summary
     if "train_seconds" not in old:
         return summary
-    return dict(summary, train_seconds=old["train_seconds"], wall_seconds=old["wall_seconds"],
-                rerun_seconds=summary["wall_seconds"])
+    kept = {k: old[k] for k in ("train_seconds", "wall_seconds", "time_split_seconds") if k in old}
+    return dict(summary, **kept, rerun_seconds=summary["wall_seconds"])

@@ -118,8 +118,8 @@ def variant_config(variant: str) -> ml_collections.ConfigDict:
     return ml_collections.ConfigDict(dict(
         motion_input="flow",  # or 'frame_difference' (apex - onset), as the reference
         motion=dict(v["motion"], soa_mode="steerable", theta_init_deg=soa.THETA_INIT_DEG,
-                    soa_reduction=16, conv_impl="xla"),
-        appearance=dict(v["appearance"], mlp_ratio=4.0, drop_path_rate=0.0, conv_impl="xla"),
+                    soa_reduction=16, conv_impl="auto"),
+        appearance=dict(v["appearance"], mlp_ratio=4.0, drop_path_rate=0.0, conv_impl="auto"),
         head_widths=v["head_widths"],
         # > 0 (21 in the reference): concatenate the sample's multi-hot FACS AU vector
         # after fc_1. The codes come from the coding sheet, also at test time: a label leak.

@@ -38,7 +38,7 @@ class MotionStream(nn.Module):
     theta_init_deg: float = THETA_INIT_DEG
     soa_reduction: int = 16
     batch_axis: str | None = None  # see layers.batch_norm
-    conv_impl: str = "xla"         # layers.Conv: 'xla' or 'matmul'
+    conv_impl: str = "auto"        # layers.Conv: 'auto', 'xla' or 'matmul'
 
     @nn.compact
     def __call__(self, x, *, train: bool):

@@ -67,21 +67,13 @@ def orientation_init(theta_deg: float):
     return init
 
 
-def steerable_derivative(x: jax.Array, vec: jax.Array, impl: str = "xla") -> jax.Array:
-    """Depthwise derivative of NHWC ``x`` along the unit vector of ``vec``.
-
-    k = (a G_x + b G_y) / |(a, b)|; zero padding ('SAME'). ``impl='matmul'``: as nine
-    multiply-adds (``layers.depthwise_3x3``), else a depthwise convolution.
-    """
+def steerable_derivative(x: jax.Array, vec: jax.Array) -> jax.Array:
+    """Depthwise derivative of NHWC ``x`` along the unit vector of ``vec``:
+    k = (a G_x + b G_y) / |(a, b)|, zero padding ('SAME'), as nine multiply-adds
+    (``layers.depthwise_3x3``)."""
     unit = vec / jnp.linalg.norm(vec)
     kernel = unit[0] * SOBEL_X + unit[1] * SOBEL_Y  # (3, 3)
-    if impl == "matmul":
-        return depthwise_3x3(x, kernel.astype(x.dtype))
-    channels = x.shape[-1]
-    kernel = jnp.broadcast_to(kernel[:, :, None, None], (3, 3, 1, channels))
-    return jax.lax.conv_general_dilated(
-        x, kernel.astype(x.dtype), window_strides=(1, 1), padding="SAME",
-        dimension_numbers=("NHWC", "HWIO", "NHWC"), feature_group_count=channels)
+    return depthwise_3x3(x, kernel.astype(x.dtype))
 
 
 def _reference_base_coords(n: int) -> np.ndarray:
@@ -151,7 +143,7 @@ class SOABlock(nn.Module):
     theta_init_deg: float = THETA_INIT_DEG
     reduction: int = 16
     batch_axis: str | None = None  # see layers.batch_norm
-    conv_impl: str = "xla"         # see layers.Conv; 'matmul' also filters without a conv
+    conv_impl: str = "auto"        # see layers.Conv
 
     @nn.compact
     def __call__(self, x, a_prev=None, *, train: bool):
@@ -167,7 +159,7 @@ class SOABlock(nn.Module):
 
         vec = self.param(ORIENTATION, orientation_init(self.theta_init_deg), (2,))
         if self.mode == "steerable":
-            response = jnp.abs(steerable_derivative(y, vec, self.conv_impl))
+            response = jnp.abs(steerable_derivative(y, vec))
         elif self.mode == "reference":
             response = reference_orientation_pool(y, orientation_angle(vec))
         else:

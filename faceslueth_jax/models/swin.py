@@ -64,7 +64,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import linen as nn
 
-from faceslueth_jax.models.layers import DropPath
+from faceslueth_jax.models.layers import DropPath, FlatDense, resolve_conv_impl
 
 Dtype = Any
 
@@ -77,7 +77,7 @@ zeros_init = nn.initializers.zeros
 
 
 def _dense(features: int, name: str, dtype: Dtype, use_bias: bool = True) -> nn.Dense:
-    return nn.Dense(features, use_bias=use_bias, dtype=dtype, param_dtype=jnp.float32,
+    return FlatDense(features, use_bias=use_bias, dtype=dtype, param_dtype=jnp.float32,
                     kernel_init=trunc_normal_init, bias_init=zeros_init, name=name)
 
 
@@ -164,11 +164,12 @@ class PatchEmbed(nn.Module):
     """Conv(kernel=stride=patch) -> LayerNorm. (B, H, W, Cin) -> (B, H/p, W/p, C).
 
     ``conv_impl='matmul'``: the same projection as one matmul of each p x p patch
-    (flattened in kernel order (row, column, channel)) with the kernel."""
+    (flattened in kernel order (row, column, channel)) with the kernel; 'auto' as
+    ``layers.resolve_conv_impl``."""
     patch_size: int = 4
     embed_dim: int = 128
     dtype: Dtype = jnp.float32
-    conv_impl: str = "xla"
+    conv_impl: str = "auto"
 
     @nn.compact
     def __call__(self, x):
@@ -176,7 +177,7 @@ class PatchEmbed(nn.Module):
         _, H, W, _ = x.shape
         if H % p or W % p:
             x = jnp.pad(x, ((0, 0), (0, (-H) % p), (0, (-W) % p), (0, 0)))
-        if self.conv_impl == "matmul":
+        if resolve_conv_impl(self.conv_impl) == "matmul":
             x = _PatchMatmul(self.embed_dim, p, name="proj")(x)
         else:
             x = nn.Conv(self.embed_dim, (p, p), strides=(p, p), padding="VALID",
@@ -197,7 +198,9 @@ class _PatchMatmul(nn.Module):
         kernel = self.param("kernel", nn.initializers.lecun_normal(), (p, p, c, self.features))
         bias = self.param("bias", nn.initializers.zeros, (self.features,))
         patches = x.reshape(b, h // p, p, w // p, p, c).transpose(0, 1, 3, 2, 4, 5)
-        return patches.reshape(b, h // p, w // p, p * p * c) @ kernel.reshape(-1, self.features) + bias
+        cols = patches.reshape(b * (h // p) * (w // p), p * p * c)  # 2-D: see layers.FlatDense
+        return (cols @ kernel.reshape(-1, self.features) + bias).reshape(
+            b, h // p, w // p, self.features)
 
 
 class WindowAttention(nn.Module):
@@ -347,7 +350,7 @@ class SwinTransformer(nn.Module):
     mlp_ratio: float = 4.0
     drop_path_rate: float = 0.0
     dtype: Dtype = jnp.float32
-    conv_impl: str = "xla"  # PatchEmbed's projection: 'xla' convolution or 'matmul'
+    conv_impl: str = "auto"  # PatchEmbed's projection: 'auto', 'xla' convolution or 'matmul'
 
     @nn.compact
     def __call__(self, x, train: bool):

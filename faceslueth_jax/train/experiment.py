@@ -20,6 +20,7 @@ from faceslueth_jax import atomic_files, distributed
 from faceslueth_jax.data import augment, records, sources
 from faceslueth_jax.evaluation import run_results, selection
 from faceslueth_jax.models import logistic_regression, registry
+from faceslueth_jax.stopwatch import Stopwatch
 from faceslueth_jax.train import checkpoints as checkpoints_lib
 from faceslueth_jax.train import fold_trainer, placement, protocols
 from faceslueth_jax.train.progress import Progress
@@ -83,12 +84,14 @@ def train_and_evaluate(config, workdir: str) -> dict:
     check_config(config)
     workdir = pathlib.Path(workdir)
     started = time.time()
-    builder = sources.prepare(config.data)  # fails here, before any output, when data is missing
+    watch = Stopwatch()
+    with watch("data"):
+        builder = sources.prepare(config.data)  # fails here, before any output, when data is missing
     main = distributed.is_main_process()
     if main:
         workdir.mkdir(parents=True, exist_ok=True)
     with logging_to(workdir / "log") if main else contextlib.nullcontext():
-        return _run(config, workdir, builder, started, main)
+        return _run(config, workdir, builder, started, main, watch)
 
 
 def prepared_data(config, data):
@@ -99,14 +102,16 @@ def prepared_data(config, data):
     return registry.prepare_inputs(config.model, data)
 
 
-def _run(config, workdir: pathlib.Path, builder, started: float, main: bool) -> dict:
+def _run(config, workdir: pathlib.Path, builder, started: float, main: bool,
+         watch: Stopwatch) -> dict:
     if main:
         atomic_files.write_text(workdir / "config.json",
                                 config.to_json_best_effort(indent=2) + "\n")
     # One process reads everything; with several, each first reads the labels and
     # names, then the views of the samples its devices' folds use.
     several = jax.process_count() > 1
-    data = prepared_data(config, records.read_builder(builder, keep=[] if several else None))
+    with watch("data"):
+        data = prepared_data(config, records.read_builder(builder, keep=[] if several else None))
     folds = protocols.make_folds(config.protocol.name, data.dataset, data.subject)
     _log_data(config, data, folds)
 
@@ -117,9 +122,10 @@ def _run(config, workdir: pathlib.Path, builder, started: float, main: bool) -> 
         probes=registry.probes(config.model), slow_params=registry.slow_params(config.model))
     plan = trainer.plan(folds, config.max_folds_per_chunk, config.device_memory_bytes)
     if several:
-        data = prepared_data(config, records.read_builder(
-            builder, keep=trainer.samples_needed(folds, plan)))
-        trainer.set_views(data.views, data.view_row)
+        with watch("data"):
+            data = prepared_data(config, records.read_builder(
+                builder, keep=trainer.samples_needed(folds, plan)))
+            trainer.set_views(data.views, data.view_row)
     logging.info("placement: %s", plan.facts)
     checkpoints = checkpoints_lib.SweepCheckpoints(
         workdir / "checkpoints", config.checkpoint.every_epochs, config.checkpoint.keep,
@@ -132,11 +138,15 @@ def _run(config, workdir: pathlib.Path, builder, started: float, main: bool) -> 
     train_seconds = time.time() - t0
     if not main:
         return {}
-    return run_results.write(workdir, config, data, folds, history,
-                             baseline=baseline_logits(config, data, folds),
+    with watch("baseline"):
+        baseline = baseline_logits(config, data, folds)
+    # the trainer's parts (compile, init and transfer, epochs, checkpoints) include the
+    # compilation that planning did; "scoring and writing" is measured by run_results
+    time_split = dict(watch.rounded(), **history.execution.pop("seconds", {}))
+    return run_results.write(workdir, config, data, folds, history, baseline=baseline,
                              model_title=registry.title(config.model),
                              au_dim=registry.au_dim(config.model),
-                             train_seconds=train_seconds, started=started)
+                             train_seconds=train_seconds, started=started, time_split=time_split)
 
 
 def _log_data(config, data, folds) -> None:

@@ -50,6 +50,7 @@ from absl import logging
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from faceslueth_jax.data import augment
+from faceslueth_jax.stopwatch import Stopwatch
 from faceslueth_jax.train import chunk_data, fold_step, memory, placement
 from faceslueth_jax.train.optimizer import make_optimizer
 from faceslueth_jax.train.placement import DATA, FOLD
@@ -104,16 +105,19 @@ class Plan:
         return len(self.chunks)
 
 
-def default_scan_unroll(steps: int, mesh: Mesh) -> int:
-    """Unroll the epoch's step loop completely on CPU, keep it rolled elsewhere.
+def loop_hostile(lowered, mesh: Mesh) -> bool:
+    """Whether a lowered epoch program should have its step loop unrolled: on CPU,
+    when it holds convolutions.
 
-    XLA:CPU runs convolutions inside a while-loop body several times slower than
-    the same convolutions in straight-line code (jax-ml/jax#12868). Measured here
-    for the compact preset, batch 32, 2 cores: 0.60 s per step rolled, 0.12 s
-    unrolled; partial unrolling (2, 3) does not help, only a loop-free program.
-    The price is compile time that grows with the steps per epoch.
+    XLA:CPU runs a convolution inside a while-loop body with a generic kernel,
+    several times slower than the same convolution in straight-line code (there
+    YNNPACK takes it; jax-ml/jax#12868). Measured for the compact FaceSleuth-R
+    with lax convolutions, batch 32, 2 cores: 0.22 s per step rolled, 0.054 s
+    unrolled, but 167 s to compile the unrolled 13-step epoch against 31 s. With
+    the matmul formulation (``layers.Conv``'s CPU default) there is no convolution
+    left and the rolled loop runs at 0.060 s per step.
     """
-    return steps if placement.on_cpu(mesh) else 1
+    return placement.on_cpu(mesh) and "stablehlo.convolution" in lowered.as_text()
 
 
 class FoldTrainer:
@@ -146,6 +150,7 @@ class FoldTrainer:
         self.example = {k: np.zeros((1,) + v.shape[1:], np.float32)
                         for k, v in augment.model_views(views).items()}  # no jitter windows
         self._compiled: dict = {}
+        self.watch = Stopwatch()  # compile / init and transfer / epochs / checkpoints
 
     def set_views(self, views: dict, view_row: np.ndarray) -> None:
         """Replace the host's views (same per-sample shapes), e.g. by the samples
@@ -157,16 +162,17 @@ class FoldTrainer:
         self.data.set_views(views, view_row)
 
     # ----- one fold ---------------------------------------------------------
-    def _epoch(self, state, spec, views, labels, epoch, optimizer, steps: int):
-        """One fold's epoch and its record: (state, {loss, test_logits, diverged, probes})."""
-        unroll = self.cfg.scan_unroll or default_scan_unroll(steps, self.mesh)
+    def _epoch(self, state, spec, views, labels, epoch, optimizer, steps: int, unrolled: bool):
+        """One fold's epoch and its record: (state, {loss, test_logits, diverged, probes}).
+        ``unrolled``: the step and test loops in straight-line code (``loop_hostile``)."""
+        unroll = self.cfg.scan_unroll or (steps if unrolled else 1)
         state, loss = fold_step.train_epoch(
             self.model, optimizer, self.cfg, state, spec, views, labels, epoch, steps=steps,
             data_parallel=self.data_parallel, u_mirror_offset=self.u_mirror_offset,
             unroll=unroll)
         logits = fold_step.test_logits(
             self.model, state, spec.test_idx, views, self.cfg.batch_size,
-            self.cfg.scan_unroll or default_scan_unroll(spec.test_idx.shape[0], self.mesh))
+            self.cfg.scan_unroll or (spec.test_idx.shape[0] if unrolled else 1))
         record = {"loss": loss, "test_logits": logits, "diverged": state.diverged}
         record.update({PROBE + k: v for k, v in
                        fold_step.probe_values(self.probes, state.params).items()})
@@ -185,33 +191,42 @@ class FoldTrainer:
         widths = (folds.train_idx.shape[1], folds.test_idx.shape[1])
         cache_key = (steps, chunk, rows, widths)
         if cache_key not in self._compiled:
-            logging.info("compiling the training program: %d fold(s) per program, %d steps "
-                         "an epoch, %d samples per device group (first use; can take minutes)",
-                         chunk, steps, rows)
-            optimizer = make_optimizer(self.cfg.optimizer, steps, self.slow_params)
-            fold, rep = P(FOLD), P()
+            with self.watch("compile"):
+                self._compiled[cache_key] = self._compile(steps, chunk, rows, widths)
+        return self._compiled[cache_key]
 
+    def _compile(self, steps: int, chunk: int, rows: int, widths: tuple):
+        """Lower and compile the init and epoch programs: (init, epoch, abstract state)."""
+        logging.info("compiling the training program: %d fold(s) per program, %d steps "
+                     "an epoch, %d samples per device group (first use; can take minutes)",
+                     chunk, steps, rows)
+        optimizer = make_optimizer(self.cfg.optimizer, steps, self.slow_params)
+        fold, rep = P(FOLD), P()
+
+        def epoch_program(unrolled: bool):
             def local_epoch(state, spec, views, labels, epoch):
                 views = {k: v[0] for k, v in views.items()}  # this group's block
                 return jax.vmap(lambda st, sp: self._epoch(
-                    st, sp, views, labels[0], epoch, optimizer, steps))(state, spec)
+                    st, sp, views, labels[0], epoch, optimizer, steps, unrolled))(state, spec)
+            return jax.jit(jax.shard_map(local_epoch, mesh=self.mesh,
+                                         in_specs=(fold, fold, fold, fold, rep),
+                                         out_specs=fold, check_vma=False),
+                           donate_argnums=0)
 
-            init = jax.jit(jax.shard_map(
-                jax.vmap(lambda k: fold_step.init_fold(self.init_model, self.example, optimizer, k)),
-                mesh=self.mesh, in_specs=fold, out_specs=fold, check_vma=False))
-            epoch = jax.jit(jax.shard_map(local_epoch, mesh=self.mesh,
-                                          in_specs=(fold, fold, fold, fold, rep),
-                                          out_specs=fold, check_vma=False),
-                            donate_argnums=0)
-            keys = self._abstract((chunk, 2), jnp.uint32)
-            init_c = init.lower(keys).compile()
-            state = jax.tree.map(lambda a: self._abstract(a.shape, a.dtype),
-                                 jax.eval_shape(init, keys))
-            args = (state, self._abstract_spec(chunk, *widths), self._abstract_views(rows),
-                    self._abstract((self.mesh.shape[FOLD], rows), jnp.int32),
-                    jax.ShapeDtypeStruct((), jnp.int32, sharding=self.replicated))
-            self._compiled[cache_key] = (init_c, epoch.lower(*args).compile(), state)
-        return self._compiled[cache_key]
+        init = jax.jit(jax.shard_map(
+            jax.vmap(lambda k: fold_step.init_fold(self.init_model, self.example, optimizer, k)),
+            mesh=self.mesh, in_specs=fold, out_specs=fold, check_vma=False))
+        keys = self._abstract((chunk, 2), jnp.uint32)
+        init_c = init.lower(keys).compile()
+        state = jax.tree.map(lambda a: self._abstract(a.shape, a.dtype),
+                             jax.eval_shape(init, keys))
+        args = (state, self._abstract_spec(chunk, *widths), self._abstract_views(rows),
+                self._abstract((self.mesh.shape[FOLD], rows), jnp.int32),
+                jax.ShapeDtypeStruct((), jnp.int32, sharding=self.replicated))
+        lowered = epoch_program(unrolled=False).lower(*args)
+        if not self.cfg.scan_unroll and loop_hostile(lowered, self.mesh):
+            lowered = epoch_program(unrolled=True).lower(*args)
+        return init_c, lowered.compile(), state
 
     def _abstract(self, shape, dtype):
         return jax.ShapeDtypeStruct(shape, dtype, sharding=self.fold_sharding)
@@ -302,30 +317,35 @@ class FoldTrainer:
             if c < start[0] or (c == start[0] and start[1] == epochs):
                 continue  # finished before the interruption
             padded = placement.padded(ids, size)
-            spec, views, labels = self.data.inputs(folds, padded, fold_keys, rows)
             first = start[1] if c == start[0] else 0
-            if first:
-                if not np.array_equal(_to_host(saved["keys"]), fold_keys[padded]):
-                    raise RuntimeError("the checkpoint's PRNG keys are not this sweep's")
-                state = saved["state"]
-            else:
-                state = init(spec.key)
+            with self.watch("init and transfer"):
+                spec, views, labels = self.data.inputs(folds, padded, fold_keys, rows)
+                if first:
+                    if not np.array_equal(_to_host(saved["keys"]), fold_keys[padded]):
+                        raise RuntimeError("the checkpoint's PRNG keys are not this sweep's")
+                    state = saved["state"]
+                else:
+                    state = jax.block_until_ready(init(spec.key))
             for e in range(first, epochs):
-                state, record = run_epoch(state, spec, views, labels, epoch_arg(e))
-                record = _to_host(record)
+                with self.watch("epochs (training and test logits)"):
+                    state, record = run_epoch(state, spec, views, labels, epoch_arg(e))
+                    record = _to_host(record)
                 for name, value in record.items():
                     records[name][ids, e] = value[: len(ids)]
                 if on_epoch is not None:
                     on_epoch(c, plan.num_chunks, e, epochs, record["loss"][: len(ids)])
                 if checkpoints is not None and checkpoints.due(e + 1, epochs):
-                    checkpoints.save(c * epochs + e + 1, {"chunk": c, "epochs_done": e + 1},
-                                     {"state": state, "keys": spec.key}, records)
+                    with self.watch("checkpoints"):
+                        checkpoints.save(c * epochs + e + 1, {"chunk": c, "epochs_done": e + 1},
+                                         {"state": state, "keys": spec.key}, records)
             # free this chunk's device buffers before the next chunk's are made: the
             # memory plan counts one chunk's state and data per device
             del state, spec, views, labels
             saved = None
         if checkpoints is not None:
-            checkpoints.close()
+            with self.watch("checkpoints"):
+                checkpoints.close()
+        facts["seconds"] = self.watch.rounded()
         return History.from_records(records, facts)
 
     def _empty_records(self, folds: Folds, epochs: int) -> dict:

@@ -7,7 +7,9 @@ epoch program for k = 1 and k = 2 folds per device gives
     bytes(k) ~ fixed + k * per_fold,   per_fold = bytes(2) - bytes(1),
 
 (fixed: the resident data set and code), so at most
-k_max = floor((budget - fixed) / per_fold) folds share a device.
+k_max = floor((budget - fixed) / per_fold) folds share a device. When a second fold
+costs more than the first (bytes(2) > 2 bytes(1): XLA's temporaries need not grow
+linearly), fixed is taken as 0, which over-counts every k >= 1: the plan errs safe.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ def program_bytes(compiled) -> int:
 
 def footprint(one_fold: int, two_folds: int) -> Footprint:
     per_fold = two_folds - one_fold
-    return Footprint(fixed=one_fold - per_fold, per_fold=per_fold)
+    return Footprint(fixed=max(one_fold - per_fold, 0), per_fold=per_fold)
 
 
 def device_budget(configured: int = 0) -> int | None:
