@@ -73,7 +73,7 @@ for f in sorted(out.glob("sweep_*.json")):
 ref = out / "vs_reference.json"
 figures["vs_reference"] = json.loads(ref.read_text()) if ref.is_file() else "not run (torch or checkout absent)"
 metrics = json.loads((out / "epoch_run" / "metrics.json").read_text())
-figures["one_epoch_sweep"] = {k: metrics[k] for k in ("config_name", "num_folds", "train_seconds", "wall_seconds")}
+figures["one_epoch_sweep"] = {k: metrics[k] for k in ("config_name", "num_folds", "train_seconds", "wall_seconds", "time_split_seconds")}
 figures["one_epoch_sweep"]["execution"] = metrics["execution"]
 figures["total_seconds"] = time.time() - start
 tmp = out / ".accelerator_check.json.tmp"

@@ -2,14 +2,20 @@ r"""Where a compact FaceSleuth-R training step goes, and what each formulation g
 
   python bench/profile_compact_step.py [--preset compact] [--batch 32] [--folds 1,8] [--json PATH]
 
-For each convolution formulation of the motion stream (``model.faceslueth_r.motion.
-conv_impl``: 'xla' = lax convolutions and a depthwise convolution for SOA's filter,
-'matmul' = one matmul over shifted copies and nine multiply-adds) it times, in one run,
-median of --reps calls after compilation, forward + backward (``jax.grad`` of the summed
-logits, train mode) of: the motion stream alone, the Swin appearance stream alone, the
-whole model; then one whole optimiser step (``fold_step.train_step``: loss, gradients,
-AdamW) for K folds vmapped with per-fold weights. GFLOP from XLA's cost analysis;
-GFLOP/s against a large fp32 matmul timed in the same run (the machine's peak here).
+For each convolution formulation (``model.faceslueth_r.{motion,appearance}.conv_impl``:
+'xla' = lax convolutions, 'matmul' = one 2-D matmul over shifted copies; 'auto', the
+default, is 'matmul' on CPU) it times, in one run, median of --reps calls after
+compilation, forward + backward (``jax.grad`` of the summed logits, train mode) of: the
+motion stream alone, the Swin appearance stream alone, the whole model; then one whole
+optimiser step (``fold_step.train_step``: loss, gradients, AdamW) for K folds vmapped
+with per-fold weights. GFLOP from XLA's cost analysis; GFLOP/s against a large fp32
+matmul timed in the same run (the machine's peak here).
+
+Then (``--epoch_steps N``, 0 to skip) the trainer's real epoch program
+(``fold_trainer.FoldTrainer``, N steps of the preset's batch, apex only, as the
+composite) for each layout: formulation x step loop (rolled ``lax.scan`` or unrolled)
+x folds per program: its compile time and ms per fold-step over 3 epochs after the
+first (each epoch includes its test evaluation).
 """
 
 from __future__ import annotations
@@ -88,12 +94,46 @@ def step_of_folds(cfg, views, folds: int):
     return jax.vmap(one), states
 
 
+EPOCH_LAYOUTS = (("xla", "unrolled", 1), ("xla", "rolled", 1), ("matmul", "unrolled", 1),
+                 ("matmul", "rolled", 1), ("matmul", "rolled", 8))
+
+
+def epoch_program_rates(preset: str, steps: int) -> list[dict]:
+    """Compile seconds and ms per fold-step of the trainer's epoch program per layout."""
+    from sweep_throughput import problem
+    from faceslueth_jax.train import fold_trainer, placement
+    rows = []
+    for impl, loop, k in EPOCH_LAYOUTS:
+        cfg = base_config("profile", preset)
+        cfg.model.faceslueth_r.motion.conv_impl = impl
+        cfg.model.faceslueth_r.appearance.conv_impl = impl
+        cfg.train.scan_unroll = steps if loop == "unrolled" else 1
+        views, labels, folds = problem(cfg, k, steps)
+        views.pop("onset")  # the composite has no onset frame
+        trainer = fold_trainer.FoldTrainer(
+            registry.from_config(cfg.model, 3), cfg.train, views, labels,
+            placement.make_mesh(k, cfg.train.batch_size), probes=registry.probes(cfg.model),
+            slow_params=registry.slow_params(cfg.model))
+        marks = []
+        trainer.fit(folds, 4, seed=0, max_folds_per_chunk=k,
+                    on_epoch=lambda *a: marks.append(time.perf_counter()))
+        epoch = statistics.median(b - a for a, b in zip(marks, marks[1:]))
+        rows.append(dict(conv_impl=impl, loop=loop, folds=k,
+                         compile_s=trainer.watch.seconds["compile"],
+                         ms_per_fold_step=epoch / steps / k * 1e3))
+        print(f"{impl:<9} {loop:<9} {k:>5} {rows[-1]['compile_s']:>10.1f} "
+              f"{rows[-1]['ms_per_fold_step']:>17.1f}", flush=True)
+    return rows
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--preset", default="compact")
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--folds", default="1,8")
     ap.add_argument("--reps", type=int, default=10)
+    ap.add_argument("--epoch_steps", type=int, default=13,
+                    help="steps per epoch of the epoch-program table (0: skip it)")
     ap.add_argument("--json")
     args = ap.parse_args()
     peak = matmul_peak(args.reps)
@@ -126,9 +166,16 @@ def main():
             r["gflop_per_s"] = rate
             print(f"{impl:<9} {r['part']:<34} {r['gflop']:7.3f} {r['ms']:8.1f} {rate:8.1f} "
                   f"{100 * rate / peak:6.1f}%")
+    epochs = []
+    if args.epoch_steps:
+        print(f"\n# the trainer's epoch program, {args.epoch_steps} steps of batch "
+              f"{base_config('profile', args.preset).train.batch_size}")
+        print(f"{'conv_impl':<9} {'loop':<9} {'folds':>5} {'compile s':>10} {'ms / fold-step':>17}")
+        epochs = epoch_program_rates(args.preset, args.epoch_steps)
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"peak_gflop_per_s": peak, "rows": rows}, f, indent=1)
+            json.dump({"peak_gflop_per_s": peak, "rows": rows, "epoch_programs": epochs}, f,
+                      indent=1)
 
 
 if __name__ == "__main__":

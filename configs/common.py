@@ -81,7 +81,8 @@ def base_config(name: str, preset: str = "compact") -> ml_collections.ConfigDict
     c.device_memory_bytes = 0  # 0: the device's own limit
     # Interruption: orbax checkpoints in <workdir>/checkpoints; rerunning the same
     # command with the same --workdir resumes from the newest readable one.
-    c.checkpoint = ml_collections.ConfigDict(dict(every_epochs=5, keep=3))
+    # A save every 5 epochs and at each chunk's end, at most one a minute (and the last).
+    c.checkpoint = ml_collections.ConfigDict(dict(every_epochs=5, keep=3, min_seconds=60.0))
     # Multi-host (faceslueth_jax/distributed.py): automatic on TPU pods, SLURM, Open MPI;
     # elsewhere distributed=True with coordinator_address host:port, num_processes, process_id.
     c.distributed = False

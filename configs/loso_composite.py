@@ -7,8 +7,9 @@ so the appearance stream sees the apex only.
   python run.py --config=configs/loso_composite.py \
       --config.data.manual_dir=/path/to/HTNet
 
-34 minutes measured on a 2-core CPU with the compact preset (68 folds of ~436
-training samples, 20 epochs).
+22.9 minutes measured on a 2-core CPU (AMD EPYC, jax 0.10.2) with the compact preset
+(68 folds of ~436 training samples, 20 epochs; 29 s of it compiling, 21 min training);
+about 41 minutes before issue 14 (bench/README.md).
 The optimistic rule of the references: --config.protocol.selection=best_test_epoch
 (both rules are always reported; this picks the headline).
 """

@@ -163,3 +163,18 @@ def test_a_file_system_error_is_raised_not_taken_for_damage(problem, finished, t
         _fit(problem, tmp_path)
     assert _steps(tmp_path) == before
     assert not (tmp_path.parent / f"{tmp_path.name}.corrupt").exists()
+
+
+def test_saves_wait_for_the_minimum_interval(tmp_path):
+    """A save is due at an epoch mark only once min_seconds have passed since the last
+    one; the sweep's last step is always due."""
+    checkpoints = ckpt.SweepCheckpoints(tmp_path / "c", 1, 2, "sweep", min_seconds=3600)
+    try:
+        assert not checkpoints.due(1, 5)
+        assert checkpoints.due(5, 5, last_step=True)
+        checkpoints.min_seconds = 0
+        assert checkpoints.due(1, 5)
+        checkpoints.every = 2
+        assert not checkpoints.due(1, 5) and checkpoints.due(2, 5) and checkpoints.due(5, 5)
+    finally:
+        checkpoints.close()

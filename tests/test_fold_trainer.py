@@ -145,3 +145,17 @@ def test_step_loop_unrolled_only_for_convolutions_on_cpu():
     on_cpu = placement.on_cpu(mesh)
     assert fold_trainer.loop_hostile(lowered("xla"), mesh) == on_cpu
     assert not fold_trainer.loop_hostile(lowered("matmul"), mesh)
+
+
+def test_convolution_formulations_and_loops_give_the_same_results(problem, in_turn):
+    """Issue 14's layouts change float order only: lax convolutions in an unrolled
+    step loop give the predictions of the matmul formulation in a rolled one (the CPU
+    default, which ``in_turn`` ran)."""
+    views, labels, folds = problem
+    config = tiny_problem.placement_config()
+    for part in ("motion", "appearance"):
+        config.model.faceslueth_r[part].conv_impl = "xla"
+    config.train.scan_unroll = 0  # the trainer unrolls: the program has convolutions
+    trainer = tiny_problem.tiny_trainer(config, views, labels, folds)
+    xla = trainer.fit(folds, epochs=2, seed=0, max_folds_per_chunk=1)
+    _assert_same_results(xla, in_turn, "lax convolutions, unrolled loop")

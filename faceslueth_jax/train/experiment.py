@@ -129,7 +129,7 @@ def _run(config, workdir: pathlib.Path, builder, started: float, main: bool,
     logging.info("placement: %s", plan.facts)
     checkpoints = checkpoints_lib.SweepCheckpoints(
         workdir / "checkpoints", config.checkpoint.every_epochs, config.checkpoint.keep,
-        _fingerprint(config, plan, folds))
+        _fingerprint(config, plan, folds), config.checkpoint.get("min_seconds", 0.0))
     progress = (Progress(f"{config.name} ({folds.num_folds} folds)", plan.folds_per_chunk)
                 if main else None)
     t0 = time.time()

@@ -26,8 +26,11 @@ folds use (``chunk_data``).
 Chunks (``memory``): the number of folds per device comes from the compiled
 program's memory analysis against the device budget, or from
 ``max_folds_per_chunk``; on CPU without a budget it is one fold per device
-(per-fold weights under vmap turn convolutions into grouped convolutions,
-measured 5.7x slower on 2 cores than folds in turn). One compiled program runs
+(on 2 cores, 8 folds in one program ran at 0.94x of folds in turn with the models'
+matmul convolutions, 0.62x with lax convolutions, which vmap turns into grouped
+ones: ``bench/README.md``). The epoch's step loop is a rolled ``lax.scan``,
+unrolled on CPU only when the program holds convolutions (``loop_hostile``).
+One compiled program runs
 every chunk. A fold's randomness depends only on (seed, f), so placement and
 chunking change results only by float summation order (Adam's lr * sign(g)
 step for tiny gradients can magnify that to +-lr).
@@ -334,7 +337,8 @@ class FoldTrainer:
                     records[name][ids, e] = value[: len(ids)]
                 if on_epoch is not None:
                     on_epoch(c, plan.num_chunks, e, epochs, record["loss"][: len(ids)])
-                if checkpoints is not None and checkpoints.due(e + 1, epochs):
+                last_step = c == plan.num_chunks - 1 and e + 1 == epochs
+                if checkpoints is not None and checkpoints.due(e + 1, epochs, last_step):
                     with self.watch("checkpoints"):
                         checkpoints.save(c * epochs + e + 1, {"chunk": c, "epochs_done": e + 1},
                                          {"state": state, "keys": spec.key}, records)
