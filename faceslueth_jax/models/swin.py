@@ -64,7 +64,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import linen as nn
 
-from faceslueth_jax.models.layers import DropPath, FlatDense, resolve_conv_impl
+from faceslueth_jax.models.layers import DropPath, FlatDense, matmul_2d, resolve_conv_impl
 
 Dtype = Any
 
@@ -198,9 +198,8 @@ class _PatchMatmul(nn.Module):
         kernel = self.param("kernel", nn.initializers.lecun_normal(), (p, p, c, self.features))
         bias = self.param("bias", nn.initializers.zeros, (self.features,))
         patches = x.reshape(b, h // p, p, w // p, p, c).transpose(0, 1, 3, 2, 4, 5)
-        cols = patches.reshape(b * (h // p) * (w // p), p * p * c)  # 2-D: see layers.FlatDense
-        return (cols @ kernel.reshape(-1, self.features) + bias).reshape(
-            b, h // p, w // p, self.features)
+        cols = patches.reshape(b, h // p, w // p, p * p * c)
+        return matmul_2d(cols, kernel.reshape(-1, self.features)) + bias
 
 
 class WindowAttention(nn.Module):

@@ -153,7 +153,9 @@ class FoldTrainer:
         self.example = {k: np.zeros((1,) + v.shape[1:], np.float32)
                         for k, v in augment.model_views(views).items()}  # no jitter windows
         self._compiled: dict = {}
-        self.watch = Stopwatch()  # compile / init and transfer / epochs / checkpoints
+        # seconds per part (compile / init and transfer / epochs / checkpoints) since this
+        # trainer was made, planning's compilation included; ``fit`` records them
+        self.watch = Stopwatch()
 
     def set_views(self, views: dict, view_row: np.ndarray) -> None:
         """Replace the host's views (same per-sample shapes), e.g. by the samples
@@ -349,7 +351,7 @@ class FoldTrainer:
         if checkpoints is not None:
             with self.watch("checkpoints"):
                 checkpoints.close()
-        facts["seconds"] = self.watch.rounded()
+        facts["seconds"] = self.watch.rounded()  # this trainer's, all its fits so far
         return History.from_records(records, facts)
 
     def _empty_records(self, folds: Folds, epochs: int) -> dict:
