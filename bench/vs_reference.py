@@ -131,6 +131,8 @@ class JaxWorker:
         self.jax, self.args = jax, args
         cfg = reference_network(base_config("bench", "paper"))
         cfg.model.faceslueth_r.au_dim = AU_DIM
+        cfg.model.faceslueth_r.motion.conv_impl = args.conv_impl
+        cfg.model.faceslueth_r.appearance.conv_impl = args.conv_impl
         self.cfg = cfg
         model = registry.from_config(cfg.model, NUM_CLASSES)
         onset, apex, au, labels = batch(args.batch)
@@ -188,7 +190,8 @@ class JaxWorker:
 
         from faceslueth_jax.train import fold_trainer, placement
         from faceslueth_jax.train.protocols import Folds
-        from bench.sweep_throughput import timed_run
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # bench/
+        from sweep_throughput import timed_run
 
         # Only this phase's numbers remain in use; free the A/B step's buffers first.
         del self.state, self._step, self._forward
@@ -237,7 +240,7 @@ class Worker:
     def __init__(self, kind: str, args):
         cmd = [sys.executable, os.path.abspath(__file__), "--worker", kind,
                "--batch", str(args.batch), "--sweep_folds", str(args.sweep_folds),
-               "--sweep_steps", str(args.sweep_steps)]
+               "--sweep_steps", str(args.sweep_steps), "--conv_impl", args.conv_impl]
         if args.reference_dir:
             cmd += ["--reference_dir", args.reference_dir]
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
@@ -281,6 +284,8 @@ def main():
     ap.add_argument("--epochs", type=int, default=99)
     ap.add_argument("--sweep_folds", type=int, default=0, help="0: 2 on CPU, --folds on GPU")
     ap.add_argument("--sweep_steps", type=int, default=2)
+    ap.add_argument("--conv_impl", default="auto", choices=("auto", "xla", "matmul"),
+                    help="the paper preset's convolutions (layers.resolve_conv_impl)")
     ap.add_argument("--json")
     ap.add_argument("--worker", choices=("torch", "jax"), help=argparse.SUPPRESS)
     args = ap.parse_args()

@@ -54,6 +54,7 @@ def base_config(name: str, preset: str = "compact") -> ml_collections.ConfigDict
     c.protocol = ml_collections.ConfigDict()
     c.protocol.name = "loso"
     c.protocol.selection = "last_epoch"  # honest; 'best_test_epoch' is the optimistic rule
+    c.protocol.seeds = 1  # S > 1: seeds seed .. seed + S - 1 of every fold, mean, std, ensemble
 
     c.train = ml_collections.ConfigDict()
     c.train.epochs = 30
@@ -92,6 +93,9 @@ def base_config(name: str, preset: str = "compact") -> ml_collections.ConfigDict
 
     c.baseline = ml_collections.ConfigDict()
     c.baseline.logistic_regression = True
+    # 'inner_cv': class-balanced, l2 chosen per fold by an inner CV over the training
+    # subjects (models/logistic_regression.py); 'fixed': l2 = 1e-2, unweighted
+    c.baseline.tuning = "inner_cv"
     return c
 
 

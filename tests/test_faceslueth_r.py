@@ -61,3 +61,46 @@ def test_mismatched_streams_are_reported():
     c.model.faceslueth_r.motion.strides = (2, 1, 1, 1)  # motion ends at 14x14, appearance at 7x7
     with pytest.raises(ValueError, match="must match for additive fusion"):
         build_model(c.model, 3).init(jax.random.PRNGKey(0), _views(c), train=False)
+
+
+def _params(c):
+    views = _views(c)
+    model = build_model(c.model, 3)
+    return jax.eval_shape(lambda: model.init(jax.random.PRNGKey(0), views, train=False))["params"]
+
+
+def _leaves(tree, prefix=""):
+    return {prefix + "/".join(str(getattr(k, "key", k)) for k in path)
+            for path, _ in jax.tree_util.tree_leaves_with_path(tree)}
+
+
+def test_ablation_switches_change_exactly_their_part_of_the_parameter_tree():
+    full = _leaves(_params(base_config("t")))
+    c = base_config("t")
+    c.model.faceslueth_r.motion.soa_mode = "none"
+    no_soa = _leaves(_params(c))
+    # SOA's angle, squeeze/excite and the carried attention's projections are gone; the
+    # residual body of every stage stays, with the same widths
+    removed = full - no_soa
+    assert no_soa < full
+    assert all(("orientation" in p or "/squeeze/" in p or "/excite/" in p or "carry_proj" in p)
+               for p in removed)
+    assert sum(p.endswith("orientation") for p in removed) == 4
+    assert {p for p in full if "conv3x3" in p} <= no_soa
+
+    c = base_config("t")
+    c.model.faceslueth_r.use_appearance = False
+    no_fpf = _params(c)
+    assert "appearance" not in no_fpf and "motion" in no_fpf
+    assert _leaves(no_fpf) == {p for p in full if not p.startswith("appearance/")}
+
+    c = base_config("t")
+    c.model.faceslueth_r.use_motion = False
+    no_motion = _params(c)
+    assert "motion" not in no_motion and "appearance" in no_motion
+    assert _leaves(no_motion) == {p for p in full if not p.startswith("motion/")}
+    assert soa_angles_deg(no_motion).shape == (0,)
+
+    c.model.faceslueth_r.use_appearance = False
+    with pytest.raises(ValueError, match="both False"):
+        _params(c)

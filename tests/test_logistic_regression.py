@@ -83,3 +83,61 @@ def test_constant_features_predict_the_train_folds_class_frequencies():
             "c": [3 / 8, 4 / 8, 1 / 8]}   # on a and b: 0 0 1 2 0 1 1 1
     for i, subject in enumerate(subjects):
         assert probs[i] == pytest.approx(want[subject], abs=1e-3), (i, subject)
+
+
+# ----------------------------------------------------- l2 chosen by inner CV
+
+def test_inner_folds_hold_only_training_subjects_whole():
+    features, labels, folds = _problem(num_subjects=7, per_subject=3)
+    subjects = np.repeat([f"s{i}" for i in range(7)], 3)
+    groups = logistic_regression.inner_groups(folds, subjects, inner_folds=3)
+    for f in range(folds.num_folds):
+        assert (groups[f, folds.test_samples(f)] == -1).all()
+        assert (groups[f, folds.train_samples(f)] >= 0).all()
+        for s in set(subjects):  # a subject's samples share one inner fold
+            assert len(set(groups[f, subjects == s].tolist())) == 1
+    with pytest.raises(ValueError, match="fewer than"):
+        logistic_regression.inner_groups(folds, subjects, inner_folds=7)
+
+
+def test_the_row_space_fit_is_the_full_space_fit():
+    """The tuned baseline's fit (row-space coordinates, preconditioned Nesterov steps)
+    gives the logits of L-BFGS on the same loss over all standardised features, for
+    more features than samples, on the whole training set and on a subset of it."""
+    import jax.numpy as jnp
+
+    rng = np.random.default_rng(1)
+    n, d = 20, 60
+    x = jnp.asarray(rng.normal(size=(n, d)), jnp.float32)
+    y = jnp.asarray(rng.integers(0, 3, n), jnp.int32)
+    train = jnp.asarray(np.arange(n) < 15)
+    z, curvature = logistic_regression._row_space(x, train)
+    assert z.shape == (n, n)
+    z_train = jnp.where(train[:, None], z, 0.0)
+    standardised = (x - x[:15].mean(0)) / (x[:15].std(0) + 1e-6)
+    for fit, l2 in ((train, 0.3), (train & (jnp.arange(n) % 3 > 0), 1.0)):
+        params = logistic_regression._balanced_fit(z_train, curvature, y, fit, 3, l2, steps=300)
+        row = z @ params["w"] + params["b"]
+        loss = logistic_regression.balanced_loss(jnp.where(fit[:, None], standardised, 0.0), y,
+                                                 fit, 3, l2)
+        best = logistic_regression._lbfgs(loss, {"w": jnp.zeros((d, 3)), "b": jnp.zeros(3)}, 300)
+        full = standardised @ best["w"] + best["b"]
+        np.testing.assert_allclose(row, full, atol=2e-3)
+
+
+def test_tuned_baseline_never_sees_the_test_labels_and_learns():
+    features, labels, folds = _problem(num_subjects=6, per_subject=6)
+    # a clear signal in two of the 32 features (the others are noise)
+    noise = np.random.default_rng(3).normal(size=len(labels))
+    features[:, 0, 0, 0] = 3.0 * (labels - 1.0) + 0.1 * noise
+    features[:, 1, 1, 1] = 3.0 * (labels == 1)
+    subjects = np.repeat([f"s{i}" for i in range(6)], 6)
+    before, chosen = logistic_regression.tuned_fold_logits(features, labels, folds, subjects, 3)
+    assert set(chosen) == set(folds.names)
+    assert set(chosen.values()) <= set(logistic_regression.L2_GRID)
+    test = folds.test_samples(0)
+    changed = labels.copy()
+    changed[test] = (labels[test] + 1) % 3
+    after, _ = logistic_regression.tuned_fold_logits(features, changed, folds, subjects, 3)
+    np.testing.assert_allclose(after[test], before[test], atol=1e-5)
+    assert (before.argmax(-1) == labels).mean() > 0.8  # chance is ~0.33

@@ -10,6 +10,12 @@ per database, the learned SOA angles (circular mean ± spread over folds),
 epochs, wall time, device; then the command that made each run, as
 '[n] `python run.py ...`'. ``--out`` writes the table atomically; without it
 the table is printed.
+
+  python -m faceslueth_jax.evaluation.report --compare RUN_A RUN_B
+
+compares two runs of the same samples, folds and seeds pair-wise: A - B of the
+seed-mean UF1 / UAR per selection rule, with a paired subject-bootstrap 95%
+interval, and whether the difference exceeds it (``evaluation/paired.py``).
 """
 
 from __future__ import annotations
@@ -19,9 +25,10 @@ import sys
 from absl import app, flags
 
 from faceslueth_jax import atomic_files
-from faceslueth_jax.evaluation import results_table
+from faceslueth_jax.evaluation import paired, results_table
 
 _OUT = flags.DEFINE_string("out", "", "write the table here (atomically) instead of printing it")
+_COMPARE = flags.DEFINE_bool("compare", False, "compare two runs pair-wise (A - B)")
 _NOT_RUN = flags.DEFINE_multi_string(
     "not_run", [], "'WHAT: WHY' for a configuration that was not run; shown as a row "
     "without numbers")
@@ -31,9 +38,12 @@ def main(argv):
     run_dirs = argv[1:]
     if not run_dirs:
         raise app.UsageError("give one or more run directories (each with metrics.json)")
+    if _COMPARE.value and len(run_dirs) != 2:
+        raise app.UsageError("--compare takes exactly two run directories")
     try:
-        table = results_table.markdown(run_dirs, _NOT_RUN.value)
-    except results_table.NotAFinishedRun as e:
+        table = (paired.markdown(*run_dirs) if _COMPARE.value
+                 else results_table.markdown(run_dirs, _NOT_RUN.value))
+    except (results_table.NotAFinishedRun, paired.NotComparable) as e:
         sys.exit(f"error: {e}")
     if _OUT.value:
         atomic_files.write_text(_OUT.value, table)

@@ -4,7 +4,10 @@ Every run directory holds ``metrics.json`` and ``config.json`` (written by
 ``train.experiment``). A run gives two rows, its headline rule first:
 ``last epoch`` (honest) and ``best test epoch (OPTIMISTIC)``, and a third,
 ``logistic regression (baseline)`` with selection ``fixed (no epochs)``, when
-its metrics.json holds the baseline's scores. Columns: run ([n], the number of
+its metrics.json holds the baseline's scores. A run of several seeds
+(``protocol.seeds``) shows each rule's mean over seeds, then its seed ensemble
+(averaged probabilities) as a row of its own; its score cells read
+'mean ± std over seeds [95% subject-bootstrap interval]' (``seed_scores``). Columns: run ([n], the number of
 the command listed under the table), model, preset, data, protocol, selection,
 UF1, UAR and accuracy pooled over every fold, UF1 / UAR per source database (for
 LOSO the database's own samples; for LODO the held-out database), the learned
@@ -78,11 +81,25 @@ def device(execution: dict) -> str:
 
 def selection_title(result: dict) -> str:
     name = result["selection"].replace("_", " ")
-    return f"{name} (OPTIMISTIC)" if result["optimistic"] else name
+    name = f"{name} (OPTIMISTIC)" if result["optimistic"] else name
+    if "ensemble_of_seeds" in result:
+        return f"{name}, ensemble of seeds {_seed_list(result['ensemble_of_seeds'])}"
+    seeds = (result.get("seeds") or {}).get("seed_values")
+    return f"{name}, seeds {_seed_list(seeds)}" if seeds else name
+
+
+def _seed_list(seeds) -> str:
+    return ",".join(str(s) for s in seeds)
 
 
 def _results(metrics: dict) -> list:
-    return [metrics["headline"]] + list(metrics.get("other_selections", {}).values())
+    """The run's results, headline rule first, each rule's seed ensemble after it."""
+    ensembles = metrics.get("seed_ensembles") or {}
+    out = []
+    for result in [metrics["headline"]] + list(metrics.get("other_selections", {}).values()):
+        out += [result] + ([ensembles[result["selection"]]]
+                           if result["selection"] in ensembles else [])
+    return out
 
 
 def _baseline(metrics: dict) -> dict | None:
@@ -130,11 +147,24 @@ def _theta_layer(mean, spread) -> str:
     return f"{angles.format_axis(mean)} ± {spread:.1f}"
 
 
+def _with_uncertainty(value: float, uncertainty: dict | None, metric: str) -> str:
+    """'0.6300 ± 0.0120 [0.5800, 0.6700]': ± the std over seeds (several seeds) and
+    the 95% subject-bootstrap interval, when the run has them."""
+    if not uncertainty:
+        return f"{value:.4f}"
+    low, high = uncertainty[metric]["ci95"]
+    spread = f" ± {uncertainty[metric]['std']:.4f}" if uncertainty["num_seeds"] > 1 else ""
+    return f"{value:.4f}{spread} [{low:.4f}, {high:.4f}]"
+
+
 def _score_cells(result: dict, database_names: list) -> list:
-    per_group = result.get("per_group", {})
-    return ([f"{result['uf1']:.4f}", f"{result['uar']:.4f}", f"{result['accuracy']:.4f}"]
-            + [f"{per_group[d]['uf1']:.4f} / {per_group[d]['uar']:.4f}" if d in per_group
-               else "" for d in database_names])
+    per_group, u = result.get("per_group", {}), result.get("seeds")
+    group_u = (u or {}).get("per_group", {})
+    return ([_with_uncertainty(result["uf1"], u, "uf1"),
+             _with_uncertainty(result["uar"], u, "uar"), f"{result['accuracy']:.4f}"]
+            + [f"{_with_uncertainty(per_group[d]['uf1'], group_u.get(d), 'uf1')} / "
+               f"{_with_uncertainty(per_group[d]['uar'], group_u.get(d), 'uar')}"
+               if d in per_group else "" for d in database_names])
 
 
 def rows(run: dict, number: int, database_names: list, theta_column: bool) -> list:
@@ -157,12 +187,15 @@ def rows(run: dict, number: int, database_names: list, theta_column: bool) -> li
         cells = ([run_cell, model, preset, data_cell, protocol, selection_title(result)]
                  + _score_cells(result, database_names))
         if theta_column:
-            cells.append(theta_cell(metrics) if result["selection"] == "last_epoch" else "")
+            cells.append(theta_cell(metrics) if result["selection"] == "last_epoch"
+                         and "ensemble_of_seeds" not in result else "")
         cells += [str(metrics["epochs"]), wall_time(metrics["wall_seconds"]), run_device]
         out.append(cells)
     baseline = _baseline(metrics)
     if baseline:
-        cells = ([run_cell, BASELINE_MODEL, "", data_cell, protocol, BASELINE_SELECTION]
+        tuned = baseline.get("fit", {}).get("tuning") == "inner_cv"
+        model_cell = BASELINE_MODEL + (", l2 by inner CV, balanced" if tuned else "")
+        cells = ([run_cell, model_cell, "", data_cell, protocol, BASELINE_SELECTION]
                  + _score_cells(baseline, database_names))
         cells += [""] * theta_column + ["", "", run_device]
         out.append(cells)

@@ -1,7 +1,7 @@
 """A finished run's files and its printed summary.
 
-Files written here (each atomically): predictions.csv, theta.csv,
-confusion_matrix.png, theta.png; ``summary_table`` composes the printed summary.
+Files written here (each atomically): predictions.csv, probabilities.npz,
+theta.csv, confusion_matrix.png, theta.png; ``summary_table`` composes the printed summary.
 The headline selection is the config's; the other rule is reported beside it,
 and every optimistic figure says so, as does the summary of every run whose
 metrics.json records an AU label leak. Learned SOA angles theta_deg
@@ -39,6 +39,28 @@ def write_predictions(workdir, data, fold_names, fold_of, probs) -> None:
              data.class_names[data.label[i]], data.class_names[int(probs[i].argmax())]]
             + [f"{p:.6f}" for p in probs[i]] for i in range(len(data))]
     atomic_files.write_csv(pathlib.Path(workdir) / "predictions.csv", header, rows)
+
+
+def instance_names(fold_names, seeds) -> list:
+    """A name per trained model: the fold's, with '@seed<s>' when there are several seeds."""
+    if len(seeds) == 1:
+        return list(fold_names)
+    return [f"{name}@seed{s}" for s in seeds for name in fold_names]
+
+
+def write_probabilities(workdir, data, seeds, probabilities: dict) -> None:
+    """probabilities.npz: per selection rule, (M, N, K) class probabilities of every
+    seed for every sample, with the sample ids, labels, subject keys and seeds, so
+    two runs can be compared pair-wise (``report --compare``)."""
+    import io
+
+    buffer = io.BytesIO()
+    np.savez_compressed(
+        buffer, sample_id=np.asarray(data.sample_id, str), label=np.asarray(data.label),
+        subject=np.array([f"{d}/{s}" for d, s in zip(data.dataset, data.subject)]),
+        dataset=np.asarray(data.dataset, str), class_names=np.asarray(data.class_names, str),
+        seeds=np.asarray(seeds), **{f"probs_{rule}": p for rule, p in probabilities.items()})
+    atomic_files.write_bytes(pathlib.Path(workdir) / "probabilities.npz", buffer.getvalue())
 
 
 def write_theta(workdir, theta_deg, fold_names) -> None:
@@ -169,25 +191,54 @@ def theta_lines(theta_deg) -> list:
     return lines
 
 
+def uncertainty_text(result: dict, metric: str) -> str:
+    """'± std [low, high]' of a result's ``seeds`` entry ('[low, high]' for one seed)."""
+    u = result.get("seeds")
+    if not u:
+        return ""
+    low, high = u[metric]["ci95"]
+    spread = f" ± {u[metric]['std']:.4f}" if u["num_seeds"] > 1 else ""
+    return f"{spread} [{low:.4f}, {high:.4f}]"
+
+
+def result_label(result: dict) -> str:
+    """The selection rule, and 'mean of M seeds' or 'ensemble of M seeds' when so."""
+    label = selection_label(result)
+    if "ensemble_of_seeds" in result:
+        return f"{label}, ensemble of {len(result['ensemble_of_seeds'])} seeds"
+    if "per_seed" in result:
+        return f"{label}, mean of {len(result['per_seed'])} seeds"
+    return label
+
+
 def summary_table(title: str, results: list, baseline: dict | None, theta_deg,
-                  diverged: list, workdir) -> str:
+                  diverged: list, workdir, ensembles: list = ()) -> str:
     """The text printed at the end of a run; ``results[0]`` is the headline rule;
-    ``theta_deg``: (F, E, L) or None without SOA layers.
+    ``theta_deg``: (F, E, L) or None without SOA layers; ``ensembles``: the seed
+    ensembles' results (several seeds). UF1 and UAR carry ± the std over seeds and
+    the 95% subject-bootstrap interval (``seed_scores``).
     Warnings: diverged folds, optimistic selection, and the AU label leak that the
     run's metrics.json (in ``workdir``) records."""
-    lines = [title, "", f"{'selection':<32} {'UF1':>7} {'UAR':>7} {'acc':>7}"]
-    for result in results:
-        lines.append(f"{selection_label(result):<32} {result['uf1']:7.4f} "
-                     f"{result['uar']:7.4f} {result['accuracy']:7.4f}")
+    lines = [title, "", f"{'selection':<44} {'UF1':>7} {'UAR':>7} {'acc':>7}   "
+                        "UF1 ± std over seeds [95% CI]; UAR likewise"]
+    for result in list(results) + list(ensembles):
+        lines.append(f"{result_label(result):<44} {result['uf1']:7.4f} "
+                     f"{result['uar']:7.4f} {result['accuracy']:7.4f}  "
+                     f"{uncertainty_text(result, 'uf1')};{uncertainty_text(result, 'uar')}")
     if baseline is not None:
-        lines.append(f"{'logistic regression on flow':<32} {baseline['uf1']:7.4f} "
-                     f"{baseline['uar']:7.4f} {baseline['accuracy']:7.4f}")
+        tuning = baseline.get("fit", {}).get("tuning", "fixed")
+        name = "logistic regression on flow" + (", inner CV" if tuning == "inner_cv" else "")
+        lines.append(f"{name:<44} {baseline['uf1']:7.4f} {baseline['uar']:7.4f} "
+                     f"{baseline['accuracy']:7.4f}  {uncertainty_text(baseline, 'uf1')};"
+                     f"{uncertainty_text(baseline, 'uar')}")
     headline = results[0]
     if "per_group" in headline:
-        lines += ["", f"per database ({selection_label(headline)})"]
+        lines += ["", f"per database ({result_label(headline)})"]
         for name, s in headline["per_group"].items():
+            group = {"seeds": headline.get("seeds", {}).get("per_group", {}).get(name)}
             lines.append(f"  {name:<30} {s['uf1']:7.4f} {s['uar']:7.4f} {s['accuracy']:7.4f}"
-                         f"  n={s['num_samples']}")
+                         f"  n={s['num_samples']}  {uncertainty_text(group, 'uf1')};"
+                         f"{uncertainty_text(group, 'uar')}")
         m = headline["mean_over_groups"]
         lines.append(f"  {'mean over databases':<30} {m['uf1']:7.4f} {m['uar']:7.4f} "
                      f"{m['accuracy']:7.4f}")

@@ -18,7 +18,7 @@ import jax
 import numpy as np
 
 from faceslueth_jax import atomic_files
-from faceslueth_jax.evaluation import angles, metrics, run_files, selection
+from faceslueth_jax.evaluation import angles, metrics, run_files, seed_scores, selection
 
 HONEST_NOTE = "honest: every fold scored after the fixed schedule's last epoch"
 
@@ -41,6 +41,7 @@ def logits_scores(data, logits) -> dict:
 
 
 def write(workdir, config, data, folds, history, *, baseline, model_title: str, au_dim: int,
+          baseline_facts: dict | None = None,
           train_seconds: float, started: float, time_split: dict | None = None) -> dict:
     """Score, write the run's files (each atomically) and return metrics.json's content
     plus ``summary_text``. ``baseline``: the logistic regression's (N, K) logits or None.
@@ -51,18 +52,31 @@ def write(workdir, config, data, folds, history, *, baseline, model_title: str, 
     rules = [headline_rule] + [r for r in selection.RULES if r != headline_rule]
     title = (f"{model_title} {config.protocol.name.upper()} on {config.data.name}: "
              f"{len(data)} samples, {folds.num_folds} folds, {config.train.epochs} epochs")
-    results = {}
+    seeds = history.seeds
+    if len(seeds) > 1:
+        title += f", {len(seeds)} seeds"
+    results, ensembles, probabilities = {}, {}, {}
     for rule in rules:
-        results[rule], fold_of, probs = selection.evaluate(history, folds, data, rule)
-        if rule == headline_rule:
-            run_files.write_predictions(workdir, data, folds.names, fold_of, probs)
-            run_files.plot_confusion(workdir, results[rule], data.class_names, title)
-    baseline_scores = None if baseline is None else logits_scores(data, baseline)
+        results[rule], ensemble, fold_of, probs = seed_scores.evaluate(
+            history.per_seed(), seeds, folds, data, rule)
+        probabilities[rule] = probs
+        if ensemble is not None:
+            ensembles[rule] = ensemble
+        if rule == headline_rule:  # with several seeds: the seed ensemble's probabilities
+            run_files.write_predictions(workdir, data, folds.names, fold_of, probs.mean(0))
+            run_files.plot_confusion(workdir, ensemble or results[rule], data.class_names, title)
+    run_files.write_probabilities(workdir, data, seeds, probabilities)
+    baseline_scores = None if baseline is None else dict(
+        logits_scores(data, baseline), fit=baseline_facts or {},
+        seeds=seed_scores.uncertainty(data, baseline.argmax(-1)[None]))
+    instance_names = run_files.instance_names(folds.names, seeds)
     theta = history.probes.get("theta_deg")
+    if theta is not None and not theta.shape[-1]:
+        theta = None  # a model without SOA layers (e.g. the soa_mode='none' ablation)
     if theta is not None:
-        run_files.write_theta(workdir, theta, folds.names)
+        run_files.write_theta(workdir, theta, instance_names)
         run_files.plot_theta(workdir, theta, title)
-    diverged = [folds.names[f] for f in np.flatnonzero(history.diverged[:, -1])]
+    diverged = [instance_names[f] for f in np.flatnonzero(history.diverged[:, -1])]
     optimistic = selection.OPTIMISTIC[headline_rule]
     summary = {
         "config_name": config.name,
@@ -74,12 +88,14 @@ def write(workdir, config, data, folds, history, *, baseline, model_title: str, 
         "note": run_files.OPTIMISTIC_NOTE if optimistic else HONEST_NOTE,
         "headline": results[headline_rule],
         "other_selections": {r: results[r] for r in rules[1:]},
+        "seeds": list(seeds),
+        "seed_ensembles": ensembles,  # rule -> the averaged probabilities' scores (>1 seed)
         "logistic_regression_baseline": baseline_scores,
         "num_samples": len(data),
         "num_folds": folds.num_folds,
         "class_names": list(data.class_names),
         "epochs": config.train.epochs,
-        "final_theta_deg": (angles.final_theta_summary(theta, folds.names)
+        "final_theta_deg": (angles.final_theta_summary(theta, instance_names)
                             if theta is not None else None),
         "loss_per_fold_epoch": history.loss.tolist(),
         "diverged_folds": diverged,
@@ -98,7 +114,8 @@ def write(workdir, config, data, folds, history, *, baseline, model_title: str, 
     heading = (f"{title}, {summary['wall_seconds'] / 60:.1f} min on "
                f"{summary['execution']['device']}")
     summary["summary_text"] = run_files.summary_table(
-        heading, [results[r] for r in rules], baseline_scores, theta, diverged, workdir)
+        heading, [results[r] for r in rules], baseline_scores, theta, diverged, workdir,
+        ensembles=[ensembles[r] for r in rules if r in ensembles])
     atomic_files.write_text(workdir / "summary.txt", summary["summary_text"] + "\n")
     return summary
 

@@ -12,6 +12,10 @@ concatenates a 21-dim multi-hot vector of the sample's FACS action units, read
 from the database's coding sheet at training *and* test time: ground-truth
 codes at test time leak the label, so ``au_dim`` defaults to 0 (off).
 
+Ablations (config switches): ``use_motion`` / ``use_appearance`` drop a stream
+(z = flatten(p) or flatten(m)); ``motion.soa_mode='none'`` makes every SOA stage
+a plain residual stage of the same width (``soa.SOABlock``).
+
 Variants (``VARIANTS``, a config's ``model.preset``):
 ``compact``: trains on a 2-core CPU in minutes. Flow 28x28, faces 56x56;
   motion stem 16, SOA stages 24/32/48/48 (strides 2/1/2/1) -> 7x7x48;
@@ -48,31 +52,25 @@ class FaceSleuthR(nn.Module):
     head_widths: Sequence[int] = (512, 128)
     motion_input: str = "flow"
     au_dim: int = 0  # > 0: concatenate views["au"] (B, au_dim) after fc_1, as the reference
+    use_motion: bool = True       # False: the appearance stream alone (ablation)
+    use_appearance: bool = True   # False: the motion stream alone (ablation)
     batch_axis: str | None = None  # mapped axis a batch is split over (layers.batch_norm)
 
     @nn.compact
     def __call__(self, views: dict, *, train: bool):
-        if self.motion_input == "flow":
-            motion_x = views["flow"]
-        elif self.motion_input == "frame_difference":
-            if "onset" not in views:
-                raise ValueError("motion_input='frame_difference' needs onset frames in the data")
-            motion_x = views["apex"] - views["onset"]
-        else:
-            raise ValueError(f"model.motion_input must be 'flow' or 'frame_difference', "
-                             f"got {self.motion_input!r}")
-        m = MotionStream(**self.motion, batch_axis=self.batch_axis, name="motion")(motion_x, train=train)
-
-        swin = SwinTransformer(**self.appearance, name="appearance")
-        faces = [views["apex"]] + ([views["onset"]] if "onset" in views else [])
-        # one batch of every face, sample-major (apex_0, onset_0, apex_1, ...)
-        p = swin(jnp.stack(faces, axis=1).reshape((-1,) + faces[0].shape[1:]), train=train)
-        p = p.reshape((-1, len(faces)) + p.shape[1:]).sum(axis=1)
-        if m.shape[1:] != p.shape[1:]:
-            raise ValueError(f"motion stream output {m.shape[1:]} and appearance output "
-                             f"{p.shape[1:]} must match for additive fusion: adjust the "
+        if not (self.use_motion or self.use_appearance):
+            raise ValueError("model.faceslueth_r: use_motion and use_appearance are both False")
+        streams = []
+        if self.use_motion:
+            streams.append(self._motion(views, train))
+        if self.use_appearance:
+            streams.append(self._appearance(views, train))
+        if len(streams) == 2 and streams[0].shape[1:] != streams[1].shape[1:]:
+            raise ValueError(f"motion stream output {streams[0].shape[1:]} and appearance output "
+                             f"{streams[1].shape[1:]} must match for additive fusion: adjust the "
                              "input sizes, strides or widths in the config")
-        z = (m + p).reshape(m.shape[0], -1)
+        z = sum(streams)
+        z = z.reshape(z.shape[0], -1)
         z = nn.Dense(self.head_widths[0], name="fc1")(z)
         if self.au_dim:
             if "au" not in views or views["au"].shape[1:] != (self.au_dim,):
@@ -83,6 +81,28 @@ class FaceSleuthR(nn.Module):
         z = nn.relu(batch_norm(train, "bn1", self.batch_axis)(z))
         z = batch_norm(train, "bn2", self.batch_axis)(nn.Dense(self.head_widths[1], name="fc2")(z))
         return nn.Dense(self.num_classes, name="classifier")(z)
+
+    def _motion(self, views: dict, train: bool):
+        """m = MotionStream(flow or apex - onset)."""
+        if self.motion_input == "flow":
+            motion_x = views["flow"]
+        elif self.motion_input == "frame_difference":
+            if "onset" not in views:
+                raise ValueError("motion_input='frame_difference' needs onset frames in the data")
+            motion_x = views["apex"] - views["onset"]
+        else:
+            raise ValueError(f"model.motion_input must be 'flow' or 'frame_difference', "
+                             f"got {self.motion_input!r}")
+        return MotionStream(**self.motion, batch_axis=self.batch_axis, name="motion")(
+            motion_x, train=train)
+
+    def _appearance(self, views: dict, train: bool):
+        """p = Swin(apex) + Swin(onset), one shared Swin (FPF)."""
+        swin = SwinTransformer(**self.appearance, name="appearance")
+        faces = [views["apex"]] + ([views["onset"]] if "onset" in views else [])
+        # one batch of every face, sample-major (apex_0, onset_0, apex_1, ...)
+        p = swin(jnp.stack(faces, axis=1).reshape((-1,) + faces[0].shape[1:]), train=train)
+        return p.reshape((-1, len(faces)) + p.shape[1:]).sum(axis=1)
 
 
 # What the rest of the project asks of a model (models/registry.py).
@@ -121,6 +141,7 @@ def variant_config(variant: str) -> ml_collections.ConfigDict:
                     soa_reduction=16, conv_impl="auto"),
         appearance=dict(v["appearance"], mlp_ratio=4.0, drop_path_rate=0.0, conv_impl="auto"),
         head_widths=v["head_widths"],
+        use_motion=True, use_appearance=True,  # ablation switches (soa_mode='none': no SOA)
         # > 0 (21 in the reference): concatenate the sample's multi-hot FACS AU vector
         # after fc_1. The codes come from the coding sheet, also at test time: a label leak.
         au_dim=0))
@@ -141,7 +162,9 @@ def from_config(cfg, num_classes: int) -> FaceSleuthR:
     """FaceSleuth-R from ``model.faceslueth_r`` (configs/common.py defines its fields)."""
     return FaceSleuthR(num_classes=num_classes, motion=dict(cfg.motion),
                        appearance=dict(cfg.appearance), head_widths=tuple(cfg.head_widths),
-                       motion_input=cfg.motion_input, au_dim=cfg.get("au_dim", 0))
+                       motion_input=cfg.motion_input, au_dim=cfg.get("au_dim", 0),
+                       use_motion=cfg.get("use_motion", True),
+                       use_appearance=cfg.get("use_appearance", True))
 
 
 def check_config(cfg, config) -> None:
@@ -151,6 +174,8 @@ def check_config(cfg, config) -> None:
                                  ("motion.soa_mode", cfg.motion.soa_mode, soa.SOA_MODES)):
         if value not in allowed:
             raise ValueError(f"{field}.{name} must be one of {allowed}, got {value!r}")
+    if not (cfg.get("use_motion", True) or cfg.get("use_appearance", True)):
+        raise ValueError(f"{field}.use_motion and {field}.use_appearance cannot both be False")
     build = config.data.get("build") or {}
     frame_difference = cfg.motion_input == "frame_difference"
     if build.get("jitter_frames", 0) and not frame_difference:

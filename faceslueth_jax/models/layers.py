@@ -163,7 +163,7 @@ def resolve_conv_impl(impl: str) -> str:
 
 
 class Conv(nn.Module):
-    """k x k convolution, stride s, zero padding k // 2 on each side (NHWC), with
+    """k x k convolution, stride s, zero padding p (default k // 2) on each side (NHWC), with
     ``nn.Conv``'s variables (kernel (k, k, C, O), optional bias (O,)) and initialiser.
 
     ``impl='xla'``: ``lax.conv_general_dilated``. ``impl='matmul'``: one matrix
@@ -184,31 +184,32 @@ class Conv(nn.Module):
     impl: str = "auto"
     kernel_init: Callable = nn.initializers.lecun_normal()
     bias_init: Callable = nn.initializers.zeros
+    padding: int | None = None  # None: k // 2 ('SAME' for odd k and stride 1)
 
     @nn.compact
     def __call__(self, x):
         k, s, c = self.kernel_size, self.stride, x.shape[-1]
         kernel = self.param("kernel", self.kernel_init, (k, k, c, self.features))
-        pad = k // 2
+        pad = k // 2 if self.padding is None else self.padding
         impl = resolve_conv_impl(self.impl)
         if impl == "xla":
             y = jax.lax.conv_general_dilated(
                 x, kernel, window_strides=(s, s), padding=((pad, pad), (pad, pad)),
                 dimension_numbers=("NHWC", "HWIO", "NHWC"))
         else:
-            y = matmul_2d(shifted_copies(x, k, s), kernel.reshape(k * k * c, self.features))
+            y = matmul_2d(shifted_copies(x, k, s, pad), kernel.reshape(k * k * c, self.features))
         if self.use_bias:
             y = y + self.param("bias", self.bias_init, (self.features,))
         return y
 
 
-def shifted_copies(x, k: int, stride: int = 1):
+def shifted_copies(x, k: int, stride: int = 1, pad: int | None = None):
     """(B, H, W, C) -> (B, H', W', k*k*C): the k*k shifted copies of x zero-padded by
-    k // 2, sampled every ``stride`` pixels, in kernel order (di, dj, c)."""
+    ``pad`` (default k // 2), sampled every ``stride`` pixels, in kernel order (di, dj, c)."""
     b, h, w, c = x.shape
-    if k == 1 and stride == 1:
+    pad = k // 2 if pad is None else pad
+    if k == 1 and stride == 1 and pad == 0:
         return x
-    pad = k // 2
     xp = jnp.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
     ho, wo = (h + 2 * pad - k) // stride + 1, (w + 2 * pad - k) // stride + 1
     copies = [xp[:, i:i + stride * (ho - 1) + 1:stride, j:j + stride * (wo - 1) + 1:stride]

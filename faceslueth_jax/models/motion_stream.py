@@ -64,9 +64,10 @@ class MotionStream(nn.Module):
 
 def soa_angles_deg(params) -> jnp.ndarray:
     """Angle in degrees of every SOA layer, in stage order: (num_stages,); (0,) for a
-    model without a motion stream (the baselines)."""
-    if "motion" not in params:
+    model without SOA layers (the baselines, the ablations)."""
+    stream = params.get("motion", {})
+    stages = sorted((k for k in stream if k.startswith("stage") and ORIENTATION in stream[k]),
+                    key=lambda k: int(k[5:]))
+    if not stages:  # no SOA layer: a baseline, or soa_mode='none'
         return jnp.zeros((0,), jnp.float32)
-    stream = params["motion"]
-    stages = sorted((k for k in stream if k.startswith("stage")), key=lambda k: int(k[5:]))
     return jnp.stack([jnp.degrees(orientation_angle(stream[k][ORIENTATION])) for k in stages])

@@ -38,6 +38,7 @@ MODELS = {
     "htnet": Entry("faceslueth_jax.models.htnet", "HTNet",
                    prepare="faceslueth_jax.data.htnet_patches:tile"),
     "fdp": Entry("faceslueth_jax.models.fdp", "FDP"),
+    "ststnet": Entry("faceslueth_jax.models.ststnet", "STSTNet"),
 }
 
 

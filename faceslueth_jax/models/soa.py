@@ -27,6 +27,9 @@ Two modes share the residual body, the squeeze/excite and the carried attention:
 
 In both modes the attention is multiplied with the map carried from the
 previous stage, a = w * a_prev, and the block returns (features * a, a).
+
+``none`` (the ablation): the residual body alone, no angle, no attention; the
+block returns (features, None).
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ from faceslueth_jax.models.layers import Conv, batch_norm, depthwise_3x3
 # the angle it starts from.
 ORIENTATION = "orientation"
 THETA_INIT_DEG = 72.0
-SOA_MODES = ("steerable", "reference")
+SOA_MODES = ("steerable", "reference", "none")
 SOBEL_X = np.array([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]], np.float32) / 8.0
 SOBEL_Y = SOBEL_X.T
 
@@ -130,7 +133,7 @@ def reference_orientation_pool(x: jax.Array, theta: jax.Array) -> jax.Array:
 
 
 class SOABlock(nn.Module):
-    """Residual block followed by single-orientation attention.
+    """Residual block followed by single-orientation attention (none with mode 'none').
 
     body:  y = relu(BN(conv1x1(relu(BN(conv3x3_s(x))))) + shortcut(x)),
            shortcut = BN(conv1x1_s(x)) when stride or width change, else x.
@@ -156,6 +159,8 @@ class SOABlock(nn.Module):
         if self.stride != 1 or x.shape[-1] != self.features:
             shortcut = norm("shortcut_bn")(conv(1, self.stride, "shortcut_conv")(x))
         y = nn.relu(y + shortcut)
+        if self.mode == "none":  # the ablation: a plain residual stage
+            return y, None
 
         vec = self.param(ORIENTATION, orientation_init(self.theta_init_deg), (2,))
         if self.mode == "steerable":
@@ -163,7 +168,7 @@ class SOABlock(nn.Module):
         elif self.mode == "reference":
             response = reference_orientation_pool(y, orientation_angle(vec))
         else:
-            raise ValueError(f"soa.mode must be 'steerable' or 'reference', got {self.mode!r}")
+            raise ValueError(f"soa.mode must be one of {SOA_MODES}, got {self.mode!r}")
         hidden = max(8, self.features // self.reduction)
         w = conv(1, 1, "squeeze", hidden)(response)
         w = conv(1, 1, "excite")(nn.relu(w))

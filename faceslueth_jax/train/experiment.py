@@ -59,11 +59,15 @@ def check_config(config) -> None:
                "data.flow_norm": (config.data.flow_norm, records.FLOW_NORMS),
                "data.face_norm": (config.data.get("face_norm", "standardise"), records.FACE_NORMS),
                "train.augment_recipe": (config.train.get("augment_recipe", "shift"),
-                                        augment.RECIPES)}
+                                        augment.RECIPES),
+               "baseline.tuning": (config.baseline.get("tuning", "inner_cv"),
+                                   BASELINE_TUNINGS)}
     try:
         for field, (value, allowed) in choices.items():
             if value not in allowed:
                 raise ValueError(f"{field} must be one of {allowed}, got {value!r}")
+        if config.protocol.get("seeds", 1) < 1:
+            raise ValueError(f"protocol.seeds must be >= 1, got {config.protocol.seeds}")
         if config.train.get("rotation_deg", 0.0) < 0 or config.train.get("crop_padding", 0) < 0:
             raise ValueError("train.rotation_deg and train.crop_padding must be >= 0")
         build = config.data.get("build") or {}
@@ -115,35 +119,41 @@ def _run(config, workdir: pathlib.Path, builder, started: float, main: bool,
     folds = protocols.make_folds(config.protocol.name, data.dataset, data.subject)
     _log_data(config, data, folds)
 
-    mesh = placement.make_mesh(folds.num_folds, config.train.batch_size, **config.mesh)
+    # S seeds of every fold: the fold table tiled S times, one model per (seed, fold)
+    seeds = tuple(config.seed + s for s in range(config.protocol.get("seeds", 1)))
+    instances = protocols.tile(folds, len(seeds))
+
+    mesh = placement.make_mesh(instances.num_folds, config.train.batch_size, **config.mesh)
     trainer = fold_trainer.FoldTrainer(
         registry.from_config(config.model, len(data.class_names)), config.train, data.views, data.label,
         mesh, records.u_mirror_offset(config.data.flow_norm), data.view_row,
         probes=registry.probes(config.model), slow_params=registry.slow_params(config.model))
-    plan = trainer.plan(folds, config.max_folds_per_chunk, config.device_memory_bytes)
+    plan = trainer.plan(instances, config.max_folds_per_chunk, config.device_memory_bytes)
     if several:
         with watch("data"):
             data = prepared_data(config, records.read_builder(
-                builder, keep=trainer.samples_needed(folds, plan)))
+                builder, keep=trainer.samples_needed(instances, plan)))
             trainer.set_views(data.views, data.view_row)
     logging.info("placement: %s", plan.facts)
     checkpoints = checkpoints_lib.SweepCheckpoints(
         workdir / "checkpoints", config.checkpoint.every_epochs, config.checkpoint.keep,
-        _fingerprint(config, plan, folds), config.checkpoint.get("min_seconds", 0.0))
-    progress = (Progress(f"{config.name} ({folds.num_folds} folds)", plan.folds_per_chunk)
-                if main else None)
+        _fingerprint(config, plan, instances), config.checkpoint.get("min_seconds", 0.0))
+    label = f"{config.name} ({folds.num_folds} folds" + (
+        f" x {len(seeds)} seeds)" if len(seeds) > 1 else ")")
+    progress = Progress(label, plan.folds_per_chunk) if main else None
     t0 = time.time()
-    history = trainer.fit(folds, config.train.epochs, config.seed, checkpoints=checkpoints,
+    history = trainer.fit(instances, config.train.epochs, seeds, checkpoints=checkpoints,
                           on_epoch=progress, plan=plan)
     train_seconds = time.time() - t0
     if not main:
         return {}
     with watch("baseline"):
-        baseline = baseline_logits(config, data, folds)
+        baseline, baseline_facts = baseline_logits(config, data, folds)
     # the trainer's parts (compile, init and transfer, epochs, checkpoints) include the
     # compilation that planning did; "scoring and writing" is measured by run_results
     time_split = dict(watch.rounded(), **history.execution.pop("seconds", {}))
     return run_results.write(workdir, config, data, folds, history, baseline=baseline,
+                             baseline_facts=baseline_facts,
                              model_title=registry.title(config.model),
                              au_dim=registry.au_dim(config.model),
                              train_seconds=train_seconds, started=started, time_split=time_split)
@@ -173,13 +183,27 @@ def _fingerprint(config, plan, folds) -> str:
                                        folds.test_idx)
 
 
+BASELINE_TUNINGS = ("inner_cv", "fixed")
+
+
 def baseline_logits(config, data, folds):
-    """The logistic regression's (N, K) logits on 28x28 flow under the same folds, or None."""
+    """(the logistic regression's (N, K) logits on 28x28 flow under the same folds, its
+    facts), or (None, None). ``baseline.tuning``: 'inner_cv' (default; class-balanced,
+    l2 chosen per fold by an inner CV over the training subjects) or 'fixed' (l2 1e-2)."""
     if not config.baseline.logistic_regression:
-        return None
+        return None, None
     if not data.complete:
         logging.warning("logistic regression baseline skipped: process 0 holds the views of "
                         "only %d of %d samples", int((data.rows >= 0).sum()), len(data))
-        return None
+        return None, None
     flow = records.resize(data.views["flow"][data.rows], BASELINE_FLOW_SIZE)
-    return logistic_regression.fold_logits(flow, data.label, folds, len(data.class_names))
+    k = len(data.class_names)
+    if config.baseline.get("tuning", "inner_cv") == "fixed":
+        return (logistic_regression.fold_logits(flow, data.label, folds, k),
+                {"tuning": "fixed", "l2": 1e-2, "class_weights": "none"})
+    subjects = protocols.subject_keys(data.dataset, data.subject)
+    logits, chosen = logistic_regression.tuned_fold_logits(flow, data.label, folds, subjects, k)
+    return logits, {"tuning": "inner_cv", "class_weights": "balanced",
+                    "l2_grid": list(logistic_regression.L2_GRID),
+                    "inner_folds": logistic_regression.INNER_FOLDS,
+                    "chosen_l2_per_fold": chosen}

@@ -86,6 +86,24 @@ class History:
     def folds_per_chunk(self) -> int:
         return self.execution["folds_per_chunk"]
 
+    @property
+    def seeds(self) -> tuple:
+        return tuple(self.execution.get("seeds", (0,)))
+
+    def per_seed(self) -> list:
+        """One History per seed, each over the protocol's F folds (instance s * F + f
+        is seed s's fold f; ``FoldTrainer.fit``)."""
+        n = len(self.seeds)
+        if n == 1:
+            return [self]
+        f = self.loss.shape[0] // n
+        part = lambda a, s: a[s * f:(s + 1) * f]
+        return [History(loss=part(self.loss, s), test_logits=part(self.test_logits, s),
+                        diverged=part(self.diverged, s),
+                        probes={k: part(v, s) for k, v in self.probes.items()},
+                        execution=dict(self.execution, seed=seed))
+                for s, seed in enumerate(self.seeds)]
+
 
 PROBE = "probe_"  # records key prefix of a probe (checkpoints hold the flat dict)
 
@@ -152,10 +170,19 @@ class FoldTrainer:
         self.replicated = NamedSharding(mesh, P())
         self.example = {k: np.zeros((1,) + v.shape[1:], np.float32)
                         for k, v in augment.model_views(views).items()}  # no jitter windows
+        self.probes = self._non_empty(self.probes)
         self._compiled: dict = {}
         # seconds per part (compile / init and transfer / epochs / checkpoints) since this
         # trainer was made, planning's compilation included; ``fit`` records them
         self.watch = Stopwatch()
+
+    def _non_empty(self, probes: dict) -> dict:
+        """The probes that measure something for this model (e.g. no SOA angles for
+        FaceSleuth-R's ``soa_mode='none'`` ablation: a (0,) record is dropped)."""
+        params = jax.eval_shape(lambda: self.init_model.init(
+            jax.random.PRNGKey(0), self.example, train=False))["params"]
+        return {name: fn for name, fn in probes.items()
+                if math.prod(jax.eval_shape(fn, params).shape) > 0}
 
     def set_views(self, views: dict, view_row: np.ndarray) -> None:
         """Replace the host's views (same per-sample shapes), e.g. by the samples
@@ -289,11 +316,16 @@ class FoldTrainer:
         return Plan(chunks=chunks, steps_per_epoch=steps, folds_per_chunk=groups * per_group,
                     rows_per_device=rows, facts=facts)
 
-    def fit(self, folds: Folds, epochs: int, seed: int, max_folds_per_chunk: int = 0,
+    def fit(self, folds: Folds, epochs: int, seed, max_folds_per_chunk: int = 0,
             memory_budget: int = 0, checkpoints=None, on_epoch: Callable | None = None,
             plan: Plan | None = None) -> History:
         """Train every fold for ``epochs`` epochs; resume from ``checkpoints`` when
         it holds a step of this sweep.
+
+        ``seed``: an int, or S seeds for ``folds`` = a protocol's F folds tiled S times
+        (``protocols.tile``); instance s * F + f then trains fold f with seed s's
+        randomness, exactly as a one-seed sweep with that seed would
+        (``instance_keys``). ``History.per_seed`` splits the records.
 
         ``on_epoch(chunk, num_chunks, epoch, epochs, losses)`` is called after every
         epoch of every chunk with that chunk's per-fold mean training losses.
@@ -303,9 +335,7 @@ class FoldTrainer:
         size, steps, rows = plan.folds_per_chunk, plan.steps_per_epoch, plan.rows_per_device
         init, run_epoch, abstract_state = self._programs(folds, steps, size, rows)
         facts["epoch_program_bytes_per_device"] = memory.program_bytes(run_epoch)
-        base_key = jax.random.PRNGKey(seed)
-        fold_keys = np.stack([np.asarray(jax.random.fold_in(base_key, f))
-                              for f in range(folds.num_folds)])
+        fold_keys = instance_keys(seed, folds.num_folds)
         records = self._empty_records(folds, epochs)
         start = (0, 0)  # (chunk, epochs of it done)
         if checkpoints is not None:
@@ -352,7 +382,7 @@ class FoldTrainer:
             with self.watch("checkpoints"):
                 checkpoints.close()
         facts["seconds"] = self.watch.rounded()  # this trainer's, all its fits so far
-        return History.from_records(records, facts)
+        return History.from_records(records, dict(facts, seeds=list(seeds_of(seed))))
 
     def _empty_records(self, folds: Folds, epochs: int) -> dict:
         """Zero (F, E, ...) arrays for every record: loss, test logits, divergence and
@@ -369,6 +399,23 @@ class FoldTrainer:
             shape = jax.eval_shape(fn, variables["params"])
             records[PROBE + name] = np.zeros((f, epochs) + shape.shape, shape.dtype)
         return records
+
+
+def seeds_of(seed) -> tuple:
+    """``fit``'s seed argument as a tuple of seeds."""
+    return (int(seed),) if np.ndim(seed) == 0 else tuple(int(s) for s in seed)
+
+
+def instance_keys(seed, num_instances: int) -> np.ndarray:
+    """(I, 2) PRNG keys: instance i = s * F + f of S seeds over F = I / S folds gets
+    fold_in(PRNGKey(seed_s), f), so a fold's randomness depends only on its seed
+    and its index in the protocol."""
+    seeds = seeds_of(seed)
+    if num_instances % len(seeds):
+        raise ValueError(f"{num_instances} fold instances do not split over {len(seeds)} seeds")
+    per_seed = num_instances // len(seeds)
+    return np.stack([np.asarray(jax.random.fold_in(jax.random.PRNGKey(s), f))
+                     for s in seeds for f in range(per_seed)])
 
 
 def _to_host(tree):

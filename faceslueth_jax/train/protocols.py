@@ -81,6 +81,16 @@ def lodo(datasets) -> Folds:
     return folds_from_groups(datasets, names)
 
 
+def tile(folds: Folds, times: int) -> Folds:
+    """The fold table repeated ``times`` times: instance s * F + f is fold f again
+    (one instance per seed; ``fold_trainer.FoldTrainer.fit``)."""
+    if times == 1:
+        return folds
+    return Folds(folds.names * times, np.tile(folds.train_idx, (times, 1)),
+                 np.tile(folds.num_train, times), np.tile(folds.test_idx, (times, 1)),
+                 np.tile(folds.num_test, times))
+
+
 PROTOCOLS = ("loso", "lodo")
 
 
