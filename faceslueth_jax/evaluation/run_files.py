@@ -219,16 +219,16 @@ def summary_table(title: str, results: list, baseline: dict | None, theta_deg,
     the 95% subject-bootstrap interval (``seed_scores``).
     Warnings: diverged folds, optimistic selection, and the AU label leak that the
     run's metrics.json (in ``workdir``) records."""
-    lines = [title, "", f"{'selection':<44} {'UF1':>7} {'UAR':>7} {'acc':>7}   "
+    lines = [title, "", f"{'selection':<52} {'UF1':>7} {'UAR':>7} {'acc':>7}   "
                         "UF1 ± std over seeds [95% CI]; UAR likewise"]
     for result in list(results) + list(ensembles):
-        lines.append(f"{result_label(result):<44} {result['uf1']:7.4f} "
+        lines.append(f"{result_label(result):<52} {result['uf1']:7.4f} "
                      f"{result['uar']:7.4f} {result['accuracy']:7.4f}  "
                      f"{uncertainty_text(result, 'uf1')};{uncertainty_text(result, 'uar')}")
     if baseline is not None:
         tuning = baseline.get("fit", {}).get("tuning", "fixed")
         name = "logistic regression on flow" + (", inner CV" if tuning == "inner_cv" else "")
-        lines.append(f"{name:<44} {baseline['uf1']:7.4f} {baseline['uar']:7.4f} "
+        lines.append(f"{name:<52} {baseline['uf1']:7.4f} {baseline['uar']:7.4f} "
                      f"{baseline['accuracy']:7.4f}  {uncertainty_text(baseline, 'uf1')};"
                      f"{uncertainty_text(baseline, 'uar')}")
     headline = results[0]
