@@ -170,11 +170,18 @@ def test_report_tables_finished_runs(tiny_run, tmp_path):
     lines = out.read_text().splitlines()
     rows = [line.split(" | ") for line in lines if line.startswith("| [1] | FaceSleuth-R | compact")]
     assert len(rows) == 2  # one per selection rule, the headline (last epoch) first
-    assert rows[0][5] == "last epoch" and rows[1][5] == "best test epoch (OPTIMISTIC)"
+    assert rows[0][5] == "last epoch, seed 0"
+    assert rows[1][5] == "best test epoch (OPTIMISTIC), seed 0"
     best = metrics["other_selections"]["best_test_epoch"]
-    assert rows[0][6] == f"{metrics['headline']['uf1']:.4f}" and rows[1][7] == f"{best['uar']:.4f}"
+    # each score with its 95% subject-bootstrap interval
+    low, high = metrics["headline"]["seeds"]["uf1"]["ci95"]
+    assert rows[0][6] == f"{metrics['headline']['uf1']:.4f} [{low:.4f}, {high:.4f}]"
+    assert rows[1][7].startswith(f"{best['uar']:.4f} [")
     assert rows[0][8] == f"{metrics['headline']['accuracy']:.4f}"
-    assert any(line.startswith("| [1] | logistic regression (baseline) |") for line in lines)
+    # 3 subjects: 2 training subjects per fold, so a 2-fold inner CV chooses l2
+    assert metrics["logistic_regression_baseline"]["fit"]["inner_folds"] == 2
+    assert any(line.startswith("| [1] | logistic regression (baseline), l2 by inner CV, "
+                               "balanced |") for line in lines)
     assert f"- [1] `{metrics['command']}`" in lines
     assert rows[0][-1].rstrip(" |") == f"{metrics['execution']['host_cpus']}-core CPU"
     assert "| FaceSleuth-R paper |" in out.read_text() and "not run: no GPU" in out.read_text()

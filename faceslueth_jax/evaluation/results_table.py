@@ -85,7 +85,9 @@ def selection_title(result: dict) -> str:
     if "ensemble_of_seeds" in result:
         return f"{name}, ensemble of seeds {_seed_list(result['ensemble_of_seeds'])}"
     seeds = (result.get("seeds") or {}).get("seed_values")
-    return f"{name}, seeds {_seed_list(seeds)}" if seeds else name
+    if not seeds:
+        return name
+    return f"{name}, seed{'s' if len(seeds) > 1 else ''} {_seed_list(seeds)}"
 
 
 def _seed_list(seeds) -> str:

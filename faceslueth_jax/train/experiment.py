@@ -198,12 +198,21 @@ def baseline_logits(config, data, folds):
         return None, None
     flow = records.resize(data.views["flow"][data.rows], BASELINE_FLOW_SIZE)
     k = len(data.class_names)
-    if config.baseline.get("tuning", "inner_cv") == "fixed":
-        return (logistic_regression.fold_logits(flow, data.label, folds, k),
-                {"tuning": "fixed", "l2": 1e-2, "class_weights": "none"})
     subjects = protocols.subject_keys(data.dataset, data.subject)
-    logits, chosen = logistic_regression.tuned_fold_logits(flow, data.label, folds, subjects, k)
+    # as many inner folds as the fold with the fewest training subjects allows, up to 5
+    fewest = min(len(set(subjects[folds.train_samples(f)].tolist()))
+                 for f in range(folds.num_folds))
+    inner = min(logistic_regression.INNER_FOLDS, fewest)
+    fixed = {"tuning": "fixed", "l2": 1e-2, "class_weights": "none"}
+    if config.baseline.get("tuning", "inner_cv") == "fixed":
+        return logistic_regression.fold_logits(flow, data.label, folds, k), fixed
+    if inner < 2:
+        logging.warning("logistic regression baseline: a fold has %d training subject(s), too "
+                        "few for an inner cross-validation; fitting the fixed l2 instead", fewest)
+        return (logistic_regression.fold_logits(flow, data.label, folds, k),
+                dict(fixed, why=f"a fold has {fewest} training subject(s): no inner CV"))
+    logits, chosen = logistic_regression.tuned_fold_logits(flow, data.label, folds, subjects, k,
+                                                           inner_folds=inner)
     return logits, {"tuning": "inner_cv", "class_weights": "balanced",
-                    "l2_grid": list(logistic_regression.L2_GRID),
-                    "inner_folds": logistic_regression.INNER_FOLDS,
+                    "l2_grid": list(logistic_regression.L2_GRID), "inner_folds": inner,
                     "chosen_l2_per_fold": chosen}
