@@ -18,8 +18,8 @@ PLACEMENTS = {
     "1x1": (1, 1, 1, 1),
     "8x1, one program, 1 fold per device": (8, 8, 1, 8),
     "4x2, one program, 2 folds per group, batch split over 2": (8, 4, 2, 8),
-    "2x4, one program, 4 folds per group, batch split over 4": (8, 2, 4, 8),
-}
+}  # (2x4 was dropped to keep the suite under 15 minutes: 4x2 has both a fold group and
+#    a split batch)
 DROP_PATH_RATE = 0.3
 
 

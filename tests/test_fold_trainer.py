@@ -51,6 +51,22 @@ def test_one_program_for_all_folds_equals_folds_in_turn(problem, placement_train
     _assert_same_results(together, in_turn, "all folds in one program")
 
 
+def test_seed_s_of_a_multi_seed_sweep_is_the_one_seed_sweep_with_seed_s(
+        problem, placement_trainer, in_turn):
+    from faceslueth_jax.train import protocols
+
+    folds = problem[2]
+    both = placement_trainer.fit(protocols.tile(folds, 2), epochs=2, seed=(0, 1),
+                                 max_folds_per_chunk=1)
+    assert both.seeds == (0, 1) and both.loss.shape[0] == 2 * folds.num_folds
+    first, second = both.per_seed()
+    np.testing.assert_allclose(first.test_logits, in_turn.test_logits, atol=1e-6)
+    np.testing.assert_allclose(first.probes["theta_deg"], in_turn.probes["theta_deg"], atol=1e-6)
+    alone = placement_trainer.fit(folds, epochs=2, seed=1, max_folds_per_chunk=1)
+    np.testing.assert_allclose(second.test_logits, alone.test_logits, atol=1e-6)
+    assert np.abs(first.test_logits - second.test_logits).max() > 1e-3  # the seeds differ
+
+
 def test_random_streams_are_those_of_earlier_releases(problem, in_turn):
     """Same seed, same numbers across versions: the first epoch's mean losses of the
     tiny problem (uneven subjects, augmentation on) as the trainer has given them since
