@@ -107,6 +107,15 @@ def test_two_runs_compare_pair_wise(tmp_path):
     assert last["uf1"]["difference"] == pytest.approx(1 - 2 / 9)
     assert last["uf1"]["beyond_noise"]  # every subject favours the better run
     assert "| last epoch | UF1 |" in paired.markdown(better, worse)
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+    proc = subprocess.run([sys.executable, "-m", "faceslueth_jax.report", "--compare",
+                           str(better), str(worse)], cwd=REPO, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "| last epoch | UF1 | 1.0000 | 0.2222 | +0.7778 |" in proc.stdout
     other, _ = _write(tmp_path, "other_seeds", [3, 3], seeds=(5, 6))
     with pytest.raises(paired.NotComparable, match="seeds"):
         paired.compare(better, other)
