@@ -30,7 +30,7 @@ def load_probabilities(run_dir) -> dict:
 
 
 def compare(run_a, run_b) -> list:
-    """Per selection rule both runs hold: {rule, uf1: {...}, uar: {...}} (A - B)."""
+    """Per selection rule both runs hold: {rule, seeds, uf1: {...}, uar: {...}} (A - B)."""
     a, b = load_probabilities(run_a), load_probabilities(run_b)
     for key in ("sample_id", "label", "subject", "seeds"):
         if not np.array_equal(a[key], b[key]):
@@ -38,14 +38,14 @@ def compare(run_a, run_b) -> list:
                                 "needs the same samples, folds and seeds")
     rules = [k[len("probs_"):] for k in a if k.startswith("probs_") and k in b]
     k = len(a["class_names"])
-    return [dict(rule=rule, **bootstrap.paired_difference(
+    return [dict(rule=rule, seeds=a["seeds"].tolist(), **bootstrap.paired_difference(
         a["label"], a[f"probs_{rule}"].argmax(-1), b[f"probs_{rule}"].argmax(-1),
         a["subject"], k)) for rule in rules]
 
 
 def markdown(run_a, run_b) -> str:
     rows = compare(run_a, run_b)
-    seeds = ",".join(str(s) for s in load_probabilities(run_a)["seeds"])
+    seeds = ",".join(str(s) for s in rows[0]["seeds"]) if rows else ""
     lines = [f"A = `{run_a}`, B = `{run_b}`; seeds {seeds}; "
              f"{rows[0]['interval'] if rows else ''}", "",
              "| selection | metric | A | B | A - B | 95% CI | beyond noise |",

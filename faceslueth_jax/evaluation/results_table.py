@@ -26,7 +26,7 @@ import pathlib
 
 import numpy as np
 
-from faceslueth_jax.evaluation import angles
+from faceslueth_jax.evaluation import angles, seed_scores
 
 DATABASE_TITLES = {"casme2": "CASME II", "samm": "SAMM", "smic": "SMIC-HS",
                    "casme3": "CAS(ME)^3"}
@@ -152,11 +152,7 @@ def _theta_layer(mean, spread) -> str:
 def _with_uncertainty(value: float, uncertainty: dict | None, metric: str) -> str:
     """'0.6300 ± 0.0120 [0.5800, 0.6700]': ± the std over seeds (several seeds) and
     the 95% subject-bootstrap interval, when the run has them."""
-    if not uncertainty:
-        return f"{value:.4f}"
-    low, high = uncertainty[metric]["ci95"]
-    spread = f" ± {uncertainty[metric]['std']:.4f}" if uncertainty["num_seeds"] > 1 else ""
-    return f"{value:.4f}{spread} [{low:.4f}, {high:.4f}]"
+    return f"{value:.4f}{seed_scores.uncertainty_text(uncertainty, metric)}"
 
 
 def _score_cells(result: dict, database_names: list) -> list:

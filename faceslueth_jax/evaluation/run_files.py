@@ -22,7 +22,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from faceslueth_jax import atomic_files  # noqa: E402
-from faceslueth_jax.evaluation import angles, selection  # noqa: E402
+from faceslueth_jax.evaluation import angles, seed_scores, selection  # noqa: E402
 
 OPTIMISTIC_NOTE = ("OPTIMISTIC: each fold keeps its best test epoch, so test labels chose "
                    "the model (the references' practice); not an estimate for new subjects")
@@ -192,13 +192,8 @@ def theta_lines(theta_deg) -> list:
 
 
 def uncertainty_text(result: dict, metric: str) -> str:
-    """'± std [low, high]' of a result's ``seeds`` entry ('[low, high]' for one seed)."""
-    u = result.get("seeds")
-    if not u:
-        return ""
-    low, high = u[metric]["ci95"]
-    spread = f" ± {u[metric]['std']:.4f}" if u["num_seeds"] > 1 else ""
-    return f"{spread} [{low:.4f}, {high:.4f}]"
+    """' ± std [low, high]' of a result's ``seeds`` entry (``seed_scores``)."""
+    return seed_scores.uncertainty_text(result.get("seeds"), metric)
 
 
 def result_label(result: dict) -> str:

@@ -70,9 +70,7 @@ def write(workdir, config, data, folds, history, *, baseline, model_title: str, 
         logits_scores(data, baseline), fit=baseline_facts or {},
         seeds=seed_scores.uncertainty(data, baseline.argmax(-1)[None]))
     instance_names = run_files.instance_names(folds.names, seeds)
-    theta = history.probes.get("theta_deg")
-    if theta is not None and not theta.shape[-1]:
-        theta = None  # a model without SOA layers (e.g. the soa_mode='none' ablation)
+    theta = history.probes.get("theta_deg")  # absent without SOA layers (FoldTrainer)
     if theta is not None:
         run_files.write_theta(workdir, theta, instance_names)
         run_files.plot_theta(workdir, theta, title)

@@ -39,6 +39,16 @@ def uncertainty(data, predictions_per_seed) -> dict:
     return out
 
 
+def uncertainty_text(u: dict | None, metric: str) -> str:
+    """' ± std [low, high]' of an ``uncertainty`` entry (no '± std' for one seed; ''
+    without one): how summaries and tables print a score's spread and interval."""
+    if not u:
+        return ""
+    low, high = u[metric]["ci95"]
+    spread = f" ± {u[metric]['std']:.4f}" if u["num_seeds"] > 1 else ""
+    return f"{spread} [{low:.4f}, {high:.4f}]"
+
+
 def _mean_result(results: list) -> dict:
     """Seed-averaged scores in ``metrics.pooled_scores``'s layout; the confusion matrix
     is summed over seeds (every seed's predictions counted)."""

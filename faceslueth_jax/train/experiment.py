@@ -198,14 +198,14 @@ def baseline_logits(config, data, folds):
         return None, None
     flow = records.resize(data.views["flow"][data.rows], BASELINE_FLOW_SIZE)
     k = len(data.class_names)
+    fixed = {"tuning": "fixed", "l2": 1e-2, "class_weights": "none"}
+    if config.baseline.get("tuning", "inner_cv") == "fixed":
+        return logistic_regression.fold_logits(flow, data.label, folds, k), fixed
     subjects = protocols.subject_keys(data.dataset, data.subject)
     # as many inner folds as the fold with the fewest training subjects allows, up to 5
     fewest = min(len(set(subjects[folds.train_samples(f)].tolist()))
                  for f in range(folds.num_folds))
     inner = min(logistic_regression.INNER_FOLDS, fewest)
-    fixed = {"tuning": "fixed", "l2": 1e-2, "class_weights": "none"}
-    if config.baseline.get("tuning", "inner_cv") == "fixed":
-        return logistic_regression.fold_logits(flow, data.label, folds, k), fixed
     if inner < 2:
         logging.warning("logistic regression baseline: a fold has %d training subject(s), too "
                         "few for an inner cross-validation; fitting the fixed l2 instead", fewest)

@@ -170,6 +170,9 @@ class FoldTrainer:
         self.replicated = NamedSharding(mesh, P())
         self.example = {k: np.zeros((1,) + v.shape[1:], np.float32)
                         for k, v in augment.model_views(views).items()}  # no jitter windows
+        # the model's variables as shapes, for the probes' and records' shapes
+        self._variables = jax.eval_shape(lambda: self.init_model.init(
+            jax.random.PRNGKey(0), self.example, train=False))
         self.probes = self._non_empty(self.probes)
         self._compiled: dict = {}
         # seconds per part (compile / init and transfer / epochs / checkpoints) since this
@@ -179,8 +182,7 @@ class FoldTrainer:
     def _non_empty(self, probes: dict) -> dict:
         """The probes that measure something for this model (e.g. no SOA angles for
         FaceSleuth-R's ``soa_mode='none'`` ablation: a (0,) record is dropped)."""
-        params = jax.eval_shape(lambda: self.init_model.init(
-            jax.random.PRNGKey(0), self.example, train=False))["params"]
+        params = self._variables["params"]
         return {name: fn for name, fn in probes.items()
                 if math.prod(jax.eval_shape(fn, params).shape) > 0}
 
@@ -387,8 +389,7 @@ class FoldTrainer:
     def _empty_records(self, folds: Folds, epochs: int) -> dict:
         """Zero (F, E, ...) arrays for every record: loss, test logits, divergence and
         each probe (probes under ``probe_<name>``)."""
-        variables = jax.eval_shape(lambda: self.init_model.init(
-            jax.random.PRNGKey(0), self.example, train=False))
+        variables = self._variables
         num_classes = jax.eval_shape(
             lambda v: self.init_model.apply(v, self.example, train=False), variables).shape[-1]
         f, s = folds.num_folds, folds.test_idx.shape[1]
