@@ -67,6 +67,12 @@ def base_config(name: str, preset: str = "compact") -> ml_collections.ConfigDict
     c.train.augment_recipe = "shift"
     c.train.rotation_deg = 3.0
     c.train.crop_padding = 15
+    # The loss and the weights tested (faceslueth_jax/train/fold_step.py): label smoothing
+    # eps, class-balanced sample weights n / (K n_c), a moving average of the weights
+    # (decay d; 0 = off) from which the test logits come.
+    c.train.label_smoothing = 0.0
+    c.train.class_balance = False
+    c.train.ema_decay = 0.0
     c.train.scan_unroll = 0      # 0: a rolled scan; unrolled on CPU when the program has convolutions
     c.train.optimizer = ml_collections.ConfigDict(dict(
         lr=8e-4, weight_decay=0.6, theta_lr=5e-3, theta_weight_decay=0.2,

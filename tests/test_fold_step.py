@@ -32,17 +32,19 @@ def setup():
 _COMPILED = {}
 
 
-def _step(setup, rows, weight, views=None):
+def _step(setup, rows, weight, views=None, state=None, **options):
     """One train_step as one device runs it (a mapped axis 'data' of size 1), compiled
-    once per batch size."""
-    model, optimizer, state, all_views, labels = setup
+    once per batch size and options."""
+    model, optimizer, initial, all_views, labels = setup
+    state = state or initial
     views = views or {k: v[rows] for k, v in all_views.items()}
-    if len(rows) not in _COMPILED:
-        def one(views, labels, weight):
+    key = (len(rows), tuple(sorted(options.items())), bool(state.ema))
+    if key not in _COMPILED:
+        def one(state, views, labels, weight):
             return fold_step.train_step(model, optimizer, state, views, labels, weight,
-                                        jax.random.PRNGKey(1))
-        _COMPILED[len(rows)] = jax.jit(jax.vmap(one, axis_name=DATA))
-    out = _COMPILED[len(rows)](
+                                        jax.random.PRNGKey(1), **options)
+        _COMPILED[key] = jax.jit(jax.vmap(one, in_axes=(None, 0, 0, 0), axis_name=DATA))
+    out = _COMPILED[key](state,
         jax.tree.map(lambda v: jnp.asarray(v)[None], views), jnp.asarray(labels[rows])[None],
         jnp.asarray(weight, jnp.float32)[None])
     return jax.tree.map(lambda a: np.asarray(a[0]), out)
@@ -95,3 +97,54 @@ def test_dropout_draws_do_not_depend_on_the_split():
     for i in range(2):
         np.testing.assert_array_equal(np.concatenate([h[i] for h in halves]), whole[i])
     assert 0 < float((whole[0] == 0).mean()) < 1 and 0 < float((whole[1] == 0).mean()) < 1
+
+
+def test_label_smoothing_is_cross_entropy_against_smoothed_targets(setup):
+    """eps = 0.3 over K = 3 classes: loss = (1 - eps) CE + eps * mean_k(-log p_k)."""
+    rows = [0, 5, 9]
+    model, _, state, views, labels = setup
+    plain = _step(setup, rows, [1, 1, 1])[1]
+    smoothed = _step(setup, rows, [1, 1, 1], label_smoothing=0.3)[1]
+    variables = {"params": state.params, "batch_stats": state.batch_stats}
+    logits = jax.vmap(lambda v: model.apply(variables, v, train=True, mutable=["batch_stats"])[0],
+                      axis_name=DATA)(jax.tree.map(lambda v: jnp.asarray(v[rows])[None], views))[0]
+    log_p = np.asarray(jax.nn.log_softmax(logits))
+    uniform = float(np.mean(-log_p.mean(axis=1)))
+    np.testing.assert_allclose(smoothed, 0.7 * plain + 0.3 * uniform, rtol=1e-5)
+
+
+def test_class_weights_scale_each_samples_share(setup):
+    """The loss is the weighted mean sum_i w_i l_i / sum_i w_i, where the per-sample
+    losses l_i do not depend on the (positive) weights: BatchNorm's moments count every
+    sample of weight > 0. So L(2, 1, 1) = (3 L(1, 1, 1) + l_0) / 4, and l_0 is
+    L(1, e, e) for a tiny e."""
+    rows = [0, 5, 9]
+    mean = _step(setup, rows, [1.0, 1.0, 1.0])[1]
+    first = _step(setup, rows, [1.0, 1e-7, 1e-7])[1]
+    weighted = _step(setup, rows, [2.0, 1.0, 1.0])[1]
+    np.testing.assert_allclose(weighted, (3 * mean + first) / 4, rtol=1e-5)
+    assert abs(first - mean) > 1e-3  # the samples' losses differ: the check can fail
+
+
+def test_ema_follows_the_weights_with_the_warm_up_momentum(setup):
+    """Step 1 (t = 0): m = min(d, 1/10), so ema = 0.1 init + 0.9 new; the test weights
+    are the average's."""
+    model, optimizer, state, views, _ = setup
+    with_ema = fold_step.init_fold(registry.from_config(tiny_problem.placement_config().model, 3),
+                                   {k: v[:1] for k, v in views.items()}, optimizer,
+                                   jax.random.PRNGKey(0), ema=True)
+    new = _step(setup, [0, 5, 9], [1, 1, 1], state=with_ema, ema_decay=0.99)[0]
+    assert int(new.ema["steps"]) == 1
+    for e, p0, p1 in zip(jax.tree.leaves(new.ema["params"]), jax.tree.leaves(with_ema.params),
+                         jax.tree.leaves(new.params)):
+        np.testing.assert_allclose(e, 0.1 * np.asarray(p0) + 0.9 * p1, rtol=1e-5, atol=1e-7)
+    assert fold_step.eval_params(new) is new.ema["params"]
+    assert fold_step.eval_params(state) is state.params
+
+
+def test_balanced_class_weights_count_only_the_folds_samples():
+    labels = jnp.array([0, 0, 0, 1, 2, 2, 1, 1])  # the last two are padding
+    valid = jnp.arange(8) < 6
+    w = np.asarray(fold_step.balanced_class_weights(labels, valid, 3))
+    np.testing.assert_allclose(w, [6 / 9, 6 / 3, 6 / 6])  # n / (K n_c) with n_c = 3, 1, 2
+    np.testing.assert_allclose((w * np.array([3, 1, 2])).sum(), 6)  # each class weighs 2

@@ -68,6 +68,9 @@ def check_config(config) -> None:
                 raise ValueError(f"{field} must be one of {allowed}, got {value!r}")
         if config.protocol.get("seeds", 1) < 1:
             raise ValueError(f"protocol.seeds must be >= 1, got {config.protocol.seeds}")
+        for field in ("label_smoothing", "ema_decay"):
+            if not 0.0 <= config.train.get(field, 0.0) < 1.0:
+                raise ValueError(f"train.{field} must be in [0, 1), got {config.train[field]}")
         if config.train.get("rotation_deg", 0.0) < 0 or config.train.get("crop_padding", 0) < 0:
             raise ValueError("train.rotation_deg and train.crop_padding must be >= 0")
         build = config.data.get("build") or {}

@@ -11,7 +11,15 @@ last batch):
     loss = sum_i w_i (CE_i + sum_aux aux_i) / max(sum_i w_i, 1)
 
 where ``aux`` are the per-sample losses the model sows into ``AUX_LOSSES``
-(FDP's dynamic-image reconstruction). Fillers take no part at all: their inputs
+(FDP's dynamic-image reconstruction). Options of the recipe (``train.*``):
+``label_smoothing`` eps: CE against (1 - eps) onehot + eps / K; ``class_balance``:
+w_i = n / (K n_c) for a sample of class c, n_c counted over the fold's training
+samples (so every class weighs the same in the loss); ``ema_decay`` d > 0: the fold
+also keeps an exponential moving average of its weights,
+
+    ema_t = m_t ema_{t-1} + (1 - m_t) params_t,   m_t = min(d, (1 + t) / (10 + t)),
+
+(t: steps applied so far) and its test logits come from the average. Fillers take no part at all: their inputs
 are zeroed, their losses dropped (not multiplied by 0, so a NaN cannot leak) and
 BatchNorm's moments leave them out (``batch_context``). With the mesh axis
 ``data`` of size D every device holds B / D samples; losses and gradients are
@@ -29,6 +37,7 @@ key on every device; layers split it per sample of the whole batch, see
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Callable
 
@@ -52,6 +61,7 @@ class FoldState:
     batch_stats: dict
     opt_state: optax.OptState
     diverged: jax.Array  # bool ()
+    ema: dict = dataclasses.field(default_factory=dict)  # {} or {"params", "steps"}
 
 
 @flax.struct.dataclass
@@ -62,16 +72,31 @@ class FoldSpec:
     test_idx: jax.Array   # (S,) int32 rows of the device group's data block
 
 
-def init_fold(model, example: dict, optimizer, key) -> FoldState:
-    """Fold f's initial state from its key k_f (parameters drawn with fold_in(k_f, 0))."""
+def init_fold(model, example: dict, optimizer, key, ema: bool = False) -> FoldState:
+    """Fold f's initial state from its key k_f (parameters drawn with fold_in(k_f, 0));
+    with ``ema`` the weights' moving average starts at the initial weights."""
     variables = model.init(jax.random.fold_in(key, 0), example, train=False)
     params = variables["params"]
+    average = {"params": params, "steps": jnp.zeros((), jnp.int32)} if ema else {}
     return FoldState(params=params, batch_stats=variables.get("batch_stats", {}),
-                     opt_state=optimizer.init(params), diverged=jnp.array(False))
+                     opt_state=optimizer.init(params), diverged=jnp.array(False), ema=average)
+
+
+def update_ema(ema: dict, params, decay: float) -> dict:
+    """ema <- m ema + (1 - m) params with m = min(decay, (1 + t) / (10 + t))."""
+    t = ema["steps"].astype(jnp.float32)
+    m = jnp.minimum(decay, (1.0 + t) / (10.0 + t))
+    return {"params": jax.tree.map(lambda e, p: m * e + (1.0 - m) * p, ema["params"], params),
+            "steps": ema["steps"] + 1}
+
+
+def eval_params(state: FoldState):
+    """The weights a fold is tested with: the moving average when it keeps one."""
+    return state.ema["params"] if state.ema else state.params
 
 
 def weighted_loss(model, params, batch_stats, views, labels, weight, total_weight,
-                  dropout_key, offset, batch_size: int):
+                  dropout_key, offset, batch_size: int, label_smoothing: float = 0.0):
     """(loss, new batch_stats): this device's share of the batch's weighted mean loss.
     ``offset``: index of this device's first sample in the batch of ``batch_size``."""
     real = weight > 0
@@ -81,26 +106,39 @@ def weighted_loss(model, params, batch_stats, views, labels, weight, total_weigh
         logits, updates = model.apply(
             {"params": params, "batch_stats": batch_stats}, views, train=True,
             mutable=["batch_stats", AUX_LOSSES], rngs={"dropout": dropout_key})
-    per_sample = optax.softmax_cross_entropy_with_integer_labels(logits, labels)
+    if label_smoothing:
+        targets = optax.smooth_labels(jax.nn.one_hot(labels, logits.shape[-1]), label_smoothing)
+        per_sample = optax.softmax_cross_entropy(logits, targets)
+    else:
+        per_sample = optax.softmax_cross_entropy_with_integer_labels(logits, labels)
     for aux in jax.tree.leaves(updates.get(AUX_LOSSES, {})):
         per_sample = per_sample + aux  # e.g. FDP's dynamic-image reconstruction
     loss = jnp.sum(jnp.where(real, per_sample * weight, 0.0)) / jnp.maximum(total_weight, 1.0)
     return loss, updates.get("batch_stats", {})
 
 
+def balanced_class_weights(labels, valid, num_classes: int) -> jax.Array:
+    """(K,) weights n / (K n_c) over the ``valid`` entries of ``labels`` (n of them,
+    n_c of class c): each class then carries the same total weight."""
+    counts = jnp.sum(jnp.where(valid[:, None], jax.nn.one_hot(labels, num_classes), 0.0), axis=0)
+    return jnp.sum(valid) / (num_classes * jnp.maximum(counts, 1.0))
+
+
 def train_step(model, optimizer, state: FoldState, views: dict, labels, weight, dropout_key,
-               offset=0, batch_size: int | None = None) -> tuple[FoldState, jax.Array, jax.Array]:
+               offset=0, batch_size: int | None = None, label_smoothing: float = 0.0,
+               ema_decay: float = 0.0) -> tuple[FoldState, jax.Array, jax.Array]:
     """One optimiser step on a weighted batch (this device's share of it under the
     mesh axis ``data``, starting at sample ``offset`` of ``batch_size``; default the
     whole batch): (new state, the batch's loss or NaN, its total weight)."""
     total_weight = jax.lax.psum(weight.sum(), DATA)
     (loss, batch_stats), grads = jax.value_and_grad(weighted_loss, argnums=1, has_aux=True)(
         model, state.params, state.batch_stats, views, labels, weight, total_weight, dropout_key,
-        offset, batch_size or weight.shape[0])
+        offset, batch_size or weight.shape[0], label_smoothing)
     loss, grads = jax.lax.psum((loss, grads), DATA)
     updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
-    new = FoldState(optax.apply_updates(state.params, updates), batch_stats, opt_state,
-                    state.diverged)
+    params = optax.apply_updates(state.params, updates)
+    ema = update_ema(state.ema, params, ema_decay) if state.ema else state.ema
+    new = FoldState(params, batch_stats, opt_state, state.diverged, ema)
     finite = jnp.isfinite(loss)
     apply = (total_weight > 0) & finite & ~state.diverged
     state = jax.tree.map(lambda n, o: jnp.where(apply, n, o), new, state)
@@ -110,9 +148,10 @@ def train_step(model, optimizer, state: FoldState, views: dict, labels, weight, 
 
 def train_epoch(model, optimizer, train_cfg, state: FoldState, spec: FoldSpec, data_views: dict,
                 data_labels, epoch, *, steps: int, data_parallel: int, u_mirror_offset: float,
-                unroll: int) -> tuple[FoldState, jax.Array]:
+                unroll: int, num_classes: int = 0) -> tuple[FoldState, jax.Array]:
     """``steps`` steps over a fresh permutation of the fold's training rows:
-    (new state, the epoch's mean training loss, NaN once diverged)."""
+    (new state, the epoch's mean training loss, NaN once diverged).
+    ``num_classes``: K, needed by ``train_cfg.class_balance``."""
     batch_size = train_cfg.batch_size
     local = batch_size // data_parallel  # this device's share of every batch
     shard = jax.lax.axis_index(DATA)
@@ -121,19 +160,27 @@ def train_epoch(model, optimizer, train_cfg, state: FoldState, spec: FoldSpec, d
     num_slots = spec.train_idx.shape[0]
     valid = jnp.arange(num_slots) < spec.num_train
     order = jnp.argsort(jnp.where(valid, jax.random.uniform(perm_key, (num_slots,)), 2.0))
+    class_weight = None
+    if train_cfg.get("class_balance", False):
+        if num_classes < 1:
+            raise ValueError("train.class_balance needs train_epoch(num_classes=K)")
+        class_weight = balanced_class_weights(data_labels[spec.train_idx], valid, num_classes)
 
     def step(state: FoldState, s):
         positions = s * batch_size + shard * local + jnp.arange(local)
         weight = (positions < spec.num_train).astype(jnp.float32)
         idx = spec.train_idx[order[positions % spec.num_train]]
+        if class_weight is not None:
+            weight = weight * class_weight[data_labels[idx]]
         views = {k: v[idx] for k, v in data_views.items()}
         augment_key, dropout_key = jax.random.split(jax.random.fold_in(step_key, s))
         keys = jax.random.split(augment_key, batch_size)  # one per sample of the batch
         keys = jax.lax.dynamic_slice_in_dim(keys, shard * local, local)
         # jitter and spatial augmentation (none without cfg.augment); drops the windows
         views = augment.train_views(keys, views, train_cfg, u_mirror_offset)
-        state, loss, total_weight = train_step(model, optimizer, state, views, data_labels[idx],
-                                               weight, dropout_key, shard * local, batch_size)
+        state, loss, total_weight = train_step(
+            model, optimizer, state, views, data_labels[idx], weight, dropout_key, shard * local,
+            batch_size, train_cfg.get("label_smoothing", 0.0), train_cfg.get("ema_decay", 0.0))
         return state, (loss, total_weight)
 
     state, (losses, counts) = jax.lax.scan(step, state, jnp.arange(steps), unroll=unroll)
@@ -148,7 +195,7 @@ def test_logits(model, state: FoldState, test_idx, data_views: dict, batch_size:
     batch = min(batch_size, size)
     count = math.ceil(size / batch)
     idx = jnp.pad(test_idx, (0, count * batch - size), mode="edge").reshape(count, batch)
-    variables = {"params": state.params, "batch_stats": state.batch_stats}
+    variables = {"params": eval_params(state), "batch_stats": state.batch_stats}
 
     def one(_, rows):  # exactly onset and apex: no jitter windows
         views = {k: v[rows] for k, v in augment.model_views(data_views).items()}

@@ -164,6 +164,7 @@ class FoldTrainer:
         self.u_mirror_offset = u_mirror_offset
         self.probes = dict(probes or {})
         self.slow_params = tuple(slow_params)
+        self.num_classes = int(np.max(labels)) + 1
         self.data = chunk_data.ChunkData(
             mesh, views, labels, np.arange(len(labels)) if view_row is None else view_row)
         self.fold_sharding = NamedSharding(mesh, P(FOLD))
@@ -203,7 +204,7 @@ class FoldTrainer:
         state, loss = fold_step.train_epoch(
             self.model, optimizer, self.cfg, state, spec, views, labels, epoch, steps=steps,
             data_parallel=self.data_parallel, u_mirror_offset=self.u_mirror_offset,
-            unroll=unroll)
+            unroll=unroll, num_classes=self.num_classes)
         logits = fold_step.test_logits(
             self.model, state, spec.test_idx, views, self.cfg.batch_size,
             self.cfg.scan_unroll or (spec.test_idx.shape[0] if unrolled else 1))
@@ -248,7 +249,8 @@ class FoldTrainer:
                            donate_argnums=0)
 
         init = jax.jit(jax.shard_map(
-            jax.vmap(lambda k: fold_step.init_fold(self.init_model, self.example, optimizer, k)),
+            jax.vmap(lambda k: fold_step.init_fold(self.init_model, self.example, optimizer, k,
+                                                   ema=self.cfg.get("ema_decay", 0.0) > 0)),
             mesh=self.mesh, in_specs=fold, out_specs=fold, check_vma=False))
         keys = self._abstract((chunk, 2), jnp.uint32)
         init_c = init.lower(keys).compile()
