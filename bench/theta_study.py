@@ -17,6 +17,12 @@ sample, from several starting angles, and measure for every SOA layer:
   python bench/theta_study.py --orientations 0,45,90,135 --starts 0,45,90,135 \
       --epochs 30 --json /tmp/theta_study.json
 
+``--composite DIR`` (HTNet's release) studies each database of the composite instead,
+every sample of it (``--epochs 20`` as configs/loso_composite.py):
+
+  python bench/theta_study.py --composite ../shared/data/htnet_composite \
+      --starts 0,45,72,135 --epochs 20 --json /tmp/theta_composite.json
+
 ``--tilt``: instead, make the data at orientation 90 and turn the whole face (every
 view's pixels and the flow's vectors) by ``orientation - 90`` degrees, as a tilted
 camera would: the face's structure turns with its motion. An angle that follows
@@ -47,6 +53,7 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 from configs.common import base_config  # noqa: E402
+from faceslueth_jax import atomic_files  # noqa: E402
 from faceslueth_jax.data import augment, records, sources  # noqa: E402
 from faceslueth_jax.evaluation import angles  # noqa: E402
 from faceslueth_jax.models import registry, soa  # noqa: E402
@@ -109,6 +116,9 @@ def tilt(data, degrees: float):
 def make_config(args, orientation: float, start: float):
     c = base_config("theta_study")
     c.data.synthetic.orientation_deg = 90.0 if args.tilt else orientation
+    if args.composite:
+        c.data.name = "htnet_composite"
+        c.data.manual_dir = args.composite
     c.model.faceslueth_r.use_appearance = args.appearance
     c.model.faceslueth_r.motion.theta_init_deg = start
     c.model.faceslueth_r.motion.soa_mode = args.soa_mode
@@ -120,10 +130,30 @@ def make_config(args, orientation: float, start: float):
     return c
 
 
-def study(args, orientation: float, starts: list[float]) -> list[dict]:
+def subset(data, mask):
+    """The samples of ``data`` where ``mask`` holds."""
+    return dataclasses.replace(
+        data, views={k: v[mask] for k, v in data.views.items()}, label=data.label[mask],
+        subject=data.subject[mask], dataset=data.dataset[mask], sample_id=data.sample_id[mask])
+
+
+def groups(args):
+    """(name, orientation, prepared data) of every group studied: the synthetic data at
+    each orientation, or each database of the composite."""
+    if args.composite:
+        config = make_config(args, 90.0, 0.0)
+        data = prepared_data(config, records.read_builder(sources.prepare(config.data)))
+        for name in sorted(set(data.dataset)):
+            yield name, float("nan"), subset(data, data.dataset == name)
+        return
+    for o in map(float, args.orientations.split(",")):
+        config = make_config(args, o, 0.0)
+        data = records.read_builder(sources.prepare(config.data))
+        yield f"orientation {o:g}", o, prepared_data(config, tilt(data, o - 90.0 if args.tilt else 0.0))
+
+
+def study(args, group: str, orientation: float, data, starts: list[float]) -> list[dict]:
     config = make_config(args, orientation, starts[0])
-    data = records.read_builder(sources.prepare(config.data))
-    data = prepared_data(config, tilt(data, orientation - 90.0 if args.tilt else 0.0))
     views = {k: jnp.asarray(v) for k, v in data.views.items()}
     labels = jnp.asarray(data.label)
     n = len(data.label)
@@ -210,14 +240,14 @@ def study(args, orientation: float, starts: list[float]) -> list[dict]:
             state, loss = epoch_fn(state, jnp.int32(e))
             trajectory.append([theta_deg(get(state.params, p)) for p in paths])
         grads_end = gradient_stats(state)
-        row = dict(orientation_deg=orientation, start_deg=start,
+        row = dict(group=group, orientation_deg=orientation, start_deg=start, samples=n,
                    final_loss=float(loss), train_loss_eval=float(mean_loss(state.params, state.batch_stats)),
                    theta_final_deg=trajectory[-1], trajectory_deg=trajectory,
                    vector_norm=[float(jnp.linalg.norm(get(state.params, p))) for p in paths],
                    grad_start=grads_start, grad_end=grads_end, landscape=landscape(state),
                    seconds=round(time.time() - t0, 1))
         out.append(row)
-        print(f"orientation {orientation:5.1f} start {start:5.1f}: theta "
+        print(f"{group} start {start:5.1f}: theta "
               + " ".join(f"{t:6.1f}" for t in row["theta_final_deg"])
               + "  SNR start " + " ".join(f"{s:.2f}" for s in grads_start["snr"])
               + "  end " + " ".join(f"{s:.2f}" for s in grads_end["snr"])
@@ -228,17 +258,43 @@ def study(args, orientation: float, starts: list[float]) -> list[dict]:
 
 
 def summary(rows: list[dict]) -> dict:
-    """Per orientation: each layer's axial circular mean and spread of theta_T over starts."""
+    """Per group: each layer's axial circular mean and spread of theta_T over starts."""
     by = {}
     for r in rows:
-        by.setdefault(r["orientation_deg"], []).append(r["theta_final_deg"])
+        by.setdefault(r["group"], []).append(r["theta_final_deg"])
     out = {}
     for o, finals in by.items():
         finals = np.array(finals)  # (starts, layers)
-        out[str(o)] = [dict(zip(("mean_deg", "spread_deg"), map(float, (
+        out[o] = [dict(zip(("mean_deg", "spread_deg"), map(float, (
             angles.axial_mean(finals[:, l]), angles.axial_spread(finals[:, l]) + 0.0))))
             for l in range(finals.shape[1])]
     return out
+
+
+def plot(rows: list[dict], path) -> None:
+    """One panel per SOA layer: theta over the epochs, a line per (group, start), one
+    colour per group."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = sorted({r["group"] for r in rows})
+    colours = dict(zip(names, plt.rcParams["axes.prop_cycle"].by_key()["color"]))
+    layers = len(rows[0]["theta_final_deg"])
+    fig, axes = plt.subplots(1, layers, figsize=(3.2 * layers, 3.0), sharey=True, squeeze=False)
+    for layer, ax in enumerate(axes[0]):
+        for r in rows:
+            ax.plot(angles.unwrap(np.array(r["trajectory_deg"])[:, layer]),
+                    color=colours[r["group"]], lw=1.0)
+        ax.set_title(f"SOA layer {layer}")
+        ax.set_xlabel("epoch")
+        ax.axhline(88.0, color="k", lw=0.6, ls=":")  # the paper's reported angle
+    axes[0][0].set_ylabel("theta (degrees, unwrapped)")
+    handles = [matplotlib.lines.Line2D([], [], color=colours[n], label=n) for n in names]
+    fig.legend(handles=handles, loc="lower center", ncol=len(names), fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    atomic_files.write_figure(path, fig)
+    plt.close(fig)
 
 
 def main(argv=None) -> None:
@@ -250,20 +306,25 @@ def main(argv=None) -> None:
     p.add_argument("--soa_mode", default="steerable", choices=("steerable", "reference"))
     p.add_argument("--appearance", action="store_true")
     p.add_argument("--tilt", action="store_true")
+    p.add_argument("--composite", default="",
+                   help="HTNet's composite release: study each database instead (20 epochs)")
     p.add_argument("--theta_lr", type=float)
     p.add_argument("--theta_weight_decay", type=float)
     p.add_argument("--json", required=True)
+    p.add_argument("--plot", default="", help="a PNG of theta per layer over the epochs")
     args = p.parse_args(argv)
     rows = []
-    for o in map(float, args.orientations.split(",")):
-        rows += study(args, o, [float(s) for s in args.starts.split(",")])
+    for group, orientation, data in groups(args):
+        rows += study(args, group, orientation, data, [float(s) for s in args.starts.split(",")])
     result = dict(args=vars(args), runs=rows, summary=summary(rows), jax=jax.__version__)
     tmp = args.json + ".tmp"
     with open(tmp, "w") as f:
         json.dump(result, f, indent=1)
     os.replace(tmp, args.json)
+    if args.plot:
+        plot(rows, args.plot)
     for o, layers in result["summary"].items():
-        print(f"orientation {o}: " + ", ".join(
+        print(f"{o}: " + ", ".join(
             f"layer {i}: {l['mean_deg']:.1f} ± {l['spread_deg']:.1f}" for i, l in enumerate(layers)))
 
 

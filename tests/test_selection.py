@@ -185,3 +185,20 @@ def test_pooled_scores_sum_confusion_matrices_over_folds():
     summed = sum(np.array(s["confusion_matrix"]) for s in result["per_fold"].values())
     np.testing.assert_array_equal(summed, result["confusion_matrix"])
     assert metrics.scores(summed)["uf1"] == pytest.approx(result["uf1"])
+
+
+def test_learning_curve_scores_every_epoch_and_averages_seeds():
+    """Epoch 3 of the curve is the last-epoch rule; a second seed equal to the first
+    leaves the mean unchanged; the loss is averaged over folds (and seeds)."""
+    folds = _folds()
+    history = _history(folds)
+    history.loss = np.array([[3.0, 2.0, 1.0], [1.0, 1.0, 1.0], [2.0, 0.0, 1.0]])
+    curve = selection.learning_curve([history], folds, _data())
+    last, _, _ = selection.evaluate(history, folds, _data(), "last_epoch")
+    assert curve["epoch"] == [1, 2, 3] and curve["seeds_averaged"] == 1
+    assert curve["uf1"][2] == pytest.approx(last["uf1"], abs=1e-4)
+    # e1: wrong only on sample 4 (class 1, read as 0): recalls 1, 2/3, 1
+    assert curve["uar"][1] == pytest.approx(8 / 9, abs=1e-4)
+    assert curve["train_loss"] == [2.0, 1.0, 1.0]
+    twice = selection.learning_curve([history, history], folds, _data())
+    assert twice["uf1"] == curve["uf1"] and twice["seeds_averaged"] == 2

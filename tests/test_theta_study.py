@@ -45,3 +45,12 @@ def test_tilt_turns_vectors_by_the_angle(degrees):
 def test_no_tilt_keeps_the_data():
     data = _data(np.random.default_rng(0).random((8, 8, 3), dtype=np.float32))
     assert theta_study.tilt(data, 0.0) is data
+
+
+def test_plot_draws_a_panel_per_layer(tmp_path):
+    rows = [dict(group=g, trajectory_deg=[[72.0, 72.0], [75.0, 178.0], [80.0, 2.0]],
+                 theta_final_deg=[80.0, 2.0]) for g in ("casme2", "samm")]
+    theta_study.plot(rows, tmp_path / "theta.png")
+    import matplotlib.image
+    height, width = matplotlib.image.imread(tmp_path / "theta.png").shape[:2]
+    assert width > 1.8 * height  # two panels side by side

@@ -96,6 +96,8 @@ def write(workdir, config, data, folds, history, *, baseline, model_title: str, 
         "final_theta_deg": (angles.final_theta_summary(theta, instance_names)
                             if theta is not None else None),
         "loss_per_fold_epoch": history.loss.tolist(),
+        # every epoch's test scores, all folds at that epoch: a diagnostic, not a rule
+        "learning_curve": selection.learning_curve(history.per_seed(), folds, data),
         "diverged_folds": diverged,
         "au_leak_note": au_leak_note(au_dim),
         "execution": dict(history.execution, num_processes=jax.process_count(),

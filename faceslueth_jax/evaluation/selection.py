@@ -83,3 +83,21 @@ def evaluate(history, folds, data, rule: str) -> tuple[dict, np.ndarray, np.ndar
             for f in range(folds.num_folds)},
     )
     return result, fold_of, probs
+
+
+def learning_curve(histories, folds, data) -> dict:
+    """Pooled test UF1 and UAR with every fold at the same epoch e, for each e (mean
+    over seeds), and the mean training loss over folds: how the schedule plays out.
+    A diagnostic: reading a headline off its best epoch would be the optimistic rule."""
+    k = len(data.class_names)
+    uf1, uar = [], []
+    for h in histories:
+        per_epoch = [metrics.pooled_scores(data.label, predictions(
+            h, folds, np.full(folds.num_folds, e), len(data))[1].argmax(-1), k)
+            for e in range(h.loss.shape[1])]
+        uf1.append([r["uf1"] for r in per_epoch])
+        uar.append([r["uar"] for r in per_epoch])
+    loss = np.nanmean(np.stack([h.loss for h in histories]), axis=(0, 1))
+    return {"epoch": list(range(1, len(loss) + 1)),
+            "uf1": np.mean(uf1, 0).round(4).tolist(), "uar": np.mean(uar, 0).round(4).tolist(),
+            "train_loss": loss.round(4).tolist(), "seeds_averaged": len(histories)}
