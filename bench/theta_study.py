@@ -297,6 +297,27 @@ def plot(rows: list[dict], path) -> None:
     plt.close(fig)
 
 
+def table(rows: list[dict]) -> str:
+    """Markdown: per group, each layer's final angle from every start, how far the
+    angle moved at most, the median gradient SNR at the end and the median range of
+    the loss over angles."""
+    starts = sorted({r["start_deg"] for r in rows})
+    lines = ["| data | layer | " + " | ".join(f"from {s:g}°" for s in starts)
+             + " | largest move | median SNR at the end | median loss range over θ |",
+             "|---|---|" + "---|" * (len(starts) + 3)]
+    for group in dict.fromkeys(r["group"] for r in rows):
+        mine = {r["start_deg"]: r for r in rows if r["group"] == group}
+        for layer in range(len(rows[0]["theta_final_deg"])):
+            finals = [mine[s]["theta_final_deg"][layer] for s in starts if s in mine]
+            moves = [abs(float(angles.axial_deviation(mine[s]["theta_final_deg"][layer], s)))
+                     for s in starts if s in mine]
+            snr = np.median([mine[s]["grad_end"]["snr"][layer] for s in starts if s in mine])
+            spread = np.median([mine[s]["landscape"][layer]["range"] for s in starts if s in mine])
+            lines.append(f"| {group} | {layer} | " + " | ".join(f"{f:.1f}" for f in finals)
+                         + f" | {max(moves):.1f}° | {snr:.2f} | {spread:.3f} |")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--orientations", default="0,45,90,135")
@@ -310,9 +331,20 @@ def main(argv=None) -> None:
                    help="HTNet's composite release: study each database instead (20 epochs)")
     p.add_argument("--theta_lr", type=float)
     p.add_argument("--theta_weight_decay", type=float)
-    p.add_argument("--json", required=True)
+    p.add_argument("--json", help="where to write the figures (required unless --report)")
+    p.add_argument("--report", nargs="*", help="print the table of finished studies' JSON files")
     p.add_argument("--plot", default="", help="a PNG of theta per layer over the epochs")
     args = p.parse_args(argv)
+    if args.report:
+        for path in args.report:
+            with open(path) as f:
+                rows = json.load(f)["runs"]
+            for r in rows:  # files written before groups were named
+                r.setdefault("group", f"orientation {r['orientation_deg']:g}")
+            print(f"{path}:\n{table(rows)}\n")
+        return
+    if not args.json:
+        p.error("--json is required")
     rows = []
     for group, orientation, data in groups(args):
         rows += study(args, group, orientation, data, [float(s) for s in args.starts.split(",")])
@@ -323,6 +355,7 @@ def main(argv=None) -> None:
     os.replace(tmp, args.json)
     if args.plot:
         plot(rows, args.plot)
+    print(table(rows))
     for o, layers in result["summary"].items():
         print(f"{o}: " + ", ".join(
             f"layer {i}: {l['mean_deg']:.1f} ± {l['spread_deg']:.1f}" for i, l in enumerate(layers)))
