@@ -99,20 +99,6 @@ def test_dropout_draws_do_not_depend_on_the_split():
     assert 0 < float((whole[0] == 0).mean()) < 1 and 0 < float((whole[1] == 0).mean()) < 1
 
 
-def test_label_smoothing_is_cross_entropy_against_smoothed_targets(setup):
-    """eps = 0.3 over K = 3 classes: loss = (1 - eps) CE + eps * mean_k(-log p_k)."""
-    rows = [0, 5, 9]
-    model, _, state, views, labels = setup
-    plain = _step(setup, rows, [1, 1, 1])[1]
-    smoothed = _step(setup, rows, [1, 1, 1], label_smoothing=0.3)[1]
-    variables = {"params": state.params, "batch_stats": state.batch_stats}
-    logits = jax.vmap(lambda v: model.apply(variables, v, train=True, mutable=["batch_stats"])[0],
-                      axis_name=DATA)(jax.tree.map(lambda v: jnp.asarray(v[rows])[None], views))[0]
-    log_p = np.asarray(jax.nn.log_softmax(logits))
-    uniform = float(np.mean(-log_p.mean(axis=1)))
-    np.testing.assert_allclose(smoothed, 0.7 * plain + 0.3 * uniform, rtol=1e-5)
-
-
 def test_class_weights_scale_each_samples_share(setup):
     """The loss is the weighted mean sum_i w_i l_i / sum_i w_i, where the per-sample
     losses l_i do not depend on the (positive) weights: BatchNorm's moments count every
@@ -126,14 +112,25 @@ def test_class_weights_scale_each_samples_share(setup):
     assert abs(first - mean) > 1e-3  # the samples' losses differ: the check can fail
 
 
-def test_ema_follows_the_weights_with_the_warm_up_momentum(setup):
-    """Step 1 (t = 0): m = min(d, 1/10), so ema = 0.1 init + 0.9 new; the test weights
-    are the average's."""
-    model, optimizer, state, views, _ = setup
+def test_label_smoothing_and_the_moving_average(setup):
+    """One step with both options (one compilation):
+    loss = (1 - eps) CE + eps mean_k(-log p_k) for eps = 0.3 over K = 3 classes; and at
+    step 1 (t = 0), m = min(d, 1/10), so ema = 0.1 init + 0.9 new; the test weights are
+    the average's."""
+    rows = [0, 5, 9]
+    model, optimizer, state, views, labels = setup
     with_ema = fold_step.init_fold(registry.from_config(tiny_problem.placement_config().model, 3),
                                    {k: v[:1] for k, v in views.items()}, optimizer,
                                    jax.random.PRNGKey(0), ema=True)
-    new = _step(setup, [0, 5, 9], [1, 1, 1], state=with_ema, ema_decay=0.99)[0]
+    plain = _step(setup, rows, [1, 1, 1])[1]
+    new, smoothed, _ = _step(setup, rows, [1, 1, 1], state=with_ema, label_smoothing=0.3,
+                             ema_decay=0.99)
+    variables = {"params": state.params, "batch_stats": state.batch_stats}
+    logits = jax.vmap(lambda v: model.apply(variables, v, train=True, mutable=["batch_stats"])[0],
+                      axis_name=DATA)(jax.tree.map(lambda v: jnp.asarray(v[rows])[None], views))[0]
+    uniform = float(np.mean(-np.asarray(jax.nn.log_softmax(logits)).mean(axis=1)))
+    np.testing.assert_allclose(smoothed, 0.7 * plain + 0.3 * uniform, rtol=1e-5)
+
     assert int(new.ema["steps"]) == 1
     for e, p0, p1 in zip(jax.tree.leaves(new.ema["params"]), jax.tree.leaves(with_ema.params),
                          jax.tree.leaves(new.params)):
