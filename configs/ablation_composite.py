@@ -21,8 +21,9 @@ switch, and two cells compare pair-wise (same folds, same seeds):
 and prints the table and the comparisons (README.md, "Does SOA help?").
 
 Measured on a 2-core CPU (AMD EPYC, jax 0.10.2), 3 seeds: LODO motion 84 s, motion_soa
-113 s, fpf 102 s, full 145 s (the whole LODO grid 7.4 minutes). LOSO: not run yet; the
-full cell is 3 x the 22.9 minutes of configs/loso_composite.py.
+113 s, fpf 102 s, full 145 s (the whole LODO grid 7.4 minutes). LOSO, 3 seeds, on 2 cores
+shared with another training run: motion 50.4 min. The full cell is about 3 x the 22.9
+minutes of configs/loso_composite.py alone.
 """
 
 from configs.common import base_config
