@@ -19,11 +19,12 @@ also keeps an exponential moving average of its weights,
 
     ema_t = m_t ema_{t-1} + (1 - m_t) params_t,   m_t = min(d, (1 + t) / (10 + t)),
 
-(t: steps applied so far) and its test logits come from the average. Fillers take no part at all: their inputs
-are zeroed, their losses dropped (not multiplied by 0, so a NaN cannot leak) and
-BatchNorm's moments leave them out (``batch_context``). With the mesh axis
-``data`` of size D every device holds B / D samples; losses and gradients are
-summed over it. A step whose batch has no weight, or whose loss is not finite,
+(t: steps applied so far) and its test logits come from the average.
+
+Fillers take no part at all: their inputs are zeroed, their losses dropped (not
+multiplied by 0, so a NaN cannot leak) and BatchNorm's moments leave them out
+(``batch_context``). With the mesh axis ``data`` of size D every device holds B / D
+samples; losses and gradients are summed over it. A step whose batch has no weight, or whose loss is not finite,
 leaves the state untouched; a non-finite loss marks the fold diverged, and it
 stays frozen.
 
