@@ -164,7 +164,6 @@ class FoldTrainer:
         self.u_mirror_offset = u_mirror_offset
         self.probes = dict(probes or {})
         self.slow_params = tuple(slow_params)
-        self.num_classes = int(np.max(labels)) + 1
         self.data = chunk_data.ChunkData(
             mesh, views, labels, np.arange(len(labels)) if view_row is None else view_row)
         self.fold_sharding = NamedSharding(mesh, P(FOLD))
@@ -174,6 +173,9 @@ class FoldTrainer:
         # the model's variables as shapes, for the probes' and records' shapes
         self._variables = jax.eval_shape(lambda: self.init_model.init(
             jax.random.PRNGKey(0), self.example, train=False))
+        # K, the model's logits per sample (test records, class-balanced weights)
+        self.num_classes = jax.eval_shape(lambda v: self.init_model.apply(
+            v, self.example, train=False), self._variables).shape[-1]
         self.probes = self._non_empty(self.probes)
         self._compiled: dict = {}
         # seconds per part (compile / init and transfer / epochs / checkpoints) since this
@@ -391,15 +393,12 @@ class FoldTrainer:
     def _empty_records(self, folds: Folds, epochs: int) -> dict:
         """Zero (F, E, ...) arrays for every record: loss, test logits, divergence and
         each probe (probes under ``probe_<name>``)."""
-        variables = self._variables
-        num_classes = jax.eval_shape(
-            lambda v: self.init_model.apply(v, self.example, train=False), variables).shape[-1]
         f, s = folds.num_folds, folds.test_idx.shape[1]
         records = {"loss": np.zeros((f, epochs), np.float32),
-                   "test_logits": np.zeros((f, epochs, s, num_classes), np.float32),
+                   "test_logits": np.zeros((f, epochs, s, self.num_classes), np.float32),
                    "diverged": np.zeros((f, epochs), bool)}
         for name, fn in self.probes.items():
-            shape = jax.eval_shape(fn, variables["params"])
+            shape = jax.eval_shape(fn, self._variables["params"])
             records[PROBE + name] = np.zeros((f, epochs) + shape.shape, shape.dtype)
         return records
 
