@@ -5,9 +5,9 @@ TV-L1, compact preset, 30 epochs, honest last-epoch selection.
 
   python run.py --config=configs/loso_synthetic.py
 
-About 8.3 minutes on a 2-core CPU from a fresh clone (496 s measured with an
+About 4.4 minutes on a 2-core CPU from a fresh clone (264 s measured with an
 empty TFDS folder, building the data set with JAX TV-L1 on first use included;
-463 s of it training). The paper-size network: --config=configs/loso_synthetic.py:paper
+8.3 minutes before issue 14). The paper-size network: --config=configs/loso_synthetic.py:paper
 (GPU recommended). Does SOA find the motion axis? Rebuild the data with
 horizontal motion: --config.data.synthetic.orientation_deg=0
 """
