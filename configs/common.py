@@ -69,10 +69,12 @@ def base_config(name: str, preset: str = "compact") -> ml_collections.ConfigDict
     c.train.crop_padding = 15
     # The loss and the weights tested (faceslueth_jax/train/fold_step.py): label smoothing
     # eps, class-balanced sample weights n / (K n_c), a moving average of the weights
-    # (decay d; 0 = off) from which the test logits come.
+    # (decay d; 0 = off) from which the test logits come, mixup of neighbouring samples
+    # with lam ~ Beta(a, a) (a = 0: off).
     c.train.label_smoothing = 0.0
     c.train.class_balance = False
     c.train.ema_decay = 0.0
+    c.train.mixup_alpha = 0.0
     c.train.scan_unroll = 0      # 0: a rolled scan; unrolled on CPU when the program has convolutions
     c.train.optimizer = ml_collections.ConfigDict(dict(
         lr=8e-4, weight_decay=0.6, theta_lr=5e-3, theta_weight_decay=0.2,

@@ -32,20 +32,21 @@ def setup():
 _COMPILED = {}
 
 
-def _step(setup, rows, weight, views=None, state=None, **options):
+def _step(setup, rows, weight, views=None, state=None, targets=None, **options):
     """One train_step as one device runs it (a mapped axis 'data' of size 1), compiled
-    once per batch size and options."""
+    once per batch size and options; ``targets``: (B, K) probabilities instead of labels."""
     model, optimizer, initial, all_views, labels = setup
     state = state or initial
     views = views or {k: v[rows] for k, v in all_views.items()}
-    key = (len(rows), tuple(sorted(options.items())), bool(state.ema))
+    batch_labels = labels[rows] if targets is None else np.asarray(targets, np.float32)
+    key = (len(rows), tuple(sorted(options.items())), bool(state.ema), batch_labels.ndim)
     if key not in _COMPILED:
         def one(state, views, labels, weight):
             return fold_step.train_step(model, optimizer, state, views, labels, weight,
                                         jax.random.PRNGKey(1), **options)
         _COMPILED[key] = jax.jit(jax.vmap(one, in_axes=(None, 0, 0, 0), axis_name=DATA))
     out = _COMPILED[key](state,
-        jax.tree.map(lambda v: jnp.asarray(v)[None], views), jnp.asarray(labels[rows])[None],
+        jax.tree.map(lambda v: jnp.asarray(v)[None], views), jnp.asarray(batch_labels)[None],
         jnp.asarray(weight, jnp.float32)[None])
     return jax.tree.map(lambda a: np.asarray(a[0]), out)
 
@@ -145,3 +146,34 @@ def test_balanced_class_weights_count_only_the_folds_samples():
     w = np.asarray(fold_step.balanced_class_weights(labels, valid, 3))
     np.testing.assert_allclose(w, [6 / 9, 6 / 3, 6 / 6])  # n / (K n_c) with n_c = 3, 1, 2
     np.testing.assert_allclose((w * np.array([3, 1, 2])).sum(), 6)  # each class weighs 2
+
+
+def test_mixup_mixes_neighbours_and_never_a_filler():
+    """Pairs (0, 1) and (2, 3): sample 0 = lam x_0 + (1 - lam) x_1 with target
+    lam e_{y0} + (1 - lam) e_{y1}; sample 2, whose partner 3 is a filler, stays itself;
+    integer views pass through; an odd share is refused."""
+    x = jnp.arange(4 * 2 * 2 * 1, dtype=jnp.float32).reshape(4, 2, 2, 1)
+    views = {"flow": x, "index": jnp.arange(4)}
+    labels = jnp.array([0, 1, 2, 0])
+    keys = jax.random.split(jax.random.PRNGKey(0), 4)
+    mixed, targets = fold_step.mixup(keys, views, labels, jnp.array([1, 1, 1, 0], bool), 3, 0.4)
+    targets = np.asarray(targets)
+    np.testing.assert_allclose(targets.sum(axis=1), 1.0, rtol=1e-6)
+    lam0, lam1 = targets[0, 0], targets[1, 1]
+    assert 0 < lam0 < 1 and 0 < lam1 < 1 and lam0 != lam1  # each sample its own draw
+    np.testing.assert_allclose(targets[0], [lam0, 1 - lam0, 0], rtol=1e-6)
+    np.testing.assert_allclose(mixed["flow"][0], lam0 * x[0] + (1 - lam0) * x[1], rtol=1e-5)
+    np.testing.assert_allclose(mixed["flow"][1], lam1 * x[1] + (1 - lam1) * x[0], rtol=1e-5)
+    np.testing.assert_array_equal(targets[2], [0, 0, 1])
+    np.testing.assert_array_equal(mixed["flow"][2], x[2])
+    np.testing.assert_array_equal(mixed["index"], views["index"])
+    with pytest.raises(ValueError, match="even"):
+        fold_step.mixup(keys[:3], {"flow": x[:3]}, labels[:3], jnp.ones(3, bool), 3, 0.4)
+
+
+def test_one_hot_targets_give_the_integer_labels_loss(setup):
+    rows = [0, 5, 9]
+    labels = setup[4]
+    plain = _step(setup, rows, [1, 1, 1])[1]
+    soft = _step(setup, rows, [1, 1, 1], targets=np.eye(3)[labels[rows]])[1]
+    np.testing.assert_allclose(soft, plain, rtol=1e-6)

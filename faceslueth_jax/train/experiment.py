@@ -71,6 +71,8 @@ def check_config(config) -> None:
         for field in ("label_smoothing", "ema_decay"):
             if not 0.0 <= config.train.get(field, 0.0) < 1.0:
                 raise ValueError(f"train.{field} must be in [0, 1), got {config.train[field]}")
+        if config.train.get("mixup_alpha", 0.0) < 0:
+            raise ValueError(f"train.mixup_alpha must be >= 0, got {config.train.mixup_alpha}")
         if config.train.get("rotation_deg", 0.0) < 0 or config.train.get("crop_padding", 0) < 0:
             raise ValueError("train.rotation_deg and train.crop_padding must be >= 0")
         build = config.data.get("build") or {}

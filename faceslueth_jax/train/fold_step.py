@@ -19,7 +19,14 @@ also keeps an exponential moving average of its weights,
 
     ema_t = m_t ema_{t-1} + (1 - m_t) params_t,   m_t = min(d, (1 + t) / (10 + t)),
 
-(t: steps applied so far) and its test logits come from the average.
+(t: steps applied so far) and its test logits come from the average; ``mixup_alpha``
+a > 0: after augmentation each sample i is mixed with its partner j = i XOR 1 (the
+neighbouring position of the batch, on the same device),
+
+    x_i <- lam_i x_i + (1 - lam_i) x_j,   y_i <- lam_i onehot(y_i) + (1 - lam_i) onehot(y_j),
+
+lam_i ~ Beta(a, a) from sample i's own key (lam_i = 1 when j is a filler), and the
+cross-entropy is taken against the mixed targets.
 
 Fillers take no part at all: their inputs are zeroed, their losses dropped (not
 multiplied by 0, so a NaN cannot leak) and BatchNorm's moments leave them out
@@ -99,6 +106,7 @@ def eval_params(state: FoldState):
 def weighted_loss(model, params, batch_stats, views, labels, weight, total_weight,
                   dropout_key, offset, batch_size: int, label_smoothing: float = 0.0):
     """(loss, new batch_stats): this device's share of the batch's weighted mean loss.
+    ``labels``: (B,) class indices or (B, K) target probabilities (mixup).
     ``offset``: index of this device's first sample in the batch of ``batch_size``."""
     real = weight > 0
     views = {k: jnp.where(real.reshape((-1,) + (1,) * (v.ndim - 1)), v, jnp.zeros_like(v))
@@ -107,8 +115,10 @@ def weighted_loss(model, params, batch_stats, views, labels, weight, total_weigh
         logits, updates = model.apply(
             {"params": params, "batch_stats": batch_stats}, views, train=True,
             mutable=["batch_stats", AUX_LOSSES], rngs={"dropout": dropout_key})
-    if label_smoothing:
-        targets = optax.smooth_labels(jax.nn.one_hot(labels, logits.shape[-1]), label_smoothing)
+    if labels.ndim == 2 or label_smoothing:  # (B, K) soft targets (mixup) or smoothing
+        targets = labels if labels.ndim == 2 else jax.nn.one_hot(labels, logits.shape[-1])
+        if label_smoothing:
+            targets = optax.smooth_labels(targets, label_smoothing)
         per_sample = optax.softmax_cross_entropy(logits, targets)
     else:
         per_sample = optax.softmax_cross_entropy_with_integer_labels(logits, labels)
@@ -123,6 +133,29 @@ def balanced_class_weights(labels, valid, num_classes: int) -> jax.Array:
     n_c of class c): each class then carries the same total weight."""
     counts = jnp.sum(jnp.where(valid[:, None], jax.nn.one_hot(labels, num_classes), 0.0), axis=0)
     return jnp.sum(valid) / (num_classes * jnp.maximum(counts, 1.0))
+
+
+def mixup(keys, views: dict, labels, real, num_classes: int, alpha: float):
+    """(mixed views, (B, K) targets): sample i mixed with i XOR 1 by lam_i ~ Beta(a, a)
+    drawn from ``keys[i]``; lam_i = 1 where the partner is not ``real``. Only floating
+    views are mixed. B must be even (pairs never straddle two devices)."""
+    size = labels.shape[0]
+    if size % 2:
+        raise ValueError(f"train.mixup_alpha needs an even number of samples per device, "
+                         f"got {size}")
+    partner = jnp.arange(size) ^ 1
+    lam = jax.vmap(lambda k: jax.random.beta(jax.random.fold_in(k, 2), alpha, alpha))(keys)
+    lam = jnp.where(real[partner], lam, 1.0)
+
+    def mix(v):
+        if not jnp.issubdtype(v.dtype, jnp.floating):
+            return v
+        w = lam.reshape((-1,) + (1,) * (v.ndim - 1)).astype(v.dtype)
+        return w * v + (1 - w) * v[partner]
+
+    onehot = jax.nn.one_hot(labels, num_classes)
+    return ({k: mix(v) for k, v in views.items()},
+            lam[:, None] * onehot + (1 - lam[:, None]) * onehot[partner])
 
 
 def train_step(model, optimizer, state: FoldState, views: dict, labels, weight, dropout_key,
@@ -152,7 +185,7 @@ def train_epoch(model, optimizer, train_cfg, state: FoldState, spec: FoldSpec, d
                 unroll: int, num_classes: int = 0) -> tuple[FoldState, jax.Array]:
     """``steps`` steps over a fresh permutation of the fold's training rows:
     (new state, the epoch's mean training loss, NaN once diverged).
-    ``num_classes``: K, needed by ``train_cfg.class_balance``."""
+    ``num_classes``: K, needed by ``train_cfg.class_balance`` and ``mixup_alpha``."""
     batch_size = train_cfg.batch_size
     local = batch_size // data_parallel  # this device's share of every batch
     shard = jax.lax.axis_index(DATA)
@@ -162,9 +195,11 @@ def train_epoch(model, optimizer, train_cfg, state: FoldState, spec: FoldSpec, d
     valid = jnp.arange(num_slots) < spec.num_train
     order = jnp.argsort(jnp.where(valid, jax.random.uniform(perm_key, (num_slots,)), 2.0))
     class_weight = None
+    alpha = train_cfg.get("mixup_alpha", 0.0)
+    if (train_cfg.get("class_balance", False) or alpha) and num_classes < 1:
+        raise ValueError("train.class_balance and train.mixup_alpha need "
+                         "train_epoch(num_classes=K)")
     if train_cfg.get("class_balance", False):
-        if num_classes < 1:
-            raise ValueError("train.class_balance needs train_epoch(num_classes=K)")
         class_weight = balanced_class_weights(data_labels[spec.train_idx], valid, num_classes)
 
     def step(state: FoldState, s):
@@ -179,8 +214,11 @@ def train_epoch(model, optimizer, train_cfg, state: FoldState, spec: FoldSpec, d
         keys = jax.lax.dynamic_slice_in_dim(keys, shard * local, local)
         # jitter and spatial augmentation (none without cfg.augment); drops the windows
         views = augment.train_views(keys, views, train_cfg, u_mirror_offset)
+        labels = data_labels[idx]
+        if alpha:
+            views, labels = mixup(keys, views, labels, weight > 0, num_classes, alpha)
         state, loss, total_weight = train_step(
-            model, optimizer, state, views, data_labels[idx], weight, dropout_key, shard * local,
+            model, optimizer, state, views, labels, weight, dropout_key, shard * local,
             batch_size, train_cfg.get("label_smoothing", 0.0), train_cfg.get("ema_decay", 0.0))
         return state, (loss, total_weight)
 
