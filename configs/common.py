@@ -55,6 +55,9 @@ def base_config(name: str, preset: str = "compact") -> ml_collections.ConfigDict
     c.protocol.name = "loso"
     c.protocol.selection = "last_epoch"  # honest; 'best_test_epoch' is the optimistic rule
     c.protocol.seeds = 1  # S > 1: seeds seed .. seed + S - 1 of every fold, mean, std, ensemble
+    # 'all' trains on every sample (no test) for a model to deploy. Every run writes
+    # <workdir>/model (faceslueth_jax.inference.model_folder) unless model_folder=False.
+    c.model_folder = True
 
     c.train = ml_collections.ConfigDict()
     c.train.epochs = 30

@@ -30,6 +30,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow_datasets as tfds
 
+from faceslueth_jax.preprocess.clip_record import clip_frame_numbers  # noqa: F401 (re-exported)
 from tfds_builders.action_units import AU_DIM
 
 MEGC_CLASSES = ("negative", "positive", "surprise")  # the MEGC2019 3-class set
@@ -65,14 +66,3 @@ def me_features(flow_size: int, face_size: int, class_names, with_onset: bool,
     return tfds.features.FeaturesDict(features)
 
 
-def clip_frame_numbers(onset: int, offset: int, count: int) -> list[int]:
-    """``count`` frame numbers uniform over onset..offset, both ends included:
-
-        n_i = round(onset + i (offset - onset) / (count - 1)),   i = 0 .. count-1
-
-    rounded half up (exact integer arithmetic); a clip shorter than ``count``
-    frames repeats some."""
-    if count < 2:
-        raise ValueError(f"clip_frames must be 0 (off) or at least 2, got {count}")
-    span, steps = offset - onset, count - 1
-    return [onset + (2 * i * span + steps) // (2 * steps) for i in range(count)]

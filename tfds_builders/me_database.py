@@ -18,6 +18,9 @@ and its class sets; this base turns each clip into a record:
   7. action units: where the sheet codes them (``HAS_ACTION_UNITS``), the
      21-dim multi-hot FACS vector (``tfds_builders.action_units``).
 
+Steps 2 to 6 are ``faceslueth_jax.preprocess.clip_record``, the chain that
+``faceslueth_jax.predict`` runs on a new clip too.
+
 Every problem (unknown emotion, apex outside onset..offset, duplicated sample,
 missing or damaged frame, no face, a subject folder with no clips, an
 unparseable Action Units cell) is collected
@@ -39,10 +42,11 @@ import numpy as np
 import tensorflow_datasets as tfds
 from absl import logging
 
-from faceslueth_jax.preprocess import clip_flow, face, frames
+from faceslueth_jax.preprocess import clip_record, face, frames
+from faceslueth_jax.preprocess.clip_record import jitter_span, jitter_windows  # noqa: F401
 from tfds_builders import action_units
 from tfds_builders.errors import BadInputError
-from tfds_builders.features import clip_frame_numbers, me_features
+from tfds_builders.features import me_features
 
 ON_ERROR = ("raise", "skip")
 CLASS_SETS = ("megc3", "five", "native")
@@ -148,8 +152,7 @@ class Problem:
         return f"{self.where}: {self.sample_id}: {self.reason}"
 
 
-class ClipError(ValueError):
-    """A clip's annotation cannot be used (e.g. its apex lies outside onset..offset)."""
+ClipError = clip_record.ClipError  # a clip's annotation cannot be used
 
 
 def check_frames(clip: Clip, numbers, what: str) -> None:
@@ -163,29 +166,6 @@ def check_frames(clip: Clip, numbers, what: str) -> None:
     path = frames.expected_path(clip.frames, missing[0])
     more = f" (first of {len(missing)} missing)" if len(missing) > 1 else ""
     raise frames.FrameError(f"missing frame(s) {missing[:5]} of {what}: {path} not found{more}")
-
-
-def jitter_span(onset: int, apex: int) -> int:
-    """J = int(0.15 (apex - onset) / 4), the reference's per-clip jitter range: its
-    training draws the onset frame from onset..onset+J and the apex frame from
-    apex-J..apex (same float expression, so the same J)."""
-    return int(0.15 * (apex - onset) / 4)
-
-
-def jitter_windows(onset: int, apex: int, frames_per_window: int) -> tuple[list, list, int]:
-    """(onset window, apex window, span) of frame numbers, K = frames_per_window:
-
-        onset window[i]         = onset + min(i, s),   i = 0..K-1
-        apex window[K-1-j]      = apex - min(j, s),    j = 0..K-1
-        s = min(J, K-1)         (J: ``jitter_span``)
-
-    so window entries beyond the clip's own span repeat its last valid frame
-    (onset+s, apex-s) and no frame outside the reference's draw is read; a
-    clip with J > K-1 is jittered over K-1 frames only."""
-    span = min(jitter_span(onset, apex), frames_per_window - 1)
-    k = frames_per_window
-    return ([onset + min(i, span) for i in range(k)],
-            [apex - min(k - 1 - i, span) for i in range(k)], span)
 
 
 class Problems(list):
@@ -231,10 +211,7 @@ def subject_folders_without_clips(folders, problems: Problems) -> None:
 class _Faces:
     clip: Clip
     label: str
-    onset: np.ndarray          # (S, S) grey, for the flow
-    apex: np.ndarray           # (S, S) grey, for the flow
-    apex_frame: int
-    stored: dict = dataclasses.field(default_factory=dict)  # record fields: faces, windows, au
+    faces: clip_record.ClipFaces  # onset and apex crops for the flow, the stored faces
 
 
 class MEDatabaseBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
@@ -333,60 +310,17 @@ class MEDatabaseBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True)
         return mapping[emotion]
 
     def _faces(self, clip: Clip, label: str) -> _Faces:
-        """Grey face crops of onset and apex (spotting the apex when needed) and the
-        faces the record stores."""
-        c = self.builder_config
+        """Steps 1-4 of ``clip_record`` for one clip, its frames read from its files."""
         if not clip.frames:
             raise frames.FrameError(f"no frame files in {clip.folder or 'the clip folder'}")
-        if clip.apex is not None and not clip.onset <= clip.apex <= clip.offset:
-            raise ClipError(f"apex frame {clip.apex} outside onset..offset "
-                            f"{clip.onset}..{clip.offset}")
-        if clip.apex is None and clip.offset <= clip.onset:
-            raise ClipError(f"no apex annotated and offset {clip.offset} is not after "
-                            f"onset {clip.onset}, so none can be spotted")
-        wanted = ([clip.onset, clip.apex] if clip.apex is not None
-                  else list(range(clip.onset, clip.offset + 1)))
-        check_frames(clip, wanted, f"frames {clip.onset}..{clip.offset}")
-        onset = frames.read_grey(clip.frames[clip.onset])
-        box = face.whole_frame(onset) if clip.cropped else face.detect_face(onset, c.margin)
-        grey = {n: face.crop(frames.read_grey(clip.frames[n]), box, c.face_size) for n in wanted}
-        apex = clip.apex
-        if apex is None:
-            apex = wanted[clip_flow.spot_apex(np.stack([grey[n] for n in wanted]), c.apex)]
-        return _Faces(clip, label, grey[clip.onset], grey[apex], apex,
-                      self._stored_faces(clip, box, grey, apex))
+        read = lambda n, color: frames.read_frame(clip.frames[n], color)
+        check = lambda numbers, what: check_frames(clip, numbers, what)
+        return _Faces(clip, label, clip_record.clip_faces(
+            read, clip.onset, clip.apex, clip.offset, self.settings, clip.cropped, check))
 
-    def _stored_faces(self, clip: Clip, box: face.FaceBox, grey: dict, apex: int) -> dict:
-        """The record's faces: onset, apex (S, S, C), C = 3 (RGB) with face_color
-        else 1 (grey); with jitter_frames K also onset_window, apex_window
-        (K, S, S, C) and jitter_span (``jitter_windows``); with clip_frames T
-        also frames (T, S, S, 1), always grey (``clip_frame_numbers``)."""
-        c = self.builder_config
-        windows = jitter_windows(clip.onset, apex, c.jitter_frames) if c.jitter_frames else None
-        needed = sorted({clip.onset, apex, *(windows[0] + windows[1] if windows else [])})
-        if windows:
-            check_frames(clip, needed, f"the jitter windows {windows[0][0]}..{windows[0][-1]} "
-                                       f"and {windows[1][0]}..{windows[1][-1]}")
-        numbers = (clip_frame_numbers(clip.onset, clip.offset, c.clip_frames)
-                   if c.clip_frames else [])
-        check_frames(clip, numbers, f"the {c.clip_frames} clip frames over "
-                                    f"{clip.onset}..{clip.offset}")
-        if c.face_color:
-            stored = {n: face.crop(frames.read_frame(clip.frames[n], color=True), box, c.face_size)
-                      for n in needed}
-        else:
-            stored = {n: (grey[n] if n in grey else face.crop(
-                frames.read_grey(clip.frames[n]), box, c.face_size))[..., None] for n in needed}
-        out = {"onset": stored[clip.onset], "apex": stored[apex]}
-        if windows:
-            out.update(onset_window=np.stack([stored[n] for n in windows[0]]),
-                       apex_window=np.stack([stored[n] for n in windows[1]]),
-                       jitter_span=np.int32(windows[2]))
-        if numbers:
-            for n in set(numbers) - set(grey):
-                grey[n] = face.crop(frames.read_grey(clip.frames[n]), box, c.face_size)
-            out["frames"] = np.stack([grey[n] for n in numbers])[..., None]
-        return out
+    @property
+    def settings(self) -> clip_record.ChainSettings:
+        return clip_record.ChainSettings.of(dataclasses.asdict(self.builder_config))
 
     def _action_units(self, clip: Clip) -> np.ndarray:
         """The clip's (21,) multi-hot AU vector; an unparseable cell is a ClipError."""
@@ -408,7 +342,7 @@ class MEDatabaseBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True)
                 problems.add(clip.sample_id, clip.where, str(e))
                 continue
             if au is not None:
-                found.stored["au"] = au
+                found.faces.stored["au"] = au
             faces.append(found)
         self.problems = list(problems)
         if problems and self.on_error == "raise":
@@ -425,16 +359,14 @@ class MEDatabaseBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True)
             skipped=[str(p) for p in problems], excluded_emotions=dict(self.excluded),
             flow_units="pixels per onset-apex interval" if c.flow_norm == "raw"
             else "per-sample per-channel min-max 0..1")
-        flow = clip_flow.flows(np.stack([f.onset for f in faces]),
-                               np.stack([f.apex for f in faces]), c.flow_method)
+        fields = clip_record.records([f.faces for f in faces], self.settings)
         return [{
-            "flow": clip_flow.normalise(clip_flow.resize_flow(w, c.flow_size), c.flow_norm),
-            **f.stored,
+            **record,
             "label": f.label,
             "subject": f.clip.subject,
             "dataset": f.clip.database or self.DATABASE,
             "sample_id": f.clip.sample_id,
             "onset_frame": f.clip.onset,
-            "apex_frame": f.apex_frame,
+            "apex_frame": f.faces.apex_frame,
             "offset_frame": f.clip.offset,
-        } for f, w in zip(faces, flow)]
+        } for f, record in zip(faces, fields)]

@@ -7,6 +7,7 @@ database its ``MEConfig`` fields (class set, sizes, flow method, apex, on_error 
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 
 # data.name -> (module, class) of the builders that read a licensed database from manual_dir
@@ -56,3 +57,29 @@ def make(name: str, data_dir: str, *, synthetic: dict | None = None,
     if name == "htnet_composite":
         return cls(data_dir=data_dir, file_format="array_record")
     return cls.from_fields(data_dir, on_error=on_error, **(build or {}))
+
+
+def clip_chain(name: str, *, synthetic: dict | None = None, build: dict | None = None) -> dict:
+    """How the records of ``name`` were made from clips, so that a new clip can be made
+    the same way (``faceslueth_jax.preprocess.clip_record``): the ``ChainSettings``
+    fields, ``crop`` ('whole': the frames are the face; 'detect': one face box found
+    on the onset frame) and a ``note`` where the chain cannot be the same."""
+    from faceslueth_jax.preprocess.clip_record import ChainSettings
+
+    builder_class(name)  # an unknown name fails here
+    if name == "synthetic_me":
+        size = int((synthetic or {}).get("size", 128))
+        settings = ChainSettings(face_size=size, flow_size=size, flow_norm="raw",
+                                 clip_frames=int((synthetic or {}).get("clip_frames", 0)))
+        return dict(dataclasses.asdict(settings), crop="whole", note="")
+    if name == "htnet_composite":
+        from tfds_builders.htnet_composite.htnet_composite_dataset_builder import (
+            FACE_SIZE, FLOW_SIZE)
+        settings = ChainSettings(face_size=FACE_SIZE, flow_size=FLOW_SIZE, flow_norm="minmax")
+        return dict(dataclasses.asdict(settings), crop="detect",
+                    note="trained on the flow images HTNet released, made by HTNet's own "
+                         "preprocessing; a new clip's flow comes from this project's chain "
+                         "(TV-L1 on Haar-cascade face crops), which is not the same")
+    # jitter windows are a training-time augmentation: a model is applied without them
+    settings = ChainSettings.of(dict(build or {}, jitter_frames=0))
+    return dict(dataclasses.asdict(settings), crop="detect", note="")

@@ -137,3 +137,50 @@ def _keep_first_timing(workdir: pathlib.Path, summary: dict) -> dict:
         return summary
     kept = {k: old[k] for k in ("train_seconds", "wall_seconds", "time_split_seconds") if k in old}
     return dict(summary, **kept, rerun_seconds=summary["wall_seconds"])
+
+
+def write_trained(workdir, config, data, history, *, model_title: str, train_seconds: float,
+                  started: float, time_split: dict | None = None) -> dict:
+    """metrics.json and summary.txt of a run with no test samples (``protocol.name='all'``):
+    what was trained, on what, its training loss and angles; the model is in
+    ``<workdir>/model``. Returns metrics.json's content plus ``summary_text``."""
+    workdir = pathlib.Path(workdir)
+    seeds = history.seeds
+    names = run_files.instance_names(("all",), seeds)
+    theta = history.probes.get("theta_deg")
+    summary = {
+        "config_name": config.name,
+        "model": model_title,
+        "preset": config.model.get("preset", ""),
+        "protocol": "all",
+        "note": "trained on every sample, no test samples: a model to predict with "
+                "(python -m faceslueth_jax.predict --model=<workdir>/model); no scores",
+        "seeds": list(seeds),
+        "num_samples": len(data),
+        "class_names": list(data.class_names),
+        "epochs": config.train.epochs,
+        "final_theta_deg": (angles.final_theta_summary(theta, names)
+                            if theta is not None else None),
+        "loss_per_fold_epoch": history.loss.tolist(),
+        "diverged_folds": [names[f] for f in np.flatnonzero(history.diverged[:, -1])],
+        "execution": dict(history.execution, num_processes=jax.process_count(),
+                          device=jax.devices()[0].device_kind, num_devices=jax.device_count(),
+                          host_cpus=os.cpu_count(), platform=jax.devices()[0].platform),
+        "command": shlex.join(["python"] + sys.argv),
+        "train_seconds": train_seconds,
+        "wall_seconds": time.time() - started,
+        "time_split_seconds": time_split or {},
+    }
+    atomic_files.write_json(workdir / "metrics.json", summary)
+    lines = [f"{model_title} trained on all {len(data)} samples of {config.data.name} "
+             f"({config.train.epochs} epochs, seeds {', '.join(map(str, seeds))}), "
+             f"{summary['wall_seconds'] / 60:.1f} min on {summary['execution']['device']}",
+             "no test samples, so no scores; model folder: " + str(workdir / "model")]
+    for name, loss in zip(names, history.loss[:, -1]):
+        lines.append(f"  {name}: training loss at the last epoch {loss:.4f}")
+    if theta is not None:
+        lines.append("  SOA angles at the last epoch (deg): " + ", ".join(
+            f"{t:.1f}" for t in np.asarray(theta)[:, -1].mean(axis=0)))
+    summary["summary_text"] = "\n".join(lines)
+    atomic_files.write_text(workdir / "summary.txt", summary["summary_text"] + "\n")
+    return summary

@@ -93,6 +93,16 @@ def au_dim(model_cfg) -> int:
     return int(own_config(model_cfg).get(field, 0)) if field else 0
 
 
+def prepared_data(config, data):
+    """Records resized and normalised as ``config.data`` says, then in the model's own
+    input form: what training, testing and predicting a new clip all feed the model."""
+    from faceslueth_jax.data import records
+    data = records.prepare(data, config.data.flow_size, config.data.face_size,
+                           config.data.flow_norm, config.data.use_onset,
+                           config.data.get("face_norm", "standardise"))
+    return prepare_inputs(config.model, data)
+
+
 def prepare_inputs(model_cfg, data):
     """``data`` as the model reads it (unchanged for most models)."""
     target = _entry(model_cfg.name).prepare

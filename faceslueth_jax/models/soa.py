@@ -175,4 +175,5 @@ class SOABlock(nn.Module):
         a = nn.sigmoid(w)
         if a_prev is not None:
             a = a * a_prev
+        self.sow("intermediates", "attention", a)  # kept only when asked (pictures)
         return y * a, a

@@ -19,6 +19,7 @@ from absl import logging
 from faceslueth_jax import atomic_files, distributed
 from faceslueth_jax.data import augment, records, sources
 from faceslueth_jax.evaluation import run_results, selection
+from faceslueth_jax.inference import model_folder
 from faceslueth_jax.models import logistic_regression, registry
 from faceslueth_jax.stopwatch import Stopwatch
 from faceslueth_jax.train import checkpoints as checkpoints_lib
@@ -103,12 +104,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
         return _run(config, workdir, builder, started, main, watch)
 
 
-def prepared_data(config, data):
-    """Records resized and normalised for the model, then in the model's own input form."""
-    data = records.prepare(data, config.data.flow_size, config.data.face_size,
-                           config.data.flow_norm, config.data.use_onset,
-                           config.data.get("face_norm", "standardise"))
-    return registry.prepare_inputs(config.model, data)
+prepared_data = registry.prepared_data  # records -> the model's inputs (also bench/)
 
 
 def _run(config, workdir: pathlib.Path, builder, started: float, main: bool,
@@ -132,7 +128,8 @@ def _run(config, workdir: pathlib.Path, builder, started: float, main: bool,
     trainer = fold_trainer.FoldTrainer(
         registry.from_config(config.model, len(data.class_names)), config.train, data.views, data.label,
         mesh, records.u_mirror_offset(config.data.flow_norm), data.view_row,
-        probes=registry.probes(config.model), slow_params=registry.slow_params(config.model))
+        probes=registry.probes(config.model), slow_params=registry.slow_params(config.model),
+        keep_final=config.get("model_folder", True))
     plan = trainer.plan(instances, config.max_folds_per_chunk, config.device_memory_bytes)
     if several:
         with watch("data"):
@@ -152,6 +149,17 @@ def _run(config, workdir: pathlib.Path, builder, started: float, main: bool,
     train_seconds = time.time() - t0
     if not main:
         return {}
+    if history.final is not None:
+        with watch("model folder"):
+            folder = model_folder.write(workdir / "model", config, data, folds, history, seeds)
+        logging.info("model folder: %s (python -m faceslueth_jax.predict --model=%s --clip=...)",
+                     folder, folder)
+    if config.protocol.name == "all":  # nothing to test: the loss curve and the model
+        return run_results.write_trained(workdir, config, data, history,
+                                         model_title=registry.title(config.model),
+                                         train_seconds=train_seconds, started=started,
+                                         time_split=dict(watch.rounded(),
+                                                         **history.execution.pop("seconds", {})))
     with watch("baseline"):
         baseline, baseline_facts = baseline_logits(config, data, folds)
     # the trainer's parts (compile, init and transfer, epochs, checkpoints) include the

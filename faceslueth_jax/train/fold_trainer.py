@@ -67,6 +67,8 @@ RECORDS = ("loss", "test_logits", "diverged")
 class History:
     """Per fold and epoch: loss (F,E), test_logits (F,E,S,K), diverged (F,E), and
     ``probes``: name -> (F,E,...) of every probe (e.g. ``theta_deg`` (F,E,L)).
+    ``final``: with ``FoldTrainer(keep_final=True)``, every fold's variables after its
+    last epoch, the ones it is tested with ({"params", "batch_stats"}, leaves (F, ...)).
 
     ``execution``: how the sweep ran (mesh, chunks, memory figures, checkpoints).
     """
@@ -75,12 +77,14 @@ class History:
     diverged: np.ndarray
     probes: dict
     execution: dict
+    final: dict | None = None
 
     @classmethod
     def from_records(cls, records: dict, execution: dict) -> "History":
-        """From ``fit``'s flat dict of records (probes under ``probe_<name>``)."""
+        """From ``fit``'s dict of records (probes under ``probe_<name>``)."""
         probes = {k[len(PROBE):]: v for k, v in records.items() if k.startswith(PROBE)}
-        return cls(execution=execution, probes=probes, **{k: records[k] for k in RECORDS})
+        return cls(execution=execution, probes=probes, final=records.get(FINAL),
+                   **{k: records[k] for k in RECORDS})
 
     @property
     def folds_per_chunk(self) -> int:
@@ -101,11 +105,14 @@ class History:
         return [History(loss=part(self.loss, s), test_logits=part(self.test_logits, s),
                         diverged=part(self.diverged, s),
                         probes={k: part(v, s) for k, v in self.probes.items()},
-                        execution=dict(self.execution, seed=seed))
+                        execution=dict(self.execution, seed=seed),
+                        final=None if self.final is None else jax.tree.map(
+                            lambda a: part(a, s), self.final))
                 for s, seed in enumerate(self.seeds)]
 
 
-PROBE = "probe_"  # records key prefix of a probe (checkpoints hold the flat dict)
+PROBE = "probe_"  # records key prefix of a probe (checkpoints hold the records)
+FINAL = "final"   # records key of the folds' final variables (keep_final)
 
 
 @dataclasses.dataclass
@@ -148,12 +155,15 @@ class FoldTrainer:
     ``view_row``: (N,) row of each sample in ``views`` (-1: not loaded on this
     host), default the identity. ``probes``: name -> fn(params), recorded after
     every epoch; ``slow_params``: parameter names trained with the optimiser's
-    theta group (``optimizer.make_optimizer``).
+    theta group (``optimizer.make_optimizer``); ``keep_final``: keep every fold's
+    variables after its last epoch (``History.final``; saved with the checkpoints, so
+    a resumed sweep has them too).
     """
 
     def __init__(self, model, train_cfg, views: dict, labels: np.ndarray, mesh: Mesh,
                  u_mirror_offset: float = 1.0, view_row: np.ndarray | None = None,
-                 probes: dict | None = None, slow_params: tuple = ()):
+                 probes: dict | None = None, slow_params: tuple = (), keep_final: bool = False):
+        self.keep_final = keep_final
         self.data_parallel = mesh.shape[DATA]
         # training splits each batch over the mesh axis 'data' (BatchNorm moments averaged
         # over it); initialisation and shape queries use the model as given
@@ -373,6 +383,10 @@ class FoldTrainer:
                     record = _to_host(record)
                 for name, value in record.items():
                     records[name][ids, e] = value[: len(ids)]
+                if self.keep_final and e + 1 == epochs:  # before this step's checkpoint
+                    final = _to_host(_tested_variables(state))
+                    jax.tree.map(lambda r, v: r.__setitem__(ids, v[: len(ids)]),
+                                 records[FINAL], final)
                 if on_epoch is not None:
                     on_epoch(c, plan.num_chunks, e, epochs, record["loss"][: len(ids)])
                 last_step = c == plan.num_chunks - 1 and e + 1 == epochs
@@ -400,7 +414,20 @@ class FoldTrainer:
         for name, fn in self.probes.items():
             shape = jax.eval_shape(fn, self._variables["params"])
             records[PROBE + name] = np.zeros((f, epochs) + shape.shape, shape.dtype)
+        if self.keep_final:
+            records[FINAL] = jax.tree.map(lambda a: np.zeros((f,) + a.shape, a.dtype),
+                                          _tested_variables(self._variables))
         return records
+
+
+def _tested_variables(state) -> dict:
+    """{"params", "batch_stats" (when the model has any)} a fold is tested with, from a
+    FoldState (its moving average when it keeps one) or from a model's variables."""
+    if isinstance(state, fold_step.FoldState):
+        params, stats = fold_step.eval_params(state), state.batch_stats
+    else:
+        params, stats = state["params"], state.get("batch_stats", {})
+    return {"params": params, **({"batch_stats": stats} if stats else {})}
 
 
 def seeds_of(seed) -> tuple:

@@ -11,6 +11,8 @@ Padding slots repeat a valid index and are masked out by the counts.
 LOSO: one fold per subject, S_f = that subject's samples (subject keys are
 ``dataset/subject`` so equal ids from different databases stay apart).
 LODO: one fold per database, S_f = that database's samples, T_f = the others'.
+ALL: one fold "all" that trains on every sample and tests on none (a model to
+deploy, ``faceslueth_jax.inference``); its test table is one masked slot.
 """
 
 from __future__ import annotations
@@ -91,7 +93,14 @@ def tile(folds: Folds, times: int) -> Folds:
                  np.tile(folds.num_test, times))
 
 
-PROTOCOLS = ("loso", "lodo")
+def all_samples(num_samples: int) -> Folds:
+    """One fold that trains on every sample and tests on none."""
+    return Folds(("all",), np.arange(num_samples, dtype=np.int32)[None],
+                 np.array([num_samples], np.int32), np.zeros((1, 1), np.int32),
+                 np.zeros(1, np.int32))
+
+
+PROTOCOLS = ("loso", "lodo", "all")
 
 
 def make_folds(name: str, datasets, subjects) -> Folds:
@@ -99,4 +108,6 @@ def make_folds(name: str, datasets, subjects) -> Folds:
         return loso(datasets, subjects)
     if name == "lodo":
         return lodo(datasets)
+    if name == "all":
+        return all_samples(len(datasets))
     raise ValueError(f"unknown protocol {name!r}; available: {PROTOCOLS}")

@@ -1,0 +1,194 @@
+"""A trained model as a folder: written at the end of a run, restored to predict.
+
+<workdir>/model/
+  model.json   format and version, what the members are, class names, the run's
+               config, the chain that makes a clip into the model's inputs
+               (``tfds_builders.registry.clip_chain`` plus the config's input
+               sizes and normalisations), the inputs' shapes, the training data
+  variables/   orbax checkpoint of {"params", "batch_stats"}, every leaf (M, ...):
+               one slice per member
+
+Members: a run with ``protocol.name='all'`` trains one model per seed on every
+sample; a LOSO or LODO run's members are its fold models (every seed's), and a
+prediction is their ensemble: p(x) = (1/M) sum_m softmax(f_m(x)).
+
+The folder is written into a temporary sibling and renamed, so it is whole or
+absent. ``restore`` refuses a folder of another format version or with a missing
+file, naming it (``ModelFolderError``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import pathlib
+import shutil
+import tempfile
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import orbax.checkpoint as ocp
+
+import faceslueth_jax
+from faceslueth_jax.data import augment
+from faceslueth_jax.models import registry
+from tfds_builders import registry as builders
+
+FORMAT = "faceslueth-jax model"
+FORMAT_VERSION = 1
+MODEL_JSON = "model.json"
+VARIABLES = "variables"
+
+
+class ModelFolderError(ValueError):
+    """A model folder cannot be used; the message names the file."""
+
+
+def chain_of(config) -> dict:
+    """What a clip must go through to become this config's model inputs: the records'
+    chain (``clip_chain``), then the config's resizing and normalisation."""
+    data = config.data
+    return dict(
+        record=builders.clip_chain(data.name, synthetic=dict(data.get("synthetic") or {}),
+                                   build=dict(data.get("build") or {})),
+        flow_size=data.flow_size, face_size=data.face_size, flow_norm=data.flow_norm,
+        use_onset=data.use_onset, face_norm=data.get("face_norm", "standardise"))
+
+
+def write(directory, config, data, folds, history, seeds) -> pathlib.Path:
+    """The model folder of a finished run (``history.final`` holds every instance's
+    variables; instance s * F + f is seed s's fold f)."""
+    if history.final is None:
+        raise ValueError("the run kept no final variables (FoldTrainer(keep_final=True))")
+    directory = pathlib.Path(directory)
+    kind = "single" if config.protocol.name == "all" else "fold_ensemble"
+    members = [{"fold": name, "seed": int(seed)} for seed in seeds for name in folds.names]
+    counts = np.bincount(data.label, minlength=len(data.class_names))
+    meta = {
+        "format": FORMAT, "format_version": FORMAT_VERSION,
+        "package_version": faceslueth_jax.__version__,
+        "kind": kind,
+        "ensemble": ("one model per seed, trained on every sample" if kind == "single" else
+                     f"the {len(members)} fold models of a {config.protocol.name.upper()} run "
+                     "(each trained without its fold's test samples); probabilities averaged"),
+        "members": members,
+        "model": registry.title(config.model),
+        "class_names": list(data.class_names),
+        "chain": chain_of(config),
+        "input_shapes": {k: list(v.shape[1:]) for k, v in augment.model_views(data.views).items()},
+        "au_dim": registry.au_dim(config.model),
+        "training_data": {
+            "name": config.data.name, "num_samples": len(data),
+            "num_subjects": len(set(zip(data.dataset.tolist(), data.subject.tolist()))),
+            "databases": sorted(set(data.dataset.tolist())),
+            "samples_per_class": {n: int(c) for n, c in zip(data.class_names, counts)}},
+        "config": json.loads(config.to_json_best_effort()),
+    }
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    staging = pathlib.Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+    try:
+        checkpointer = ocp.StandardCheckpointer()
+        checkpointer.save((staging / VARIABLES).resolve(), jax.tree.map(np.asarray, history.final))
+        checkpointer.wait_until_finished()
+        checkpointer.close()
+        (staging / MODEL_JSON).write_text(json.dumps(meta, indent=2) + "\n")
+        if directory.exists():
+            shutil.rmtree(directory)
+        staging.rename(directory)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return directory
+
+
+@dataclasses.dataclass
+class TrainedModel:
+    """A restored model folder: the module, its members' variables (leaves (M, ...))
+    and what ``model.json`` says."""
+    module: object
+    variables: dict
+    meta: dict
+    config: ml_collections.ConfigDict
+
+    @property
+    def class_names(self) -> tuple:
+        return tuple(self.meta["class_names"])
+
+    @property
+    def num_members(self) -> int:
+        return len(self.meta["members"])
+
+    def member_logits(self, views: dict, capture_attention: bool = False):
+        """(M, B, K) logits of every member; with ``capture_attention`` also the SOA
+        stages' attention maps (name -> (M, B, H, W, C)) the model sows."""
+        return _member_logits(self.module, self.variables, views, capture_attention)
+
+    def probabilities(self, views: dict) -> np.ndarray:
+        """(B, K) p(x) = mean over members of softmax(logits)."""
+        logits = self.member_logits(views)
+        return np.asarray(jax.nn.softmax(logits, axis=-1).mean(axis=0))
+
+
+@functools.partial(jax.jit, static_argnums=(0, 3))
+def _member_logits(module, variables, views, capture_attention: bool):
+    def one(v):
+        if not capture_attention:
+            return module.apply(v, views, train=False), {}
+        logits, state = module.apply(v, views, train=False, mutable=["intermediates"])
+        return logits, _attention(state.get("intermediates", {}))
+    logits, maps = jax.vmap(one)(variables)
+    return (logits, maps) if capture_attention else logits
+
+
+def _attention(intermediates, prefix: str = "") -> dict:
+    """{'motion/stage0': map} of every sown ``attention`` in the intermediates."""
+    found = {}
+    for key, value in intermediates.items():
+        if key == "attention":
+            found[prefix.rstrip("/")] = value[0]
+        elif isinstance(value, dict):
+            found.update(_attention(value, f"{prefix}{key}/"))
+    return found
+
+
+def restore(directory) -> TrainedModel:
+    """The model of a model folder (``write``); ModelFolderError naming the file when
+    it is not one this version reads."""
+    directory = pathlib.Path(directory)
+    path = directory / MODEL_JSON
+    if not directory.is_dir():
+        raise ModelFolderError(f"model folder {directory} does not exist")
+    if not path.is_file():
+        raise ModelFolderError(f"{path} is missing: not a model folder (a run writes "
+                               f"<workdir>/model)")
+    try:
+        meta = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ModelFolderError(f"{path} is not valid JSON ({e})") from None
+    if meta.get("format") != FORMAT or meta.get("format_version") != FORMAT_VERSION:
+        raise ModelFolderError(
+            f"{path}: format {meta.get('format')!r} version {meta.get('format_version')!r}; "
+            f"this faceslueth-jax ({faceslueth_jax.__version__}) reads {FORMAT!r} version "
+            f"{FORMAT_VERSION}")
+    if not (directory / VARIABLES).is_dir():
+        raise ModelFolderError(f"{directory / VARIABLES} is missing: the model's weights")
+    config = ml_collections.ConfigDict(meta["config"])
+    module = registry.from_config(config.model, len(meta["class_names"]))
+    example = {k: jnp.zeros([1] + shape, jnp.float32) for k, shape in meta["input_shapes"].items()}
+    shapes = jax.eval_shape(lambda: module.init(jax.random.PRNGKey(0), example, train=False))
+    members = len(meta["members"])
+    kept = {"params": shapes["params"],
+            **({"batch_stats": shapes["batch_stats"]} if shapes.get("batch_stats") else {})}
+    abstract = jax.tree.map(lambda a: jax.ShapeDtypeStruct((members,) + a.shape, a.dtype), kept)
+    try:
+        checkpointer = ocp.StandardCheckpointer()
+        variables = checkpointer.restore((directory / VARIABLES).resolve(), abstract)
+        checkpointer.close()
+    except Exception as e:  # orbax/tensorstore raise many kinds for a damaged folder
+        raise ModelFolderError(f"{directory / VARIABLES}: cannot be read as this model's "
+                               f"weights ({type(e).__name__}: {str(e).splitlines()[0][:200]})"
+                               ) from None
+    return TrainedModel(module, variables, meta, config)
