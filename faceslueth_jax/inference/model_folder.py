@@ -121,10 +121,13 @@ class TrainedModel:
     def num_members(self) -> int:
         return len(self.meta["members"])
 
+    def __post_init__(self):
+        self._apply = jax.jit(functools.partial(_member_logits, self.module), static_argnums=2)
+
     def member_logits(self, views: dict, capture_attention: bool = False):
         """(M, B, K) logits of every member; with ``capture_attention`` also the SOA
         stages' attention maps (name -> (M, B, H, W, C)) the model sows."""
-        return _member_logits(self.module, self.variables, views, capture_attention)
+        return self._apply(self.variables, views, capture_attention)
 
     def probabilities(self, views: dict) -> np.ndarray:
         """(B, K) p(x) = mean over members of softmax(logits)."""
@@ -132,7 +135,6 @@ class TrainedModel:
         return np.asarray(jax.nn.softmax(logits, axis=-1).mean(axis=0))
 
 
-@functools.partial(jax.jit, static_argnums=(0, 3))
 def _member_logits(module, variables, views, capture_attention: bool):
     def one(v):
         if not capture_attention:

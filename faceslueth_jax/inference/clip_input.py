@@ -1,0 +1,173 @@
+"""A clip on disk -> the inputs of a restored model, through the builders' own chain.
+
+A clip is a folder of frames (.jpg, .jpeg, .png, .bmp, in natural order: img2
+before img10) or a video OpenCV can decode (.mp4, .avi, .mov, .mkv). Frame
+indices count from 0. The onset is frame 0 unless given; the apex is spotted
+over onset..last as the builders spot it (``clip_flow.spot_apex``) unless
+given. Then ``clip_record`` (face box, crops, flow, strain, stored faces) with
+the settings the model's training records were made with (model.json's
+``chain``), and ``registry.prepared_data`` (resizing, normalisation, the
+model's input form), as in training.
+
+Every failure is a ``ClipInputError`` whose one-line message names the file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import pathlib
+import re
+
+import cv2
+import numpy as np
+
+from faceslueth_jax.data import records
+from faceslueth_jax.models import registry
+from faceslueth_jax.preprocess import clip_flow, clip_record, face, frames
+
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv")
+CROPS = ("auto",) + clip_record.CROPS
+
+
+class ClipInputError(ValueError):
+    """A clip cannot be read or used; the message names the file."""
+
+
+@dataclasses.dataclass
+class Clip:
+    """A clip's decoded frames, (H, W, 3) RGB uint8 each."""
+    path: pathlib.Path
+    frames: list
+
+    def read(self, n: int, color: bool) -> np.ndarray:
+        rgb = self.frames[n]
+        return rgb if color else cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+
+
+def _natural_key(path: pathlib.Path):
+    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", path.name)]
+
+
+def frame_files(folder: pathlib.Path) -> list[pathlib.Path]:
+    """The image files of ``folder`` in natural order."""
+    return sorted((p for p in folder.iterdir()
+                   if p.is_file() and p.suffix.lower() in frames.IMAGE_SUFFIXES), key=_natural_key)
+
+
+def read_clip(path) -> Clip:
+    """The frames of a clip folder or video file; ClipInputError naming the file."""
+    path = pathlib.Path(path)
+    if path.is_dir():
+        files = frame_files(path)
+        if not files:
+            raise ClipInputError(f"no frames ({', '.join(frames.IMAGE_SUFFIXES)}) in folder {path}")
+        try:
+            decoded = [frames.read_frame(f, color=True) for f in files]
+        except frames.FrameError as e:
+            raise ClipInputError(str(e)) from None
+        if len({f.shape for f in decoded}) > 1:
+            raise ClipInputError(f"frames of different sizes in {path}")
+    elif path.is_file() and path.suffix.lower() in VIDEO_SUFFIXES:
+        capture = cv2.VideoCapture(str(path))
+        if not capture.isOpened():
+            raise ClipInputError(f"OpenCV cannot open the video {path}")
+        decoded = []
+        while True:
+            ok, bgr = capture.read()
+            if not ok:
+                break
+            decoded.append(np.ascontiguousarray(bgr[..., ::-1]))
+        capture.release()
+        if not decoded:
+            raise ClipInputError(f"OpenCV decoded no frame of the video {path}")
+    elif path.exists():
+        raise ClipInputError(f"not a folder of frames or a video ({', '.join(VIDEO_SUFFIXES)}): "
+                             f"{path}")
+    else:
+        raise ClipInputError(f"no such clip: {path}")
+    if len(decoded) < 2:
+        raise ClipInputError(f"{path}: {len(decoded)} frame; a clip needs at least 2 "
+                             "(onset and apex)")
+    return Clip(path, decoded)
+
+
+def clip_paths(paths) -> list[pathlib.Path]:
+    """Every clip named: a clip folder or video as it is; a folder without frames of
+    its own is a folder of clips (its sub-folders that hold frames and its videos,
+    in natural order)."""
+    out = []
+    for path in map(pathlib.Path, paths):
+        if path.is_dir() and not frame_files(path):
+            inside = sorted((p for p in path.iterdir()
+                             if (p.is_dir() and frame_files(p)) or
+                             (p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)),
+                            key=_natural_key)
+            if not inside:
+                raise ClipInputError(f"no frames ({', '.join(frames.IMAGE_SUFFIXES)}) and no "
+                                     f"clips in folder {path}")
+            out.extend(inside)
+        else:
+            out.append(path)
+    return out
+
+
+@dataclasses.dataclass
+class ClipFacts:
+    """Where a clip's inputs came from: frames, onset, apex and how it was found."""
+    clip: str
+    num_frames: int
+    onset: int
+    apex: int
+    apex_spotted: bool
+    crop: str
+
+
+def model_inputs(clips: list[Clip], chain: dict, config, onset: int | None = None,
+                 apex: int | None = None, crop: str = "auto"):
+    """(the model's input views for every clip, (N, ...) each; the raw (u, v, strain)
+    flow at the records' size, (N, S, S, 3); the stored apex faces; [ClipFacts])."""
+    if crop not in CROPS:
+        raise ValueError(f"crop must be one of {CROPS}, got {crop!r}")
+    record = dict(chain["record"])
+    crop = record["crop"] if crop == "auto" else crop
+    settings = clip_record.ChainSettings.of(dict(record, jitter_frames=0))
+    raw_settings = dataclasses.replace(settings, flow_norm="raw")
+    found, facts = [], []
+    for clip in clips:
+        last = len(clip.frames) - 1
+        first = 0 if onset is None else onset
+        if not 0 <= first < last:
+            raise ClipInputError(f"{clip.path}: onset frame {first} outside 0..{last - 1} "
+                                 f"(the clip has {last + 1} frames, counted from 0)")
+        if apex is not None and not first < apex <= last:
+            raise ClipInputError(f"{clip.path}: apex frame {apex} outside {first + 1}..{last} "
+                                 f"(after the onset {first}; {last + 1} frames, counted from 0)")
+
+        def check(numbers, what, clip=clip, last=last):
+            bad = [n for n in numbers if not 0 <= n <= last]
+            if bad:
+                raise ClipInputError(f"{clip.path}: {what} need frame {bad[0]}, outside 0..{last}")
+        try:
+            faces = clip_record.clip_faces(clip.read, first, apex, last, settings,
+                                           cropped=crop == "whole", check=check)
+        except face.FaceNotFound:
+            raise ClipInputError(f"{clip.path}: no face found in the onset frame (frame {first}); "
+                                 "for frames that are already face crops pass --crop=whole"
+                                 ) from None
+        except clip_record.ClipError as e:
+            raise ClipInputError(f"{clip.path}: {e}") from None
+        found.append(faces)
+        facts.append(ClipFacts(str(clip.path), last + 1, first, faces.apex_frame, apex is None, crop))
+    made = clip_record.records(found, raw_settings)
+    raw_flow = np.stack([m["flow"] for m in made])
+    for m in made:  # resized, then normalised: the records' flow
+        m["flow"] = clip_flow.normalise(m["flow"], settings.flow_norm)
+    data = records.MEData(
+        views={k: np.stack([m[k] for m in made]).astype(np.float32)
+               for k in ("flow", "onset", "apex", "frames") if k in made[0]},
+        label=np.zeros(len(made), np.int32), subject=np.array(["clip"] * len(made)),
+        dataset=np.array(["clip"] * len(made)),
+        sample_id=np.array([str(c.path) for c in clips]), class_names=())
+    apex_faces = np.stack([m["apex"] for m in made])
+    return registry.prepared_data(config, data).views, raw_flow, apex_faces, facts
+

@@ -1,0 +1,158 @@
+r"""``python -m faceslueth_jax.predict``: classify clips with a trained model folder.
+
+  python -m faceslueth_jax.predict --model=runs/all/model --clip=clip_frames/ \
+      [--clip=clip.avi ...] [--onset=0 --apex=4] [--crop=auto|detect|whole] [--out=DIR]
+
+Each clip (a folder of frames, a video, or a folder of clips) goes through the
+chain of the model's training records (``clip_input``); all clips are then
+classified in batches. One line per clip is printed: the predicted class, every
+class's probability, the onset and apex used. With ``--out``: ``predictions.json``
+and one picture per clip (``pictures``), written only once every clip succeeded
+(each file atomically). Bad input: one line naming the file on stderr, exit 2.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import sys
+import time
+
+import numpy as np
+from absl import app, flags, logging
+
+from faceslueth_jax import atomic_files
+from faceslueth_jax.evaluation import angles
+from faceslueth_jax.inference import clip_input, model_folder, pictures
+from faceslueth_jax.models.motion_stream import soa_angles_deg
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("model", None, "model folder (<workdir>/model of a run)")
+flags.DEFINE_multi_string("clip", [], "a folder of frames, a video, or a folder of clips")
+flags.DEFINE_integer("onset", None, "onset frame index (from 0); default 0")
+flags.DEFINE_integer("apex", None, "apex frame index; default: spotted as the builders do")
+flags.DEFINE_enum("crop", "auto", clip_input.CROPS,
+                  "face crop: 'auto' as the model's training data, 'detect' a face box "
+                  "found on the onset frame, 'whole' the frames are face crops already")
+flags.DEFINE_string("out", None, "folder for predictions.json and the pictures")
+flags.DEFINE_integer("batch_size", 32, "clips per model call")
+
+BAD_INPUT = 2
+
+
+class PredictError(ValueError):
+    """Input that predict cannot use (one line naming the file)."""
+
+
+def _progress(done: int, total: int, what: str) -> None:
+    if sys.stderr.isatty() or total > 1:
+        width = 24
+        bar = "#" * round(width * done / total) + "." * (width - round(width * done / total))
+        end = "\n" if done == total else "\r"
+        print(f"{what} [{bar}] {done}/{total}", end=end, file=sys.stderr, flush=True)
+
+
+def stage_angles(model) -> dict:
+    """Stage name ('motion/stage<i>') -> axial mean over members of its learned angle."""
+    import jax
+    theta = np.asarray(jax.vmap(soa_angles_deg)(model.variables["params"]))  # (M, L)
+    if theta.shape[1] == 0:
+        return {}
+    means = np.atleast_1d(angles.axial_mean(theta, axis=0))
+    return {f"motion/stage{i}": float(t) for i, t in enumerate(means)}
+
+
+def predict(model, paths, onset=None, apex=None, crop="auto", batch_size=32,
+            with_pictures=False):
+    """Results (one dict per clip) and, with ``with_pictures``, the pictures (BGR)."""
+    if model.meta.get("au_dim"):
+        raise PredictError(f"{model.meta.get('model')} reads ground-truth action units "
+                           "(model.faceslueth_r.au_dim > 0), which a clip does not have")
+    paths = clip_input.clip_paths(paths)
+    if len(paths) > 1 and (onset is not None or apex is not None):
+        raise PredictError("--onset and --apex apply to one clip; several were given")
+    views, flows, faces, facts = [], [], [], []
+    for i, path in enumerate(paths):
+        clip = clip_input.read_clip(path)
+        v, raw, face, fact = clip_input.model_inputs([clip], model.meta["chain"], model.config,
+                                                     onset, apex, crop)
+        views.append(v)
+        flows.append(raw[0])
+        faces.append(face[0])
+        facts.extend(fact)
+        _progress(i + 1, len(paths), "preparing clips")
+    views = {k: np.concatenate([v[k] for v in views]) for k in views[0]}
+    probs, images = [], []
+    thetas = stage_angles(model) if with_pictures else {}
+    for start in range(0, len(paths), batch_size):
+        batch = {k: v[start:start + batch_size] for k, v in views.items()}
+        if with_pictures:
+            logits, maps = model.member_logits(batch, capture_attention=True)
+        else:
+            logits, maps = model.member_logits(batch), {}
+        p = np.asarray(np.exp(logits - logits.max(-1, keepdims=True)))
+        p = (p / p.sum(-1, keepdims=True)).mean(axis=0)
+        probs.append(p)
+        for j in range(len(p)) if with_pictures else ():
+            k = start + j
+            title = (f"{pathlib.Path(facts[k].clip).name}: {model.class_names[p[j].argmax()]} "
+                     f"(p {p[j].max():.2f}), onset {facts[k].onset}, apex {facts[k].apex}")
+            images.append(pictures.clip_picture(faces[k], flows[k], pictures.stage_maps(maps, j),
+                                                thetas, title))
+    probs = np.concatenate(probs)
+    results = [{
+        "clip": f.clip, "predicted": model.class_names[int(p.argmax())],
+        "probabilities": {n: float(q) for n, q in zip(model.class_names, p)},
+        "num_frames": f.num_frames, "onset": f.onset, "apex": f.apex,
+        "apex_spotted": f.apex_spotted, "crop": f.crop} for f, p in zip(facts, probs)]
+    return results, images
+
+
+def _picture_names(results) -> list[str]:
+    """One PNG name per clip, made unique when two clips share a name."""
+    names, seen = [], {}
+    for r in results:
+        stem = pathlib.Path(r["clip"]).stem or "clip"
+        seen[stem] = seen.get(stem, 0) + 1
+        names.append(f"{stem}.png" if seen[stem] == 1 else f"{stem}_{seen[stem]}.png")
+    return names
+
+
+def main(argv):
+    del argv
+    if not FLAGS.model or not FLAGS.clip:
+        print("error: --model and at least one --clip are required", file=sys.stderr)
+        return BAD_INPUT
+    logging.set_verbosity(logging.WARNING)  # no orbax chatter on restore
+    started = time.time()
+    try:
+        model = model_folder.restore(FLAGS.model)
+        loaded = time.time()
+        results, images = predict(model, FLAGS.clip, FLAGS.onset, FLAGS.apex, FLAGS.crop,
+                                  FLAGS.batch_size, with_pictures=FLAGS.out is not None)
+    except (model_folder.ModelFolderError, clip_input.ClipInputError, PredictError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return BAD_INPUT
+    for r in results:
+        probs = "  ".join(f"{n} {p:.3f}" for n, p in r["probabilities"].items())
+        print(f"{r['clip']}: {r['predicted']}  ({probs})  onset {r['onset']}, apex {r['apex']}"
+              f"{' (spotted)' if r['apex_spotted'] else ''}")
+    seconds = {"restore": round(loaded - started, 2), "predict": round(time.time() - loaded, 2)}
+    print(f"{len(results)} clip(s) with {model.meta['model']} ({model.num_members} member(s)): "
+          f"restore {seconds['restore']} s, predict {seconds['predict']} s")
+    if FLAGS.out:
+        out = pathlib.Path(FLAGS.out)
+        out.mkdir(parents=True, exist_ok=True)
+        for name, image in zip(_picture_names(results), images):
+            atomic_files.write_bytes(out / name, pictures.png_bytes(image))
+        atomic_files.write_json(out / "predictions.json", {
+            "model": str(FLAGS.model), "model_name": model.meta["model"],
+            "members": model.num_members, "ensemble": model.meta["ensemble"],
+            "chain_note": model.meta["chain"]["record"].get("note", ""),
+            "clips": [dict(r, picture=n) for r, n in zip(results, _picture_names(results))],
+            "seconds": seconds})
+    return 0
+
+
+if __name__ == "__main__":
+    app.run(lambda argv: sys.exit(main(argv)))
