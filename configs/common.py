@@ -58,6 +58,10 @@ def base_config(name: str, preset: str = "compact") -> ml_collections.ConfigDict
     # 'all' trains on every sample (no test) for a model to deploy. Every run writes
     # <workdir>/model (faceslueth_jax.inference.model_folder) unless model_folder=False.
     c.model_folder = True
+    c.report = ml_collections.ConfigDict()
+    # N > 0: <workdir>/attention/<database>/<class>/*.png, SOA's attention and the flow of
+    # the first N test samples of every database and class, each with its fold's model
+    c.report.attention_samples = 0
 
     c.train = ml_collections.ConfigDict()
     c.train.epochs = 30

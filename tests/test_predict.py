@@ -37,7 +37,7 @@ def _train(root, *extra):
 
 @pytest.fixture(scope="module")
 def loso_run(tmp_path_factory):
-    return _train(tmp_path_factory.mktemp("loso"))
+    return _train(tmp_path_factory.mktemp("loso"), "--config.report.attention_samples=1")
 
 
 @pytest.fixture(scope="module")
@@ -193,3 +193,14 @@ def test_a_model_folder_of_another_version_is_refused(loso_run, tmp_path):
     (copy / "model.json").write_text(json.dumps(meta))
     with pytest.raises(model_folder.ModelFolderError, match="variables"):
         faceslueth_jax.restore(copy)
+
+
+def test_a_run_draws_its_test_samples_attention(loso_run):
+    """--config.report.attention_samples=1: one picture per class of the database (the
+    classes that have test samples), each as tall and wide as a clip's."""
+    drawn = sorted((loso_run / "attention").glob("*/*/*.png"))
+    classes = {p.parent.name for p in drawn}
+    assert drawn and classes <= {"negative", "positive", "surprise"} and len(drawn) == len(classes)
+    for path in drawn:
+        assert cv2.imread(str(path)).shape == (pictures.TITLE + 2 * pictures.PANEL,
+                                                4 * pictures.PANEL, 3)

@@ -101,3 +101,47 @@ def png_bytes(image: np.ndarray) -> bytes:
     if not ok:
         raise OSError("OpenCV could not encode the picture as PNG")
     return data.tobytes()
+
+
+
+def write_run_pictures(directory, trained, data, folds, per_class: int) -> int:
+    """The pictures of a finished run's test samples: for every database and class, its
+    first ``per_class`` samples, each drawn with the fold model that tested it (seed
+    0's), from the inputs as the model reads them (the flow after the run's
+    normalisation). ``trained``: a ``model_folder.TrainedModel`` whose members are
+    the run's instances (seed 0's F folds first).
+    Writes <directory>/<database>/<class>/<sample id>.png; returns how many."""
+    import pathlib
+
+    import jax
+
+    from faceslueth_jax import atomic_files
+    from faceslueth_jax.models.motion_stream import soa_angles_deg
+
+    fold_of = np.full(len(data), -1)
+    for f in range(folds.num_folds):
+        fold_of[folds.test_samples(f)] = f
+    chosen = np.array([n for d in sorted(set(data.dataset.tolist()))
+                       for c in range(len(data.class_names))
+                       for n in np.flatnonzero((data.dataset == d) & (data.label == c)
+                                               & (fold_of >= 0))[:per_class]], int)
+    if not len(chosen):
+        return 0
+    views = {k: v[chosen] for k, v in data.views.items()}
+    logits, maps = trained.member_logits(views, capture_attention=True)  # (M, B, K)
+    theta = np.asarray(jax.vmap(soa_angles_deg)(trained.variables["params"]))  # (M, L)
+    for j, n in enumerate(chosen):
+        f = int(fold_of[n])
+        p = np.asarray(jax.nn.softmax(logits[f, j]))
+        flow = np.asarray(data.views["flow"][n])
+        face = (data.views["apex"][n] if "apex" in data.views
+                else np.linalg.norm(flow[..., :2], axis=-1)[..., None])
+        label = data.class_names[data.label[n]]
+        title = (f"{data.sample_id[n]} ({data.dataset[n]}): {label}, predicted "
+                 f"{data.class_names[int(p.argmax())]} (p {p.max():.2f}), fold {folds.names[f]}")
+        image = clip_picture(face, flow, {k: np.asarray(m[f, j]).mean(-1) for k, m in maps.items()},
+                             {f"motion/stage{i}": float(t) for i, t in enumerate(theta[f])}, title)
+        atomic_files.write_bytes(pathlib.Path(directory) / str(data.dataset[n]) / label /
+                                 f"{pathlib.Path(str(data.sample_id[n])).name}.png",
+                                 png_bytes(image))
+    return len(chosen)

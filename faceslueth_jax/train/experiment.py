@@ -19,7 +19,7 @@ from absl import logging
 from faceslueth_jax import atomic_files, distributed
 from faceslueth_jax.data import augment, records, sources
 from faceslueth_jax.evaluation import run_results, selection
-from faceslueth_jax.inference import model_folder
+from faceslueth_jax.inference import model_folder, pictures
 from faceslueth_jax.models import logistic_regression, registry
 from faceslueth_jax.stopwatch import Stopwatch
 from faceslueth_jax.train import checkpoints as checkpoints_lib
@@ -72,6 +72,10 @@ def check_config(config) -> None:
         for field in ("label_smoothing", "ema_decay"):
             if not 0.0 <= config.train.get(field, 0.0) < 1.0:
                 raise ValueError(f"train.{field} must be in [0, 1), got {config.train[field]}")
+        if config.get("report", {}).get("attention_samples", 0) and not config.get(
+                "model_folder", True):
+            raise ValueError("report.attention_samples needs model_folder=True (the pictures "
+                             "are drawn with the fold models)")
         if config.train.get("mixup_alpha", 0.0) < 0:
             raise ValueError(f"train.mixup_alpha must be >= 0, got {config.train.mixup_alpha}")
         if config.train.get("rotation_deg", 0.0) < 0 or config.train.get("crop_padding", 0) < 0:
@@ -165,11 +169,19 @@ def _run(config, workdir: pathlib.Path, builder, started: float, main: bool,
     # the trainer's parts (compile, init and transfer, epochs, checkpoints) include the
     # compilation that planning did; "scoring and writing" is measured by run_results
     time_split = dict(watch.rounded(), **history.execution.pop("seconds", {}))
-    return run_results.write(workdir, config, data, folds, history, baseline=baseline,
-                             baseline_facts=baseline_facts,
-                             model_title=registry.title(config.model),
-                             au_dim=registry.au_dim(config.model),
-                             train_seconds=train_seconds, started=started, time_split=time_split)
+    summary = run_results.write(workdir, config, data, folds, history, baseline=baseline,
+                                baseline_facts=baseline_facts,
+                                model_title=registry.title(config.model),
+                                au_dim=registry.au_dim(config.model),
+                                train_seconds=train_seconds, started=started,
+                                time_split=time_split)
+    per_class = config.get("report", {}).get("attention_samples", 0)
+    if per_class and history.final is not None:
+        count = pictures.write_run_pictures(workdir / "attention",
+                                            model_folder.restore(workdir / "model"), data,
+                                            folds, per_class)
+        logging.info("attention pictures of %d test samples in %s", count, workdir / "attention")
+    return summary
 
 
 def _log_data(config, data, folds) -> None:
