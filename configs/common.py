@@ -82,6 +82,9 @@ def base_config(name: str, preset: str = "compact") -> ml_collections.ConfigDict
     c.train.class_balance = False
     c.train.ema_decay = 0.0
     c.train.mixup_alpha = 0.0
+    # 'fill': a fold's last batch is completed with the start of its permutation (every
+    # batch full); 'short': n mod B samples, as PyTorch's DataLoader (fold_step.batch_weights)
+    c.train.last_batch = "fill"
     c.train.scan_unroll = 0      # 0: a rolled scan; unrolled on CPU when the program has convolutions
     c.train.optimizer = ml_collections.ConfigDict(dict(
         lr=8e-4, weight_decay=0.6, theta_lr=5e-3, theta_weight_decay=0.2,

@@ -69,6 +69,7 @@ def fdp_config(name: str, database: str, preset: str = "compact") -> ml_collecti
     # 1e-3 * w to the gradient (coupled L2: weight_decay_mode='l2'), batch 36, no
     # learning-rate decay.
     c.train.batch_size = 36
+    c.train.last_batch = "short"  # the reference's DataLoader keeps a short last batch
     c.train.optimizer.update(lr=1e-4, weight_decay=1e-3, theta_lr=1e-4, theta_weight_decay=1e-3,
                              gamma=1.0, decay_epochs=0, eps=1e-8)
     c.train.optimizer.weight_decay_mode = "l2"

@@ -70,6 +70,7 @@ def get_config(arg: str = "full"):
 
     c.train.epochs = PRESETS[arg]
     c.train.batch_size = 256
+    c.train.last_batch = "short"  # as the reference's DataLoader (docstring)
     c.train.augment = False
     # torch.optim.Adam(lr=5e-5): AdamW with no weight decay, a constant learning rate.
     c.train.optimizer.update(lr=5e-5, weight_decay=0.0, gamma=1.0, eps=1e-8)

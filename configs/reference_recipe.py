@@ -50,6 +50,7 @@ def reference_config(name: str, database: str, batch_size: int,
     # Training: AdamW lr 8e-4 wd 0.6, SOA angles lr 5e-3 wd 0.2, ExponentialLR 0.987
     # stepped after each of the first 50 epochs; range(1, 100) = 99 epochs.
     c.train.batch_size = batch_size
+    c.train.last_batch = "short"  # the reference's DataLoader keeps a short last batch
     c.train.epochs = 99
     c.train.optimizer.update(lr=8e-4, weight_decay=0.6, theta_lr=5e-3, theta_weight_decay=0.2,
                              gamma=0.987, decay_epochs=50)

@@ -42,6 +42,7 @@ def get_config(arg: str = ""):
 
     c.train.epochs = 200
     c.train.batch_size = 32
+    c.train.last_batch = "short"  # meb's DataLoader keeps a short last batch
     c.train.augment = False
     # torch.optim.Adam(lr=5e-5, weight_decay=1e-3): L2 in the gradient, constant lr
     c.train.optimizer.update(lr=5e-5, weight_decay=1e-3, weight_decay_mode="l2", gamma=1.0,

@@ -1,8 +1,9 @@
 """What a layer may know of the training batch it sees: which of its samples are
 real, and where this device's share sits in the whole batch.
 
-The trainer fills a fold's last batch up to B with repeats of weight 0 (every batch
-has the same shape) and, under data parallelism, gives each of D devices B / D
+Every batch has the same shape B: the trainer pads a fold's batches with weight-0
+fillers where the fold has no samples for them (``fold_step.batch_weights``) and,
+under data parallelism, gives each of D devices B / D
 samples. While a training step runs the model it sets ``within(mask, offset, size)``:
 ``mask`` (B/D,) True for real samples, ``offset`` the index of this device's first
 sample in the batch, ``size`` = B. Layers that pool over the batch (BatchNorm) count

@@ -177,3 +177,18 @@ def test_one_hot_targets_give_the_integer_labels_loss(setup):
     plain = _step(setup, rows, [1, 1, 1])[1]
     soft = _step(setup, rows, [1, 1, 1], targets=np.eye(3)[labels[rows]])[1]
     np.testing.assert_allclose(soft, plain, rtol=1e-6)
+
+
+@pytest.mark.parametrize("last_batch, expected", [
+    ("fill", [[1, 1, 1, 1], [1, 1, 1, 1], [0, 0, 0, 0]]),   # 5 -> 8: wraps to positions 0..2
+    ("short", [[1, 1, 1, 1], [1, 0, 0, 0], [0, 0, 0, 0]]),  # PyTorch's short last batch
+])
+def test_a_folds_last_batch_is_filled_or_short(last_batch, expected):
+    """n = 5 samples, B = 4, 3 steps (another fold needs them): step 2 is empty for
+    this fold either way; 'fill' completes step 1 with positions 5..7 = samples 0..2
+    of the permutation (the trainer reads position p as p mod n)."""
+    weights = [fold_step.batch_weights(s * 4 + jnp.arange(4), jnp.int32(5), 4, last_batch)
+               for s in range(3)]
+    np.testing.assert_array_equal(np.asarray(weights), expected)
+    with pytest.raises(ValueError, match="last_batch"):
+        fold_step.batch_weights(jnp.arange(4), 5, 4, "drop")

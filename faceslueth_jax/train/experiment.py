@@ -23,7 +23,7 @@ from faceslueth_jax.inference import model_folder, pictures
 from faceslueth_jax.models import logistic_regression, registry
 from faceslueth_jax.stopwatch import Stopwatch
 from faceslueth_jax.train import checkpoints as checkpoints_lib
-from faceslueth_jax.train import fold_trainer, placement, protocols
+from faceslueth_jax.train import fold_step, fold_trainer, placement, protocols
 from faceslueth_jax.train.progress import Progress
 from tfds_builders import registry as builders
 
@@ -61,6 +61,8 @@ def check_config(config) -> None:
                "data.face_norm": (config.data.get("face_norm", "standardise"), records.FACE_NORMS),
                "train.augment_recipe": (config.train.get("augment_recipe", "shift"),
                                         augment.RECIPES),
+               "train.last_batch": (config.train.get("last_batch", "fill"),
+                                    fold_step.LAST_BATCH),
                "baseline.tuning": (config.baseline.get("tuning", "inner_cv"),
                                    BASELINE_TUNINGS)}
     try:
