@@ -65,30 +65,13 @@ AU_RELEASE_NOTES = {
 }
 
 
-@dataclasses.dataclass
-class MEConfig(tfds.core.BuilderConfig):
-    """What a record holds. classes: 'megc3' | 'five' | 'native'; flow_size:
-    side of the stored flow (28 for STSTNet/HTNet inputs, 112 or 224 for
-    FaceSleuth-R); face_size: side of the face crops flow is computed on;
-    flow_method: 'tvl1' (the project's JAX TV-L1) | 'farneback' (OpenCV);
-    flow_norm: 'raw' | 'minmax'; apex: how to find an apex the sheet lacks,
-    'flow' | 'middle'; margin: face box margin, a fraction of the box side;
-    face_color: store (S, S, 3) RGB faces instead of (S, S, 1) grey (flow is
-    computed on grey either way); jitter_frames: K > 0 also stores the frame
-    windows of a training-time temporal jitter (see ``jitter_span``);
-    clip_frames: T > 0 also stores T grey face frames at uniform positions over
-    onset..offset (``features.clip_frame_numbers``), FDP's input."""
+@dataclasses.dataclass(eq=False)
+class MEConfig(clip_record.ChainSettings, tfds.core.BuilderConfig):
+    """What a record holds: classes, 'megc3' | 'five' | 'native', and how a clip
+    becomes a record (``clip_record.ChainSettings``: sizes, flow method and
+    normalisation, apex spotting, margin, colour, jitter windows, clip frames)."""
 
     classes: str = "megc3"
-    flow_size: int = 112
-    face_size: int = 112
-    flow_method: str = "tvl1"
-    flow_norm: str = "raw"
-    apex: str = "flow"
-    margin: float = 0.1
-    face_color: bool = False
-    jitter_frames: int = 0
-    clip_frames: int = 0
 
     @classmethod
     def named(cls, **fields) -> "MEConfig":
@@ -316,11 +299,7 @@ class MEDatabaseBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True)
         read = lambda n, color: frames.read_frame(clip.frames[n], color)
         check = lambda numbers, what: check_frames(clip, numbers, what)
         return _Faces(clip, label, clip_record.clip_faces(
-            read, clip.onset, clip.apex, clip.offset, self.settings, clip.cropped, check))
-
-    @property
-    def settings(self) -> clip_record.ChainSettings:
-        return clip_record.ChainSettings.of(dataclasses.asdict(self.builder_config))
+            read, clip.onset, clip.apex, clip.offset, self.builder_config, clip.cropped, check))
 
     def _action_units(self, clip: Clip) -> np.ndarray:
         """The clip's (21,) multi-hot AU vector; an unparseable cell is a ClipError."""
@@ -359,7 +338,7 @@ class MEDatabaseBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True)
             skipped=[str(p) for p in problems], excluded_emotions=dict(self.excluded),
             flow_units="pixels per onset-apex interval" if c.flow_norm == "raw"
             else "per-sample per-channel min-max 0..1")
-        fields = clip_record.records([f.faces for f in faces], self.settings)
+        fields = clip_record.records([f.faces for f in faces], self.builder_config)
         return [{
             **record,
             "label": f.label,

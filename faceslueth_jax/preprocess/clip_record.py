@@ -33,9 +33,18 @@ from faceslueth_jax.preprocess import clip_flow, face
 CROPS = ("detect", "whole")
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(eq=False)
 class ChainSettings:
-    """How a clip becomes a record (a builder config's fields of the same names)."""
+    """How a clip becomes a record; the database builders' config (``MEConfig``)
+    extends it. face_size: side of the face crops the flow is computed on;
+    flow_size: side of the stored flow; flow_method: 'tvl1' (the project's JAX
+    TV-L1) | 'farneback' (OpenCV); flow_norm: 'raw' | 'minmax'; apex: how to find
+    an apex the sheet lacks, 'flow' | 'middle'; margin: face box margin, a fraction
+    of the box side; face_color: store (S, S, 3) RGB faces instead of (S, S, 1)
+    grey (flow is computed on grey either way); jitter_frames: K > 0 also stores
+    the frame windows of a training-time temporal jitter (``jitter_windows``);
+    clip_frames: T > 0 also stores T grey face frames at uniform positions over
+    onset..offset (``clip_frame_numbers``), FDP's input."""
     face_size: int = 112
     flow_size: int = 112
     flow_method: str = "tvl1"
