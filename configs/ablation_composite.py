@@ -48,6 +48,8 @@ def get_config(arg: str = "lodo,full"):
     c.protocol.name = protocol
     c.protocol.seeds = 3
     c.train.epochs = 20
+    # as configs/loso_composite.py: the short last batch every figure was measured with
+    c.train.last_batch = "short"
     soa_mode, appearance = VARIANTS[variant]
     c.model.faceslueth_r.motion.soa_mode = soa_mode
     c.model.faceslueth_r.use_appearance = appearance
