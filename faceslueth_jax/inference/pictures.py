@@ -16,9 +16,14 @@ Every picture is (TITLE + 2 PANEL) x (PANEL x max(1, stages)) pixels.
 from __future__ import annotations
 
 import math
+import pathlib
 
 import cv2
+import jax
 import numpy as np
+
+from faceslueth_jax import atomic_files
+from faceslueth_jax.models.motion_stream import soa_angles_deg
 
 PANEL = 192
 TITLE = 28
@@ -111,13 +116,6 @@ def write_run_pictures(directory, trained, data, folds, per_class: int) -> int:
     normalisation). ``trained``: a ``model_folder.TrainedModel`` whose members are
     the run's instances (seed 0's F folds first).
     Writes <directory>/<database>/<class>/<sample id>.png; returns how many."""
-    import pathlib
-
-    import jax
-
-    from faceslueth_jax import atomic_files
-    from faceslueth_jax.models.motion_stream import soa_angles_deg
-
     fold_of = np.full(len(data), -1)
     for f in range(folds.num_folds):
         fold_of[folds.test_samples(f)] = f

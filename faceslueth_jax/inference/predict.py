@@ -13,11 +13,11 @@ and one picture per clip (``pictures``), written only once every clip succeeded
 
 from __future__ import annotations
 
-import json
 import pathlib
 import sys
 import time
 
+import jax
 import numpy as np
 from absl import app, flags, logging
 
@@ -54,7 +54,6 @@ def _progress(done: int, total: int, what: str) -> None:
 
 def stage_angles(model) -> dict:
     """Stage name ('motion/stage<i>') -> axial mean over members of its learned angle."""
-    import jax
     theta = np.asarray(jax.vmap(soa_angles_deg)(model.variables["params"]))  # (M, L)
     if theta.shape[1] == 0:
         return {}
