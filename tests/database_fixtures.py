@@ -250,3 +250,38 @@ def write_composite(root: pathlib.Path, samm_offset_cells: dict | None = None) -
     write_samm(root / "samm", COMPOSITE_SAMM, offset_cells=samm_offset_cells)
     write_smic(root / "smic_hs", COMPOSITE_SMIC)
     return root
+
+
+# --------------------------------------------------------------------- MMEW
+
+MMEW_HEADER = ["Subject", "Filename", "OnsetFrame", "ApexFrame", "OffsetFrame", "Action Units",
+               "Estimated Emotion", "remarks"]
+MMEW_CLIPS = [FixtureClip("S01", "S01-01-001", "happiness", 12, 3, "6+12"),
+              FixtureClip("S01", "S01-02-001", "surprise", 40, 2, "1+2+5"),
+              FixtureClip("S02", "S02-03-001", "disgust", 7, 4, "4+9"),
+              FixtureClip("S02", "S02-04-002", "fear", 1, 3, "4+20"),
+              FixtureClip("S03", "S03-05-001", "sadness", 55, 3, "15"),
+              FixtureClip("S03", "S03-06-001", "anger", 90, 2, "4+7"),
+              FixtureClip("S03", "S03-07-003", "others", 30, 4, "14")]
+
+
+def write_mmew(root: pathlib.Path, clips=MMEW_CLIPS, subject_rooted: bool = False,
+               from_one: tuple = (), apex_cells: dict | None = None,
+               offset_cells: dict | None = None) -> pathlib.Path:
+    """MMEW_Micro_Exp.xlsx + Micro_Expression/<emotion>/<Filename>/<n>.jpg ('others' in
+    the folder 'repression'); ``subject_rooted``: Micro_Expression/<Subject>/<emotion>/...;
+    ``from_one``: indices of clips whose files are numbered 1..K instead of
+    onset..offset; apex_cells, offset_cells: {clip index: cell} overrides (None: empty)."""
+    apex_cells, offset_cells = apex_cells or {}, offset_cells or {}
+    rows = [[int(c.subject[1:]), c.filename, c.onset, apex_cells.get(i, c.apex),
+             offset_cells.get(i, c.offset), c.action_units, c.emotion, None]
+            for i, c in enumerate(clips)]
+    root.mkdir(parents=True, exist_ok=True)
+    write_sheet(root / "MMEW_Micro_Exp.xlsx", MMEW_HEADER, rows)
+    for i, c in enumerate(clips):
+        emotion = "repression" if c.emotion == "others" else c.emotion
+        folder = root / "Micro_Expression" / (c.subject if subject_rooted else "") / emotion
+        shift = 1 - c.onset if i in from_one else 0
+        write_frames(folder / c.filename, lambda n, s=shift: f"{n + s}.jpg", c, 400 + i,
+                     raw=True)
+    return root

@@ -17,6 +17,7 @@ DATABASE_BUILDERS = {
     "smic_hs": ("tfds_builders.smic_hs", "SmicHs"),
     "casme3": ("tfds_builders.casme3", "Casme3"),
     "megc2019_composite": ("tfds_builders.megc2019_composite", "Megc2019Composite"),
+    "mmew": ("tfds_builders.mmew", "Mmew"),
 }
 # data.name -> (module, class) of the builders that need no licensed files
 OPEN_BUILDERS = {
