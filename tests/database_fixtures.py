@@ -285,3 +285,55 @@ def write_mmew(root: pathlib.Path, clips=MMEW_CLIPS, subject_rooted: bool = Fals
         write_frames(folder / c.filename, lambda n, s=shift: f"{n + s}.jpg", c, 400 + i,
                      raw=True)
     return root
+
+
+# ---------------------------------------------------------------- CAS(ME)^2
+
+# (subject folder, participant id, folder number); videos: (subject, code cell, name, folder)
+CASME2ME_SUBJECTS = [("s15", 1, 15), ("s16", 2, 16)]
+CASME2ME_VIDEOS = [("s15", 101, "disgust1", "15_0101disgustingteeth"),   # a numeric code cell
+                   ("s15", "0401", "anger1", "15_0401girlcrashing"),
+                   ("s16", 502, "happy1", "16_0502funnyerrors")]
+VIDEO_FRAMES = 60  # every long video: img1.jpg .. img60.jpg
+# (participant, expression name, emotion, onset, apex index, AUs, kind); clip = 7 frames
+CASME2ME_ROWS = [(1, "disgust1_1", "negative", 10, 3, "4+7", "micro-expression"),
+                 (1, "disgust1_2", "negative", 40, 2, "9", "micro-expression"),
+                 (1, "anger1_1", "others", 5, 4, "L14", "micro-expression"),
+                 (2, "happy1_1", "positive", 20, 3, "12", "micro-expression"),
+                 (2, "happy1_2", "positive", 45, 3, "6+12", "macro-expression"),
+                 (1, "disgust1_3", "surprise", 25, 3, "1+2", "micro-expression")]
+
+
+def write_casme2me(root: pathlib.Path, rows=CASME2ME_ROWS, apex_zero: tuple = (),
+                   offset_zero: tuple = ()) -> pathlib.Path:
+    """CAS(ME)^2code_final.xlsx (three worksheets, no header rows) + rawpic/s15/
+    15_0101disgustingteeth/img1.jpg .. img60.jpg, each long video a still face with
+    each of its expressions moving at onset..onset+6, peaking at onset + apex index.
+    apex_zero, offset_zero: indices of rows whose apex / offset cell is 0 (not coded)."""
+    root.mkdir(parents=True, exist_ok=True)
+    workbook = openpyxl.Workbook()
+    main = workbook.active
+    main.title = "CASFEcode_final"
+    for i, (participant, name, emotion, onset, apex_index, aus, kind) in enumerate(rows):
+        apex = 0 if i in apex_zero else onset + apex_index
+        offset = 0 if i in offset_zero else onset + NUM_FRAMES - 1
+        main.append([participant, name, onset, apex, offset, aus, emotion, kind, emotion])
+    rule1 = workbook.create_sheet("naming rule1")
+    for folder, participant, number in CASME2ME_SUBJECTS:
+        rule1.append([number, folder, participant])
+    rule2 = workbook.create_sheet("naming rule2")
+    for _, code, name, _ in CASME2ME_VIDEOS:
+        rule2.append([code, name])
+    workbook.save(root / "CAS(ME)^2code_final.xlsx")
+    for v, (subject, _, name, folder) in enumerate(CASME2ME_VIDEOS):
+        video = root / "rawpic" / subject / folder
+        video.mkdir(parents=True, exist_ok=True)
+        still = clip_frames(500 + v, 100, raw=True, num_frames=1)[0]
+        frames = {n: still for n in range(1, VIDEO_FRAMES + 1)}
+        for _, expression, _, onset, apex_index, _, _ in rows:
+            if expression.split("_")[0] == name:
+                for i, f in enumerate(clip_frames(500 + v, apex_index, raw=True)):
+                    frames[onset + i] = f
+        for n, f in frames.items():
+            cv2.imwrite(str(video / f"img{n}.jpg"), f)
+    return root

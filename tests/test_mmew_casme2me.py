@@ -8,6 +8,8 @@ import pytest
 
 from tests import database_fixtures as fx
 from tests.test_database_builders import build, by_id
+from tfds_builders.casme2me import Casme2me
+from tfds_builders.errors import BadInputError
 from tfds_builders.mmew import Mmew
 
 
@@ -48,3 +50,42 @@ def test_mmew_quirks_layouts_numbering_missing_apex_and_offset(tmp_path):
         r = records[c.filename]
         assert r["apex_frame"] == c.apex, c.filename  # spotted = the fixture's peak
         assert r["offset_frame"] == c.offset
+
+
+@pytest.fixture(scope="module")
+def casme2me_native(tmp_path_factory):
+    root = tmp_path_factory.mktemp("casme2me")
+    manual = fx.write_casme2me(root / "manual", apex_zero=(1,), offset_zero=(3,))
+    return by_id(build(Casme2me, manual, root / "tfds", classes="native"))
+
+
+def test_casme2me_cuts_each_micro_expression_from_its_long_video(casme2me_native):
+    """Micro rows only (the macro one is left out); subjects by naming rule1, videos by
+    naming rule2 (a numeric code cell padded to 0101); onset/apex/offset are frame
+    numbers of the long video; an apex coded 0 is spotted at the motion peak; an
+    offset coded 0 is the apex."""
+    folders = {p: f for f, p, _ in fx.CASME2ME_SUBJECTS}
+    micro = [r for r in fx.CASME2ME_ROWS if r[6] == "micro-expression"]
+    assert sorted(casme2me_native) == sorted(f"{folders[r[0]]}_{r[1]}" for r in micro)
+    for i, (participant, name, emotion, onset, apex_index, _, _) in enumerate(fx.CASME2ME_ROWS):
+        if i == 4:
+            continue  # the macro-expression
+        r = casme2me_native[f"{folders[participant]}_{name}"]
+        assert (r["label"], r["subject"], r["dataset"]) == (emotion, folders[participant],
+                                                            "casme2me")
+        assert r["onset_frame"] == onset and r["apex_frame"] == onset + apex_index, name
+        offset = onset + apex_index if i == 3 else onset + fx.NUM_FRAMES - 1
+        assert r["offset_frame"] == offset, name
+
+
+def test_casme2me_megc3_and_a_row_naming_an_unknown_video(tmp_path):
+    rows = fx.CASME2ME_ROWS + [(2, "fear9_1", "negative", 30, 3, "4", "micro-expression")]
+    manual = fx.write_casme2me(tmp_path / "manual", rows)
+    with pytest.raises(BadInputError, match=r"row 7: s16_fear9_1: video name 'fear9'"):
+        build(Casme2me, manual, tmp_path / "tfds")
+    builder = build(Casme2me, manual, tmp_path / "tfds", on_error="skip")
+    labels = {k: r["label"] for k, r in by_id(builder).items()}
+    assert labels == {"s15_disgust1_1": "negative", "s15_disgust1_2": "negative",
+                      "s16_happy1_1": "positive", "s15_disgust1_3": "surprise"}
+    assert builder.info.metadata["excluded_emotions"] == {"others": 1}
+    assert any("fear9" in s for s in builder.info.metadata["skipped"])

@@ -18,6 +18,7 @@ DATABASE_BUILDERS = {
     "casme3": ("tfds_builders.casme3", "Casme3"),
     "megc2019_composite": ("tfds_builders.megc2019_composite", "Megc2019Composite"),
     "mmew": ("tfds_builders.mmew", "Mmew"),
+    "casme2me": ("tfds_builders.casme2me", "Casme2me"),
 }
 # data.name -> (module, class) of the builders that need no licensed files
 OPEN_BUILDERS = {

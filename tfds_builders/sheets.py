@@ -66,3 +66,22 @@ def find_one(folder: pathlib.Path, pattern: str, database: str) -> pathlib.Path:
             f"{database}: expected one {pattern} in {folder}, found "
             f"{[p.name for p in found] or 'none'}")
     return found[0]
+
+
+def read_worksheets(path: pathlib.Path, database: str, count: int) -> list[list[tuple]]:
+    """The first ``count`` worksheets of a workbook without header rows: per sheet, its
+    rows as (row number, values), blank rows left out."""
+    try:
+        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as e:  # openpyxl raises several types for damaged files
+        raise BadInputError(f"{database}: cannot read sheet {path}: {e}") from e
+    try:
+        if len(workbook.worksheets) < count:
+            raise BadInputError(f"{database}: {path.name} has {len(workbook.worksheets)} "
+                                f"worksheet(s), expected {count}: {workbook.sheetnames}")
+        return [[(number, values) for number, values in
+                 enumerate(sheet.iter_rows(values_only=True), start=1)
+                 if any(cell_text(v) for v in values)]
+                for sheet in workbook.worksheets[:count]]
+    finally:
+        workbook.close()
