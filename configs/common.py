@@ -11,6 +11,7 @@ from __future__ import annotations
 import ml_collections
 
 from faceslueth_jax.models import faceslueth_r
+from tfds_builders import registry as builder_registry
 
 PRESETS = tuple(faceslueth_r.VARIANTS)
 
@@ -40,6 +41,12 @@ def base_config(name: str, preset: str = "compact") -> ml_collections.ConfigDict
         jitter_frames=0,  # K > 0: K-frame windows at onset and apex for temporal jitter
         clip_frames=0))  # T > 0: T grey frames uniform over onset..offset (FDP's input)
     c.data.on_error = "raise"  # or 'skip': leave out bad samples, listed in the metadata
+    # Several databases at once (leave-one-database-out, cross-database): their names
+    # and each one's manual_dir (--config.data.manual_dirs.samm=DIR); built alike
+    # (data.build), so they must share a class set. Empty: data.name alone.
+    c.data.names = ()
+    c.data.manual_dirs = ml_collections.ConfigDict(
+        {name: "" for name in builder_registry.DATABASE_BUILDERS})
     c.data.flow_size = p["flow_size"]
     c.data.face_size = p["face_size"]
     c.data.flow_norm = "minmax"  # per sample and channel to 0..1, as STSTNet/HTNet
@@ -52,7 +59,9 @@ def base_config(name: str, preset: str = "compact") -> ml_collections.ConfigDict
     c.model.faceslueth_r = faceslueth_r.variant_config(preset)
 
     c.protocol = ml_collections.ConfigDict()
-    c.protocol.name = "loso"
+    c.protocol.name = "loso"  # 'lodo', 'cross' (protocol.train -> protocol.test), 'all'
+    c.protocol.train = ()  # the cross protocol's training databases (the records' dataset)
+    c.protocol.test = ()   # and its test databases
     c.protocol.selection = "last_epoch"  # honest; 'best_test_epoch' is the optimistic rule
     c.protocol.seeds = 1  # S > 1: seeds seed .. seed + S - 1 of every fold, mean, std, ensemble
     # 'all' trains on every sample (no test) for a model to deploy. Every run writes

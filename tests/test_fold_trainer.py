@@ -72,7 +72,9 @@ def test_random_streams_are_those_of_earlier_releases(problem, in_turn):
     tiny problem (uneven subjects, augmentation on) as the trainer has given them since
     issue 13 (fillers left out of BatchNorm's moments). A change to how initialisation,
     shuffling or augmentation draw their keys shows up here."""
-    np.testing.assert_allclose(in_turn.loss[:, 0], [1.3326522, 1.4326154, 1.220176, 0.9823298],
+    # since train.last_batch='fill' became the default (the short last batches of
+    # before gave 1.3326522, 1.4326154, 1.220176, 0.9823298; fold 4's batches were full)
+    np.testing.assert_allclose(in_turn.loss[:, 0], [1.2574971, 1.3822237, 1.4648949, 0.9823298],
                                atol=1e-3)
 
 

@@ -4,7 +4,17 @@ quirks documented for each."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
+import numpy as np
 import pytest
+
+from faceslueth_jax.data import records
+from faceslueth_jax.train import protocols
+from tests.conftest import REPO
+from tests.test_run import TINY_RUN
 
 from tests import database_fixtures as fx
 from tests.test_database_builders import build, by_id
@@ -89,3 +99,48 @@ def test_casme2me_megc3_and_a_row_naming_an_unknown_video(tmp_path):
                       "s16_happy1_1": "positive", "s15_disgust1_3": "surprise"}
     assert builder.info.metadata["excluded_emotions"] == {"others": 1}
     assert any("fear9" in s for s in builder.info.metadata["skipped"])
+
+
+@pytest.fixture(scope="module")
+def two_databases(tmp_path_factory):
+    """The MMEW and CAS(ME)^2 fixtures built with the MEGC classes: (builders, data)."""
+    root = tmp_path_factory.mktemp("two")
+    builders = [build(Mmew, fx.write_mmew(root / "mmew"), root / "tfds"),
+                build(Casme2me, fx.write_casme2me(root / "casme2me"), root / "tfds")]
+    return root, builders, records.read_builders(builders)
+
+
+def test_several_databases_read_as_one_with_lodo_and_cross_folds(two_databases):
+    _, builders, data = two_databases
+    assert list(data.dataset) == ["mmew"] * 6 + ["casme2me"] * 4  # 'others' left out
+    assert "au" in data.views and len(data.views["flow"]) == 10
+    lodo = protocols.make_folds("lodo", data.dataset, data.subject)
+    assert lodo.names == ("casme2me", "mmew")
+    assert [sorted(set(data.dataset[lodo.test_samples(f)])) for f in range(2)] == [
+        ["casme2me"], ["mmew"]]
+    assert lodo.num_train.tolist() == [6, 4]
+    cross = protocols.make_folds("cross", data.dataset, data.subject, ("mmew",), ("casme2me",))
+    assert cross.names == ("mmew->casme2me",)
+    assert set(data.dataset[cross.train_samples(0)]) == {"mmew"}
+    assert list(cross.test_samples(0)) == [6, 7, 8, 9]
+    with pytest.raises(ValueError, match="does not hold"):
+        protocols.make_folds("cross", data.dataset, data.subject, ("samm",), ("mmew",))
+    some = records.read_builders(builders, keep=[1, 7])  # one sample of each, others unread
+    assert some.view_row.tolist() == [-1, 0, -1, -1, -1, -1, -1, 1, -1, -1]
+    np.testing.assert_array_equal(some.views["flow"][1], data.views["flow"][7])
+
+
+def test_a_cross_database_run_end_to_end(two_databases, tmp_path):
+    root, _, _ = two_databases
+    proc = subprocess.run(
+        [sys.executable, "run.py", "--config=configs/cross_database.py:mmew,casme2me",
+         f"--config.data.data_dir={root / 'tfds'}",
+         f"--config.data.manual_dirs.mmew={root / 'mmew'}",
+         f"--config.data.manual_dirs.casme2me={root / 'casme2me'}",
+         "--config.data.build.flow_size=28", "--config.data.build.face_size=48",
+         f"--workdir={tmp_path / 'work'}", *TINY_RUN],
+        cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    metrics = json.loads((tmp_path / "work" / "metrics.json").read_text())
+    assert metrics["num_folds"] == 1 and metrics["headline"]["num_samples"] == 4  # CAS(ME)^2
+    assert "mmew+casme2me" in (tmp_path / "work" / "summary.txt").read_text()

@@ -188,10 +188,13 @@ def test_a_model_folder_of_another_version_is_refused(loso_run, tmp_path):
     (copy / "model.json").write_text(json.dumps(meta))
     with pytest.raises(model_folder.ModelFolderError, match="version 99"):
         faceslueth_jax.restore(copy)
-    shutil.rmtree(copy / "variables")
     meta["format_version"] = model_folder.FORMAT_VERSION
     (copy / "model.json").write_text(json.dumps(meta))
-    with pytest.raises(model_folder.ModelFolderError, match="variables"):
+    (copy / model_folder.VARIABLES).write_bytes(b"\x93truncated")
+    with pytest.raises(model_folder.ModelFolderError, match="variables.msgpack"):
+        faceslueth_jax.restore(copy)
+    (copy / model_folder.VARIABLES).unlink()
+    with pytest.raises(model_folder.ModelFolderError, match="variables.msgpack is missing"):
         faceslueth_jax.restore(copy)
 
 

@@ -109,6 +109,49 @@ def read_builder(builder, split: str = "train", keep: np.ndarray | None = None) 
     )
 
 
+def read_builders(builders, split: str = "train", keep: np.ndarray | None = None) -> MEData:
+    """Several prepared builders' records as one MEData, in builder order: sample
+    ``i`` of builder b is sample offset_b + i, ``keep`` counts in those numbers. The
+    builders must share their class names; views that not all of them hold (e.g. ``au``
+    where a database codes no action units) are left out."""
+    if len(builders) == 1:
+        return read_builder(builders[0], split, keep)
+    sizes = [len(b.as_data_source()[split]) for b in builders]
+    starts = np.cumsum([0] + sizes)
+    parts = []
+    for b, start, size in zip(builders, starts, sizes):
+        local = None if keep is None else np.asarray(keep, int)[
+            (np.asarray(keep, int) >= start) & (np.asarray(keep, int) < start + size)] - start
+        parts.append(read_builder(b, split, local))
+    names = {p.class_names for p in parts}
+    if len(names) > 1:
+        raise ValueError(f"the data sets {[b.name for b in builders]} have different class "
+                         f"names {sorted(names)}: build them with the same class set "
+                         "(data.build.classes)")
+    shared = [k for k in parts[0].views if all(k in p.views for p in parts)]
+    loaded = np.cumsum([0] + [len(p.views[shared[0]]) for p in parts])
+    view_row = np.concatenate([np.where(p.rows >= 0, p.rows + o, -1)
+                               for p, o in zip(parts, loaded)])
+    return MEData(
+        views={k: np.concatenate([p.views[k] for p in parts]) for k in shared},
+        label=np.concatenate([p.label for p in parts]),
+        subject=np.concatenate([p.subject for p in parts]),
+        dataset=np.concatenate([p.dataset for p in parts]),
+        sample_id=np.concatenate([p.sample_id for p in parts]),
+        class_names=parts[0].class_names,
+        view_row=None if keep is None else view_row)
+
+
+def subset(data: MEData, samples: np.ndarray) -> MEData:
+    """The samples ``samples`` of ``data`` (views only where this process holds them all)."""
+    views = ({k: v[data.rows[samples]] for k, v in data.views.items()} if data.complete
+             else {k: v[:0] for k, v in data.views.items()})
+    return MEData(views=views, label=data.label[samples], subject=data.subject[samples],
+                  dataset=data.dataset[samples], sample_id=data.sample_id[samples],
+                  class_names=data.class_names,
+                  view_row=None if data.complete else np.full(len(samples), -1))
+
+
 def u_mirror_offset(flow_norm: str) -> float:
     """c in the mirror u -> c - u of prepared flow: 1 after min-max to 0..1, else 0."""
     return 1.0 if flow_norm == "minmax" else 0.0

@@ -74,3 +74,26 @@ def _build_turn(name: str, stage: str, error: Exception | None) -> None:
         raise error
     raise DataUnavailable(f"data set {name!r} failed on another process while being "
                           f"{stage}; the error is in that process's output")
+
+
+def database_names(cfg) -> tuple:
+    """The data sets a config reads: ``data.names`` when given (several databases,
+    e.g. for leave-one-database-out), else ``data.name``."""
+    return tuple(cfg.get("names") or ()) or (cfg.name,)
+
+
+def one_database(cfg, name: str):
+    """``cfg`` (an ``ml_collections.ConfigDict``) for one of its ``data.names``: that
+    name and its ``data.manual_dirs`` entry (default ``data.manual_dir``)."""
+    single = cfg.copy_and_resolve_references()
+    with single.unlocked():
+        single.name = name
+        single.manual_dir = (cfg.get("manual_dirs") or {}).get(name) or cfg.get("manual_dir", "")
+        single.names = ()
+    return single
+
+
+def prepare_all(cfg) -> list:
+    """The builder of every data set the config reads, each built if needed (``prepare``)."""
+    return [prepare(one_database(cfg, name)) for name in database_names(cfg)]
+

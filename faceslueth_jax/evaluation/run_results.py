@@ -23,6 +23,11 @@ from faceslueth_jax.evaluation import angles, metrics, run_files, seed_scores, s
 HONEST_NOTE = "honest: every fold scored after the fixed schedule's last epoch"
 
 
+def data_title(config) -> str:
+    """The data a run read: data.name, or its several data.names joined by '+'."""
+    return "+".join(config.data.get("names") or ()) or config.data.name
+
+
 def au_leak_note(au_dim: int) -> str | None:
     """The warning a run whose model reads ground-truth action units must carry, or None."""
     if not au_dim:
@@ -50,7 +55,7 @@ def write(workdir, config, data, folds, history, *, baseline, model_title: str, 
     writing_started = time.perf_counter()
     headline_rule = config.protocol.selection
     rules = [headline_rule] + [r for r in selection.RULES if r != headline_rule]
-    title = (f"{model_title} {config.protocol.name.upper()} on {config.data.name}: "
+    title = (f"{model_title} {config.protocol.name.upper()} on {data_title(config)}: "
              f"{len(data)} samples, {folds.num_folds} folds, {config.train.epochs} epochs")
     seeds = history.seeds
     if len(seeds) > 1:
@@ -172,7 +177,7 @@ def write_trained(workdir, config, data, history, *, model_title: str, train_sec
         "time_split_seconds": time_split or {},
     }
     atomic_files.write_json(workdir / "metrics.json", summary)
-    lines = [f"{model_title} trained on all {len(data)} samples of {config.data.name} "
+    lines = [f"{model_title} trained on all {len(data)} samples of {data_title(config)} "
              f"({config.train.epochs} epochs, seeds {', '.join(map(str, seeds))}), "
              f"{summary['wall_seconds'] / 60:.1f} min on {summary['execution']['device']}",
              "no test samples, so no scores; model folder: " + str(workdir / "model")]

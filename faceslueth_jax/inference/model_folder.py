@@ -5,8 +5,10 @@
                config, the chain that makes a clip into the model's inputs
                (``tfds_builders.registry.clip_chain`` plus the config's input
                sizes and normalisations), the inputs' shapes, the training data
-  variables/   orbax checkpoint of {"params", "batch_stats"}, every leaf (M, ...):
-               one slice per member
+  variables.msgpack   {"params", "batch_stats"}, every leaf (M, ...): one slice per
+               member (``flax.serialization``; not an orbax checkpoint: orbax saves
+               collectively over all processes and in the background, while a model
+               folder is one file set written by process 0 at the end of a run)
 
 Members: a run with ``protocol.name='all'`` trains one model per seed on every
 sample; a LOSO or LODO run's members are its fold models (every seed's), and a
@@ -26,11 +28,11 @@ import pathlib
 import shutil
 import tempfile
 
+import flax
 import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
-import orbax.checkpoint as ocp
 
 import faceslueth_jax
 from faceslueth_jax.data import augment
@@ -40,7 +42,7 @@ from tfds_builders import registry as builders
 FORMAT = "faceslueth-jax model"
 FORMAT_VERSION = 1
 MODEL_JSON = "model.json"
-VARIABLES = "variables"
+VARIABLES = "variables.msgpack"
 
 
 class ModelFolderError(ValueError):
@@ -52,7 +54,7 @@ def chain_of(config) -> dict:
     chain (``clip_chain``), then the config's resizing and normalisation."""
     data = config.data
     return dict(
-        record=builders.clip_chain(data.name, synthetic=dict(data.get("synthetic") or {}),
+        record=builders.clip_chain((data.get("names") or (data.name,))[0], synthetic=dict(data.get("synthetic") or {}),
                                    build=dict(data.get("build") or {})),
         flow_size=data.flow_size, face_size=data.face_size, flow_norm=data.flow_norm,
         use_onset=data.use_onset, face_norm=data.get("face_norm", "standardise"))
@@ -81,7 +83,8 @@ def write(directory, config, data, folds, history, seeds) -> pathlib.Path:
         "input_shapes": {k: list(v.shape[1:]) for k, v in augment.model_views(data.views).items()},
         "au_dim": registry.au_dim(config.model),
         "training_data": {
-            "name": config.data.name, "num_samples": len(data),
+            "name": "+".join(config.data.get("names") or ()) or config.data.name,
+            "num_samples": len(data),
             "num_subjects": len(set(zip(data.dataset.tolist(), data.subject.tolist()))),
             "databases": sorted(set(data.dataset.tolist())),
             "samples_per_class": {n: int(c) for n, c in zip(data.class_names, counts)}},
@@ -90,10 +93,8 @@ def write(directory, config, data, folds, history, seeds) -> pathlib.Path:
     directory.parent.mkdir(parents=True, exist_ok=True)
     staging = pathlib.Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
     try:
-        checkpointer = ocp.StandardCheckpointer()
-        checkpointer.save((staging / VARIABLES).resolve(), jax.tree.map(np.asarray, history.final))
-        checkpointer.wait_until_finished()
-        checkpointer.close()
+        (staging / VARIABLES).write_bytes(flax.serialization.msgpack_serialize(
+            jax.tree.map(np.asarray, history.final)))
         (staging / MODEL_JSON).write_text(json.dumps(meta, indent=2) + "\n")
         if directory.exists():
             shutil.rmtree(directory)
@@ -175,8 +176,9 @@ def restore(directory) -> TrainedModel:
             f"{path}: format {meta.get('format')!r} version {meta.get('format_version')!r}; "
             f"this faceslueth-jax ({faceslueth_jax.__version__}) reads {FORMAT!r} version "
             f"{FORMAT_VERSION}")
-    if not (directory / VARIABLES).is_dir():
-        raise ModelFolderError(f"{directory / VARIABLES} is missing: the model's weights")
+    weights = directory / VARIABLES
+    if not weights.is_file():
+        raise ModelFolderError(f"{weights} is missing: the model's weights")
     config = ml_collections.ConfigDict(meta["config"])
     module = registry.from_config(config.model, len(meta["class_names"]))
     example = {k: jnp.zeros([1] + shape, jnp.float32) for k, shape in meta["input_shapes"].items()}
@@ -184,13 +186,14 @@ def restore(directory) -> TrainedModel:
     members = len(meta["members"])
     kept = {"params": shapes["params"],
             **({"batch_stats": shapes["batch_stats"]} if shapes.get("batch_stats") else {})}
-    abstract = jax.tree.map(lambda a: jax.ShapeDtypeStruct((members,) + a.shape, a.dtype), kept)
+    expected = jax.tree.map(lambda a: (members,) + tuple(a.shape), kept)
     try:
-        checkpointer = ocp.StandardCheckpointer()
-        variables = checkpointer.restore((directory / VARIABLES).resolve(), abstract)
-        checkpointer.close()
-    except Exception as e:  # orbax/tensorstore raise many kinds for a damaged folder
-        raise ModelFolderError(f"{directory / VARIABLES}: cannot be read as this model's "
-                               f"weights ({type(e).__name__}: {str(e).splitlines()[0][:200]})"
-                               ) from None
+        variables = flax.serialization.msgpack_restore(weights.read_bytes())
+        found = jax.tree.map(lambda a: tuple(np.shape(a)), variables)
+    except Exception as e:  # msgpack raises several kinds for a damaged file
+        raise ModelFolderError(f"{weights}: cannot be read ({type(e).__name__}: "
+                               f"{str(e).splitlines()[0][:200] if str(e) else ''})") from None
+    if found != expected:
+        raise ModelFolderError(f"{weights}: its arrays are not those of this model "
+                               f"({meta.get('model')}, {members} member(s))")
     return TrainedModel(module, variables, meta, config)

@@ -190,9 +190,11 @@ def check_config(cfg, config) -> None:
     if au_dim:
         from tfds_builders import registry
         from tfds_builders.action_units import AU_DIM
-        name = config.data.name
-        if (name not in registry.DATABASE_BUILDERS
-                or not registry.database_builder(name).HAS_ACTION_UNITS):
+        lacking = [n for n in (config.data.get("names") or (config.data.name,))
+                   if n not in registry.DATABASE_BUILDERS
+                   or not registry.database_builder(n).HAS_ACTION_UNITS]
+        name = ", ".join(lacking)
+        if lacking:
             raise ValueError(f"{field}.au_dim={au_dim} feeds the coding sheet's FACS action "
                              f"units, but data.name={name!r} has no AU codes (the casme2, samm "
                              f"and casme3 sheets have them; SMIC has no sheet): set "

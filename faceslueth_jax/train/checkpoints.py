@@ -150,7 +150,7 @@ class SweepCheckpoints:
                 history=ocp.args.StandardRestore(history_like)))
         except _DAMAGE as e:
             return None, _why(e)
-        history = {k: np.asarray(v) for k, v in restored["history"].items()}
+        history = jax.tree.map(np.asarray, dict(restored["history"]))  # nested: final variables
         return (progress, restored["state"], history), None
 
     def _check_layout(self, step: int, abstract_state, history_like: dict) -> None:

@@ -78,13 +78,18 @@ def check_config(config) -> None:
                 "model_folder", True):
             raise ValueError("report.attention_samples needs model_folder=True (the pictures "
                              "are drawn with the fold models)")
+        if config.protocol.name == "cross" and not (config.protocol.get("train")
+                                                    and config.protocol.get("test")):
+            raise ValueError("protocol.name='cross' needs protocol.train and protocol.test "
+                             "(database names, e.g. ('casme2',) and ('samm',))")
         if config.train.get("mixup_alpha", 0.0) < 0:
             raise ValueError(f"train.mixup_alpha must be >= 0, got {config.train.mixup_alpha}")
         if config.train.get("rotation_deg", 0.0) < 0 or config.train.get("crop_padding", 0) < 0:
             raise ValueError("train.rotation_deg and train.crop_padding must be >= 0")
         build = config.data.get("build") or {}
-        if (config.data.get("face_norm") == "imagenet" and config.data.name in
-                builders.DATABASE_BUILDERS and not build.get("face_color", False)):
+        if (config.data.get("face_norm") == "imagenet" and not build.get("face_color", False)
+                and any(n in builders.DATABASE_BUILDERS
+                        for n in sources.database_names(config.data))):
             raise ValueError("data.face_norm='imagenet' needs RGB faces: set "
                              "data.build.face_color=True")
         registry.check_config(config)
@@ -102,18 +107,18 @@ def train_and_evaluate(config, workdir: str) -> dict:
     started = time.time()
     watch = Stopwatch()
     with watch("data"):
-        builder = sources.prepare(config.data)  # fails here, before any output, when data is missing
+        data_sets = sources.prepare_all(config.data)  # fails here, before any output, when data is missing
     main = distributed.is_main_process()
     if main:
         workdir.mkdir(parents=True, exist_ok=True)
     with logging_to(workdir / "log") if main else contextlib.nullcontext():
-        return _run(config, workdir, builder, started, main, watch)
+        return _run(config, workdir, data_sets, started, main, watch)
 
 
 prepared_data = registry.prepared_data  # records -> the model's inputs (also bench/)
 
 
-def _run(config, workdir: pathlib.Path, builder, started: float, main: bool,
+def _run(config, workdir: pathlib.Path, data_sets: list, started: float, main: bool,
          watch: Stopwatch) -> dict:
     if main:
         atomic_files.write_text(workdir / "config.json",
@@ -122,8 +127,9 @@ def _run(config, workdir: pathlib.Path, builder, started: float, main: bool,
     # names, then the views of the samples its devices' folds use.
     several = jax.process_count() > 1
     with watch("data"):
-        data = prepared_data(config, records.read_builder(builder, keep=[] if several else None))
-    folds = protocols.make_folds(config.protocol.name, data.dataset, data.subject)
+        data = prepared_data(config, records.read_builders(data_sets, keep=[] if several else None))
+    folds = protocols.make_folds(config.protocol.name, data.dataset, data.subject,
+                                 config.protocol.get("train", ()), config.protocol.get("test", ()))
     _log_data(config, data, folds)
 
     # S seeds of every fold: the fold table tiled S times, one model per (seed, fold)
@@ -139,8 +145,8 @@ def _run(config, workdir: pathlib.Path, builder, started: float, main: bool,
     plan = trainer.plan(instances, config.max_folds_per_chunk, config.device_memory_bytes)
     if several:
         with watch("data"):
-            data = prepared_data(config, records.read_builder(
-                builder, keep=trainer.samples_needed(instances, plan)))
+            data = prepared_data(config, records.read_builders(
+                data_sets, keep=trainer.samples_needed(instances, plan)))
             trainer.set_views(data.views, data.view_row)
     logging.info("placement: %s", plan.facts)
     checkpoints = checkpoints_lib.SweepCheckpoints(
@@ -168,6 +174,10 @@ def _run(config, workdir: pathlib.Path, builder, started: float, main: bool,
                                                          **history.execution.pop("seconds", {})))
     with watch("baseline"):
         baseline, baseline_facts = baseline_logits(config, data, folds)
+    tested = protocols.tested_samples(folds)
+    if len(tested) < len(data):  # cross: the training databases' samples are not scored
+        baseline = None if baseline is None else baseline[tested]
+        data, folds = records.subset(data, tested), protocols.test_part(folds, tested)
     # the trainer's parts (compile, init and transfer, epochs, checkpoints) include the
     # compilation that planning did; "scoring and writing" is measured by run_results
     time_split = dict(watch.rounded(), **history.execution.pop("seconds", {}))
@@ -188,7 +198,8 @@ def _run(config, workdir: pathlib.Path, builder, started: float, main: bool,
 
 def _log_data(config, data, folds) -> None:
     counts = np.bincount(data.label, minlength=len(data.class_names))
-    logging.info("%s: %d samples, %d subjects, %d folds (%s), classes %s", config.data.name,
+    logging.info("%s: %d samples, %d subjects, %d folds (%s), classes %s",
+                 "+".join(sources.database_names(config.data)),
                  len(data), len(set(protocols.subject_keys(data.dataset, data.subject))),
                  folds.num_folds, config.protocol.name,
                  {n: int(k) for n, k in zip(data.class_names, counts)})

@@ -11,6 +11,8 @@ Padding slots repeat a valid index and are masked out by the counts.
 LOSO: one fold per subject, S_f = that subject's samples (subject keys are
 ``dataset/subject`` so equal ids from different databases stay apart).
 LODO: one fold per database, S_f = that database's samples, T_f = the others'.
+CROSS: one fold that trains on the databases ``train`` and tests on ``test``
+(e.g. CASME II -> SAMM).
 ALL: one fold "all" that trains on every sample and tests on none (a model to
 deploy, ``faceslueth_jax.inference``); its test table is one masked slot.
 """
@@ -100,10 +102,48 @@ def all_samples(num_samples: int) -> Folds:
                  np.zeros(1, np.int32))
 
 
-PROTOCOLS = ("loso", "lodo", "all")
+def tested_samples(folds: Folds) -> np.ndarray:
+    """Sorted ids of the samples some fold tests."""
+    return np.unique(np.concatenate([folds.test_samples(f) for f in range(folds.num_folds)]))
 
 
-def make_folds(name: str, datasets, subjects) -> Folds:
+def test_part(folds: Folds, tested: np.ndarray) -> Folds:
+    """The folds' test tables renumbered for the data restricted to ``tested`` (sorted
+    sample ids, ``tested_samples``); the training tables are dropped (empty)."""
+    position = np.full(int(tested.max()) + 1, -1, np.int32)
+    position[tested] = np.arange(len(tested), dtype=np.int32)
+    return Folds(folds.names, np.zeros((folds.num_folds, 1), np.int32),
+                 np.zeros(folds.num_folds, np.int32),
+                 position[np.minimum(folds.test_idx, len(position) - 1)], folds.num_test)
+
+
+def cross(datasets, train, test) -> Folds:
+    """One fold: train on the samples of the databases ``train``, test on ``test``."""
+    datasets = np.asarray(datasets)
+    train, test = tuple(train), tuple(test)
+    if not train or not test or set(train) & set(test):
+        raise ValueError(f"the cross protocol needs disjoint, non-empty protocol.train and "
+                         f"protocol.test; got train={train}, test={test}")
+    rows = {}
+    for side, names in (("train", train), ("test", test)):
+        absent = [n for n in names if n not in set(datasets.tolist())]
+        if absent:
+            raise ValueError(f"protocol.{side} names {absent}, which the data does not hold "
+                             f"(it holds {sorted(set(datasets.tolist()))})")
+        rows[side] = np.flatnonzero(np.isin(datasets, names)).astype(np.int32)
+    name = f"{'+'.join(train)}->{'+'.join(test)}"
+    return Folds((name,), rows["train"][None], np.array([len(rows["train"])], np.int32),
+                 rows["test"][None], np.array([len(rows["test"])], np.int32))
+
+
+PROTOCOLS = ("loso", "lodo", "cross", "all")
+
+
+def make_folds(name: str, datasets, subjects, train=(), test=()) -> Folds:
+    """The fold table of protocol ``name``; ``train``, ``test``: the cross protocol's
+    databases."""
+    if name == "cross":
+        return cross(datasets, train, test)
     if name == "loso":
         return loso(datasets, subjects)
     if name == "lodo":
