@@ -85,3 +85,17 @@ def read_worksheets(path: pathlib.Path, database: str, count: int) -> list[list[
                 for sheet in workbook.worksheets[:count]]
     finally:
         workbook.close()
+
+
+def sheet_and_frames(manual_dir: pathlib.Path, sheet_name: str, frames_name: str,
+                     database: str, required: tuple[str, ...], header_row: int = 1):
+    """(the sheet's rows, the frame folder) of a database whose manual_dir holds one
+    coding sheet and one frame folder; BadInputError naming whichever is missing."""
+    sheet = manual_dir / sheet_name
+    if not sheet.is_file():
+        raise BadInputError(f"{database}: {sheet} not found")
+    rows = read_sheet(sheet, database, required, header_row=header_row)
+    frames = manual_dir / frames_name
+    if not frames.is_dir():
+        raise BadInputError(f"{database}: frame folder {frames} not found")
+    return rows, frames

@@ -28,7 +28,6 @@ import pathlib
 
 from faceslueth_jax.preprocess import frames
 from tfds_builders import sheets
-from tfds_builders.errors import BadInputError
 from tfds_builders.features import MEGC_CLASSES
 from tfds_builders.me_database import (AU_RELEASE_NOTES, AU_VERSION, Clip, MEDatabaseBuilder,
                                        Problems, check_unique, row_fault)
@@ -82,13 +81,7 @@ class Mmew(MEDatabaseBuilder):
 
     @classmethod
     def list_clips(cls, manual_dir: pathlib.Path, problems: Problems) -> list[Clip]:
-        sheet = manual_dir / SHEET
-        if not sheet.is_file():
-            raise BadInputError(f"mmew: {sheet} not found")
-        rows = sheets.read_sheet(sheet, cls.DATABASE, COLUMNS)
-        root = manual_dir / FRAMES
-        if not root.is_dir():
-            raise BadInputError(f"mmew: frame folder {root} not found")
+        rows, root = sheets.sheet_and_frames(manual_dir, SHEET, FRAMES, cls.DATABASE, COLUMNS)
         clips = []
         for row in rows:
             subject = subject_name(row["Subject"])

@@ -22,7 +22,6 @@ import pathlib
 
 from faceslueth_jax.preprocess import frames
 from tfds_builders import sheets
-from tfds_builders.errors import BadInputError
 from tfds_builders.features import MEGC_CLASSES
 from tfds_builders.me_database import (AU_RELEASE_NOTES, AU_VERSION, Clip, MEDatabaseBuilder,
                                        Problems, check_unique, row_fault,
@@ -55,13 +54,8 @@ class Samm(MEDatabaseBuilder):
 
     @classmethod
     def list_clips(cls, manual_dir: pathlib.Path, problems: Problems) -> list[Clip]:
-        sheet = manual_dir / SHEET
-        if not sheet.is_file():
-            raise BadInputError(f"samm: {sheet} not found")
-        rows = sheets.read_sheet(sheet, cls.DATABASE, COLUMNS, header_row=HEADER_ROW)
-        root = manual_dir / "SAMM"
-        if not root.is_dir():
-            raise BadInputError(f"samm: frame folder {root} not found")
+        rows, root = sheets.sheet_and_frames(manual_dir, SHEET, "SAMM", cls.DATABASE, COLUMNS,
+                                             header_row=HEADER_ROW)
         subject_folders_without_clips(root.iterdir(), problems)
         clips = []
         for row in rows:
