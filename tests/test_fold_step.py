@@ -171,14 +171,6 @@ def test_mixup_mixes_neighbours_and_never_a_filler():
         fold_step.mixup(keys[:3], {"flow": x[:3]}, labels[:3], jnp.ones(3, bool), 3, 0.4)
 
 
-def test_one_hot_targets_give_the_integer_labels_loss(setup):
-    rows = [0, 5, 9]
-    labels = setup[4]
-    plain = _step(setup, rows, [1, 1, 1])[1]
-    soft = _step(setup, rows, [1, 1, 1], targets=np.eye(3)[labels[rows]])[1]
-    np.testing.assert_allclose(soft, plain, rtol=1e-6)
-
-
 @pytest.mark.parametrize("last_batch, expected", [
     ("fill", [[1, 1, 1, 1], [1, 1, 1, 1], [0, 0, 0, 0]]),   # 5 -> 8: wraps to positions 0..2
     ("short", [[1, 1, 1, 1], [1, 0, 0, 0], [0, 0, 0, 0]]),  # PyTorch's short last batch

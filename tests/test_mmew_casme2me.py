@@ -39,13 +39,13 @@ def test_mmew_reads_every_clip_with_its_sheet_fields(mmew_native):
         assert r["au"].sum() >= 1
 
 
-def test_mmew_megc3_maps_each_emotion_and_leaves_others_out(tmp_path):
-    builder = build(Mmew, fx.write_mmew(tmp_path / "manual"), tmp_path / "tfds")
-    records = by_id(builder)
+def test_mmew_megc3_maps_each_emotion_and_leaves_others_out(two_databases):
+    builder = two_databases[1][0]
+    records_ = by_id(builder)
     expected = {"happiness": "positive", "surprise": "surprise", "disgust": "negative",
                 "fear": "negative", "sadness": "negative", "anger": "negative"}
     assert {c.filename: expected[c.emotion] for c in fx.MMEW_CLIPS if c.emotion in expected} \
-        == {k: r["label"] for k, r in records.items()}
+        == {k: r["label"] for k, r in records_.items()}
     assert builder.info.metadata["excluded_emotions"] == {"others": 1}
 
 
@@ -130,11 +130,24 @@ def test_several_databases_read_as_one_with_lodo_and_cross_folds(two_databases):
     np.testing.assert_array_equal(some.views["flow"][1], data.views["flow"][7])
 
 
-def test_a_cross_database_run_end_to_end(two_databases, tmp_path):
+def test_cross_scores_only_the_test_databases(two_databases):
+    """The cross protocol's training database is not scored: the data and the fold's
+    test table are restricted to the tested samples, renumbered."""
+    _, _, data = two_databases
+    folds = protocols.make_folds("cross", data.dataset, data.subject, ("mmew",), ("casme2me",))
+    tested = protocols.tested_samples(folds)
+    part, kept = protocols.test_part(folds, tested), records.subset(data, tested)
+    assert list(kept.dataset) == ["casme2me"] * 4 and part.test_samples(0).tolist() == [0, 1, 2, 3]
+    np.testing.assert_array_equal(kept.views["flow"], data.views["flow"][6:])
+
+
+def test_two_databases_train_one_deployable_model_end_to_end(two_databases, tmp_path):
+    """run.py over data.names (each database from its own manual_dir) with protocol
+    'all': one model trained on both databases' samples, written as a model folder."""
     root, _, _ = two_databases
     proc = subprocess.run(
         [sys.executable, "run.py", "--config=configs/cross_database.py:mmew,casme2me",
-         f"--config.data.data_dir={root / 'tfds'}",
+         "--config.protocol.name=all", f"--config.data.data_dir={root / 'tfds'}",
          f"--config.data.manual_dirs.mmew={root / 'mmew'}",
          f"--config.data.manual_dirs.casme2me={root / 'casme2me'}",
          "--config.data.build.flow_size=28", "--config.data.build.face_size=48",
@@ -142,5 +155,8 @@ def test_a_cross_database_run_end_to_end(two_databases, tmp_path):
         cwd=REPO, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     metrics = json.loads((tmp_path / "work" / "metrics.json").read_text())
-    assert metrics["num_folds"] == 1 and metrics["headline"]["num_samples"] == 4  # CAS(ME)^2
+    assert metrics["protocol"] == "all" and metrics["num_samples"] == 10
+    model = json.loads((tmp_path / "work" / "model" / "model.json").read_text())
+    assert model["kind"] == "single" and model["training_data"]["name"] == "mmew+casme2me"
+    assert model["training_data"]["databases"] == ["casme2me", "mmew"]
     assert "mmew+casme2me" in (tmp_path / "work" / "summary.txt").read_text()
