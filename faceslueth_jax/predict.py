@@ -37,7 +37,7 @@ def main(argv):
     if not FLAGS.model or not FLAGS.clip:
         print("error: --model and at least one --clip are required", file=sys.stderr)
         return BAD_INPUT
-    logging.set_verbosity(logging.WARNING)  # no orbax chatter on restore
+    logging.set_verbosity(logging.WARNING)  # the results only, no absl INFO lines
     started = time.time()
     try:
         model = model_folder.restore(FLAGS.model)
@@ -57,13 +57,14 @@ def main(argv):
     if FLAGS.out:
         out = pathlib.Path(FLAGS.out)
         out.mkdir(parents=True, exist_ok=True)
-        for name, image in zip(picture_names(results), images):
+        names = picture_names(results)
+        for name, image in zip(names, images):
             atomic_files.write_bytes(out / name, pictures.png_bytes(image))
         atomic_files.write_json(out / "predictions.json", {
             "model": str(FLAGS.model), "model_name": model.meta["model"],
             "members": model.num_members, "ensemble": model.meta["ensemble"],
             "chain_note": model.meta["chain"]["record"].get("note", ""),
-            "clips": [dict(r, picture=n) for r, n in zip(results, picture_names(results))],
+            "clips": [dict(r, picture=n) for r, n in zip(results, names)],
             "seconds": seconds})
     return 0
 

@@ -118,10 +118,10 @@ def read_builders(builders, split: str = "train", keep: np.ndarray | None = None
         return read_builder(builders[0], split, keep)
     sizes = [len(b.as_data_source()[split]) for b in builders]
     starts = np.cumsum([0] + sizes)
+    keep = None if keep is None else np.asarray(keep, int)
     parts = []
     for b, start, size in zip(builders, starts, sizes):
-        local = None if keep is None else np.asarray(keep, int)[
-            (np.asarray(keep, int) >= start) & (np.asarray(keep, int) < start + size)] - start
+        local = None if keep is None else keep[(keep >= start) & (keep < start + size)] - start
         parts.append(read_builder(b, split, local))
     names = {p.class_names for p in parts}
     if len(names) > 1:

@@ -132,8 +132,12 @@ class TrainedModel:
 
     def probabilities(self, views: dict) -> np.ndarray:
         """(B, K) p(x) = mean over members of softmax(logits)."""
-        logits = self.member_logits(views)
-        return np.asarray(jax.nn.softmax(logits, axis=-1).mean(axis=0))
+        return ensemble_probabilities(self.member_logits(views))
+
+
+def ensemble_probabilities(member_logits) -> np.ndarray:
+    """(B, K) mean over the members' axis of softmax((M, B, K) logits)."""
+    return np.asarray(jax.nn.softmax(member_logits, axis=-1).mean(axis=0))
 
 
 def _member_logits(module, variables, views, capture_attention: bool):

@@ -75,8 +75,7 @@ def predict(model, paths, onset=None, apex=None, crop="auto", batch_size=32,
             logits, maps = model.member_logits(batch, capture_attention=True)
         else:
             logits, maps = model.member_logits(batch), {}
-        p = np.asarray(np.exp(logits - logits.max(-1, keepdims=True)))
-        p = (p / p.sum(-1, keepdims=True)).mean(axis=0)
+        p = model_folder.ensemble_probabilities(logits)
         probs.append(p)
         for j in range(len(p)) if with_pictures else ():
             k = start + j
