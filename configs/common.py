@@ -39,7 +39,10 @@ def base_config(name: str, preset: str = "compact") -> ml_collections.ConfigDict
         flow_method="tvl1", flow_norm="raw", apex="flow", margin=0.1,
         face_color=False,  # True: RGB face crops (the reference's input), else grey
         jitter_frames=0,  # K > 0: K-frame windows at onset and apex for temporal jitter
-        clip_frames=0))  # T > 0: T grey frames uniform over onset..offset (FDP's input)
+        clip_frames=0,  # T > 0: T grey frames uniform over onset..offset (FDP's input)
+        # the face box: 'haar' | 'dlib_hog' | 'dlib_cnn'; 'landmarks68': 68-point similarity
+        # alignment (faceslueth_jax/preprocess/landmarks.py); without dlib: haar, none
+        face_detector="haar", face_align="none"))
     c.data.on_error = "raise"  # or 'skip': leave out bad samples, listed in the metadata
     # Several databases at once (leave-one-database-out, cross-database): their names
     # and each one's manual_dir (--config.data.manual_dirs.samm=DIR); built alike

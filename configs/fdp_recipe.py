@@ -60,6 +60,10 @@ def fdp_config(name: str, database: str, preset: str = "compact") -> ml_collecti
     c = base_config(name)
     c.data.name = database
     c.data.build.clip_frames = NUM_FRAMES
+    # the paper's faces: dlib 68-point alignment (Haar boxes where dlib is missing,
+    # noted in the dataset's metadata), grey, 64x64 (data.face_size)
+    c.data.build.face_detector = "dlib_hog"
+    c.data.build.face_align = "landmarks68"
     c.data.synthetic.clip_frames = NUM_FRAMES
     c.data.face_size = FACE_SIZE
     c.data.flow_size = 28  # FDP reads no flow; small, for the logistic-regression baseline

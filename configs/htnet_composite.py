@@ -5,7 +5,9 @@ MEGC2019 composite as HTNet released it (CASME II + SAMM + SMIC-HS, 442 samples,
   python run.py --config=configs/htnet_composite.py \
       --config.data.manual_dir=../shared/data/htnet_composite
 
-  (``--config=configs/htnet_composite.py:cpu``: the same with fewer epochs.)
+  (``--config=configs/htnet_composite.py:cpu``: the same with fewer epochs;
+  ``:compact``: a CPU-sized HTNet, 3 seeds, for comparisons such as the landmarks':
+  ``--config.model.htnet.landmarks=landmarks68``.)
 
 What it runs: per subject a fresh HTNet (image 28, patch 7, dim 256, heads 3,
 3 hierarchies of 2/2/10 transformer layers: 139.6 M parameters;
@@ -35,7 +37,10 @@ import ml_collections
 
 from configs.common import base_config
 
-PRESETS = {"full": 800, "cpu": 5}  # epochs
+PRESETS = {"full": 800, "cpu": 5, "compact": 60}  # epochs
+# ``compact``: HTNet's architecture at CPU size (dim 64, 2 heads, 1/1/2 layers, MLP x2),
+# Adam lr 5e-4, batch 64, 3 seeds: the landmark comparison (README, "Face alignment")
+COMPACT = dict(dim=64, heads=2, block_repeats=(1, 1, 2), mlp_mult=2)
 
 
 def get_config(arg: str = "full"):
@@ -62,7 +67,9 @@ def get_config(arg: str = "full"):
         image_size=28, patch_size=7, dim=256, heads=3, num_hierarchies=3,
         block_repeats=(2, 2, 10), mlp_mult=4, dropout=0.0,
         input_scale=255.0,  # the reference's input is the PNG's 0..255 values
-        landmarks="haar",   # or 'fixed': the reference's fallback landmarks for all
+        # 'haar' (OpenCV's cascades), 'landmarks68' (dlib's 68 points, pip install
+        # dlib-bin face-recognition-models) or 'fixed' (the reference's fallback for all)
+        landmarks="haar", landmarks_detector="dlib_hog",
         transpose_landmarks=True))  # the reference's x/y swap when cutting the patches
 
     c.protocol.name = "loso"
@@ -74,4 +81,10 @@ def get_config(arg: str = "full"):
     c.train.augment = False
     # torch.optim.Adam(lr=5e-5): AdamW with no weight decay, a constant learning rate.
     c.train.optimizer.update(lr=5e-5, weight_decay=0.0, gamma=1.0, eps=1e-8)
+    if arg == "compact":
+        c.model.preset = "compact"
+        c.model.htnet.update(COMPACT)
+        c.train.batch_size = 64
+        c.train.optimizer.lr = 5e-4
+        c.protocol.seeds = 3
     return c

@@ -23,7 +23,7 @@ import collections
 import os
 import sys
 
-from faceslueth_jax.preprocess import clip_flow
+from faceslueth_jax.preprocess import clip_flow, landmarks
 from tfds_builders import building
 from tfds_builders.errors import BadInputError
 from tfds_builders.features import MEGC_CLASSES
@@ -31,7 +31,7 @@ from tfds_builders.me_database import CLASS_SETS, ON_ERROR, MEConfig
 from tfds_builders.registry import DATABASE_BUILDERS, database_builder
 
 FIELDS = ("classes", "flow_size", "face_size", "flow_method", "flow_norm", "apex", "margin",
-          "face_color", "jitter_frames", "clip_frames")
+          "face_color", "jitter_frames", "clip_frames", "face_detector", "face_align")
 
 
 class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
@@ -100,6 +100,15 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--clip_frames", type=int, default=defaults.clip_frames,
                    help="T >= 2: also store T grey face frames uniform over onset..offset "
                         "(FDP's input); 0: none")
+    b.add_argument("--face_detector", default=defaults.face_detector, choices=landmarks.DETECTORS,
+                   help="the face box on each clip's onset frame: haar = OpenCV's cascade (no "
+                        "dlib needed), dlib_hog / dlib_cnn = dlib's HOG / CNN detector "
+                        f"({landmarks.INSTALL})")
+    b.add_argument("--face_align", default=defaults.face_align, choices=landmarks.ALIGNMENTS,
+                   help="none = the detector's square box; landmarks68 = one similarity from the "
+                        "onset's 68-point eye centres (dlib) warps every frame. "
+                        "Without dlib both fall back to haar/none, noted in the metadata "
+                        "(face_chain)")
     b.add_argument("--on_error", default="raise", choices=ON_ERROR,
                    help="a bad sample (missing frame, no face, unknown emotion ...): raise = "
                         "refuse the build listing every one with its file and row, nothing "

@@ -8,8 +8,11 @@ and its class sets; this base turns each clip into a record:
      or 'native'); emotions outside the set are excluded and counted;
   2. frames: onset and apex, or every frame onset..offset when the apex must
      be spotted; missing or damaged files are problems;
-  3. face: one box found on the onset frame (``preprocess.face``), or the whole
-     frame for clips the database already cropped;
+  3. face: one box found on the onset frame (``preprocess.face``; the detector is
+     ``face_detector``), or the whole frame for clips the database already
+     cropped; or, with ``face_align='landmarks68'``, the similarity alignment from
+     the onset's 68-point landmarks (``preprocess.landmarks``). Without dlib the
+     Haar box is used, and the metadata's ``face_chain`` says which ran;
   4. apex: the sheet's, or spotted (``preprocess.clip_flow.spot_apex``);
   5. flow onset -> apex on the grey face crops, strain, resize, normalisation;
   6. stored faces: grey, or RGB with ``face_color``; with ``jitter_frames``
@@ -42,7 +45,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 from absl import logging
 
-from faceslueth_jax.preprocess import clip_record, face, frames
+from faceslueth_jax.preprocess import clip_record, face, frames, landmarks
 from faceslueth_jax.preprocess.clip_record import jitter_span, jitter_windows  # noqa: F401
 from tfds_builders import action_units
 from tfds_builders.errors import BadInputError
@@ -84,11 +87,15 @@ class MEConfig(clip_record.ChainSettings, tfds.core.BuilderConfig):
         if not isinstance(c.clip_frames, int) or c.clip_frames < 0 or c.clip_frames == 1:
             raise ValueError(f"clip_frames must be 0 (off) or an integer >= 2, "
                              f"got {c.clip_frames!r}")
+        # the folder spells what runs: without dlib, the Haar box (``face_chain``)
+        detector, align, _ = landmarks.resolve(c.face_detector, c.face_align)
         name = (f"{c.classes}_flow{c.flow_size}_face{c.face_size}_{c.flow_method}_"
                 f"{c.flow_norm}_apex{c.apex}_margin{c.margin:g}"
                 + ("_rgb" if c.face_color else "")
                 + (f"_jitter{c.jitter_frames}" if c.jitter_frames else "")
-                + (f"_frames{c.clip_frames}" if c.clip_frames else "")).replace(".", "p")
+                + (f"_frames{c.clip_frames}" if c.clip_frames else "")
+                + (f"_{detector}" if detector != "haar" else "")
+                + ("_aligned68" if align == "landmarks68" else "")).replace(".", "p")
         return cls(name=name, **fields)
 
 
@@ -136,6 +143,18 @@ class Problem:
 
 
 ClipError = clip_record.ClipError  # a clip's annotation cannot be used
+
+
+def face_chain(settings: clip_record.ChainSettings, whole_boxes: int, clips: int) -> dict:
+    """The metadata's account of step 3: the detector and alignment requested and
+    used (they differ without dlib), dlib's version, and how many of the clips used
+    the whole frame as the face box."""
+    detector, align, note = landmarks.resolve(settings.face_detector, settings.face_align)
+    return {"requested": {"face_detector": settings.face_detector,
+                          "face_align": settings.face_align},
+            "used": {"face_detector": detector, "face_align": align},
+            "dlib": landmarks.dlib_version() or "not installed", "note": note,
+            "whole_frame_boxes": f"{whole_boxes} of {clips} clips"}
 
 
 def check_frames(clip: Clip, numbers, what: str) -> None:
@@ -336,6 +355,7 @@ class MEDatabaseBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True)
             logging.warning("%s: skipped %s", self.DATABASE, p)
         self.info.metadata.update(
             skipped=[str(p) for p in problems], excluded_emotions=dict(self.excluded),
+            face_chain=face_chain(c, sum(f.faces.whole_box for f in faces), len(faces)),
             flow_units="pixels per onset-apex interval" if c.flow_norm == "raw"
             else "per-sample per-channel min-max 0..1")
         fields = clip_record.records([f.faces for f in faces], self.builder_config)

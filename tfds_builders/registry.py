@@ -84,4 +84,8 @@ def clip_chain(name: str, *, synthetic: dict | None = None, build: dict | None =
                          "(TV-L1 on Haar-cascade face crops), which is not the same")
     # jitter windows are a training-time augmentation: a model is applied without them
     settings = ChainSettings.of(dict(build or {}, jitter_frames=0))
-    return dict(dataclasses.asdict(settings), crop="detect", note="")
+    # the face chain that ran here (without dlib: the Haar box, as the builder did)
+    from faceslueth_jax.preprocess import landmarks
+    detector, align, note = landmarks.resolve(settings.face_detector, settings.face_align)
+    settings = dataclasses.replace(settings, face_detector=detector, face_align=align)
+    return dict(dataclasses.asdict(settings), crop="detect", note=note)

@@ -40,6 +40,13 @@ so the reference may well have fallen back for many samples; how many is not
 known without running it. Either way the 7..21 clamp keeps every patch inside
 the image and quantises the landmarks to 15 positions per axis.
 
+``landmarks='landmarks68'``: dlib's 68-point predictor on the apex face
+(``preprocess.landmarks``; detector ``landmarks_detector``, default dlib_hog, and
+the whole image as the box where it finds no face, the crops being tight):
+eye centres = the means of points 36-41 and 42-47, nose = 30, mouth corners =
+48 and 54, the reference's own five points. No landmark falls back; the count
+of whole-image boxes is reported instead.
+
 ``landmarks='fixed'``: the fallback coordinates for every sample.
 """
 
@@ -52,6 +59,7 @@ import numpy as np
 from absl import logging
 
 from faceslueth_jax.data.records import FACE_VIEWS, WINDOW_VIEWS, MEData
+from faceslueth_jax.preprocess import landmarks
 
 # MTCNN's order: (x, y) of the left eye, right eye, nose, left and right mouth corner
 # in a 28x28 face: the reference's fallback (main_HTNet.py).
@@ -61,7 +69,7 @@ NUM_LANDMARKS = 5
 USED = (0, 1, 3, 4)  # the tiled patches: eyes and mouth corners; the nose (2) is not
 SIZE = 28       # the flow's side and the landmarks' coordinate frame
 HALF = 7        # patch half-side: 14x14 patches, centres clamped to HALF..SIZE - HALF
-METHODS = ("haar", "fixed")
+METHODS = ("haar", "landmarks68", "fixed")
 
 _CASCADES: dict = {}
 
@@ -131,9 +139,20 @@ def to_uint8(faces: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
 
 
-def find_landmarks(apex: np.ndarray | None, n: int, method: str = "haar"):
+def landmarks68(face: np.ndarray, detector: str = "dlib_hog") -> tuple[np.ndarray, bool]:
+    """((5, 2) float (x, y) in the pixel coordinates of ``face``, (S, S) uint8 grey, in
+    MTCNN's order, from the 68 points; whole: the whole image was the box)."""
+    points, whole = landmarks.landmarks68(face, detector, cropped=True)
+    eyes = landmarks.key_points(points)
+    return np.stack([eyes[0], eyes[1], points[landmarks.NOSE_TIP],
+                     points[landmarks.MOUTH_LEFT], points[landmarks.MOUTH_RIGHT]]), whole
+
+
+def find_landmarks(apex: np.ndarray | None, n: int, method: str = "haar",
+                   detector: str = "dlib_hog", whole: list | None = None):
     """(landmarks (n, 5, 2) float (x, y) in 28-pixel coordinates, fallback (n, 5)
-    bool: where the fallback coordinate was used)."""
+    bool: where the fallback coordinate was used). With 'landmarks68' the indices
+    of the samples whose whole image was the box are appended to ``whole``."""
     if method not in METHODS:
         raise ValueError(f"model.htnet.landmarks must be one of {METHODS}, got {method!r}")
     points = np.broadcast_to(FALLBACK, (n, NUM_LANDMARKS, 2)).copy()
@@ -145,7 +164,13 @@ def find_landmarks(apex: np.ndarray | None, n: int, method: str = "haar"):
                          "loaded sample; use landmarks='fixed' for data without one")
     faces = to_uint8(apex)
     for i, face in enumerate(faces):
-        found = detect_landmarks(face) * (SIZE / face.shape[0])
+        if method == "landmarks68":
+            found, whole_box = landmarks68(face, detector)
+            found = found * (SIZE / face.shape[0])
+            if whole_box and whole is not None:
+                whole.append(i)
+        else:
+            found = detect_landmarks(face) * (SIZE / face.shape[0])
         ok = ~np.isnan(found).any(axis=1)
         points[i, ok] = found[ok]
         fallback[i] = ~ok
@@ -200,8 +225,12 @@ def tile_with_stats(data: MEData, cfg) -> tuple[MEData, dict]:
     method = cfg.get("landmarks", "haar")
     transpose = bool(cfg.get("transpose_landmarks", True))
     flow = data.views["flow"]
-    points, fallback = find_landmarks(data.views.get("apex"), len(flow), method)
+    whole: list = []
+    points, fallback = find_landmarks(data.views.get("apex"), len(flow), method,
+                                      cfg.get("landmarks_detector", "dlib_hog"), whole)
     stats = spread(points, fallback)
+    if method == "landmarks68":
+        stats["whole_image_boxes"] = len(whole)
     logging.info("htnet landmarks (%s, transpose=%s): %d of %d samples used a fallback "
                  "coordinate (%d for all four patches); %s", method, transpose,
                  stats["samples_with_a_fallback"], stats["samples"], stats["samples_all_fallback"],
@@ -215,7 +244,8 @@ def tile_with_stats(data: MEData, cfg) -> tuple[MEData, dict]:
 def tile(data: MEData, cfg) -> MEData:
     """``data`` (after records.prepare) with views['flow'] the tiled four-patch image;
     the face views, which HTNet does not read, dropped. Options from
-    ``cfg`` (``model.htnet``): ``landmarks`` ('haar' or 'fixed') and
+    ``cfg`` (``model.htnet``): ``landmarks`` ('haar', 'landmarks68' or 'fixed'),
+    ``landmarks_detector`` (for 'landmarks68': 'dlib_hog', 'dlib_cnn' or 'haar') and
     ``transpose_landmarks`` (the reference's x/y swap, default True). The fallback
     count and the landmarks' spread are logged (``tile_with_stats`` returns them)."""
     return tile_with_stats(data, cfg)[0]

@@ -23,7 +23,7 @@ import numpy as np
 
 from faceslueth_jax.data import records
 from faceslueth_jax.models import registry
-from faceslueth_jax.preprocess import clip_flow, clip_record, face, frames
+from faceslueth_jax.preprocess import clip_flow, clip_record, face, frames, landmarks
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv")
 CROPS = ("auto",) + clip_record.CROPS
@@ -131,6 +131,10 @@ def model_inputs(clips: list[Clip], chain: dict, config, onset: int | None = Non
     record = dict(chain["record"])
     crop = record["crop"] if crop == "auto" else crop
     settings = clip_record.ChainSettings.of(dict(record, jitter_frames=0))
+    if landmarks.resolve(settings.face_detector, settings.face_align)[2]:
+        raise ClipInputError(f"the model's faces were made with face_detector="
+                             f"{settings.face_detector}, face_align={settings.face_align}, "
+                             f"which need dlib: {landmarks.INSTALL}")
     raw_settings = dataclasses.replace(settings, flow_norm="raw")
     found, facts = [], []
     for clip in clips:

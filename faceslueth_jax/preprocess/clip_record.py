@@ -5,9 +5,14 @@ A clip is read through ``read(n, color)``, which returns frame n as (H, W) grey
 or (H, W, 3) RGB uint8 (files on disk for a database, a decoded video for
 predict). For a clip onset..offset with an optional annotated apex:
 
-  1. face: one square box found on the onset frame (``face.detect_face``, margin
-     m), or the whole frame for clips already cropped to the face; the same box
-     crops every frame, resized to S x S (``ChainSettings.face_size``);
+  1. face: one framing found on the onset frame and applied to every frame,
+     resized to S x S (``ChainSettings.face_size``): with ``face_align='none'``
+     a square box with margin m from the face detector (``face_detector``:
+     OpenCV's Haar cascade, or dlib's HOG or CNN detector), or the whole frame
+     for clips already cropped to the face; with ``face_align='landmarks68'``
+     the similarity that puts the onset's 68-point eye centres on a template
+     (``landmarks``). Without dlib installed both fall back to the Haar box
+     (``landmarks.resolve``);
   2. apex: the annotated one, or spotted over onset..offset
      (``clip_flow.spot_apex``, method ``apex``);
   3. flow onset -> apex on the grey crops (TV-L1 or Farneback), strain, resized
@@ -28,7 +33,7 @@ from typing import Callable
 
 import numpy as np
 
-from faceslueth_jax.preprocess import clip_flow, face
+from faceslueth_jax.preprocess import clip_flow, face, landmarks
 
 CROPS = ("detect", "whole")
 
@@ -44,7 +49,8 @@ class ChainSettings:
     grey (flow is computed on grey either way); jitter_frames: K > 0 also stores
     the frame windows of a training-time temporal jitter (``jitter_windows``);
     clip_frames: T > 0 also stores T grey face frames at uniform positions over
-    onset..offset (``clip_frame_numbers``), FDP's input."""
+    onset..offset (``clip_frame_numbers``), FDP's input; face_detector: 'haar' |
+    'dlib_hog' | 'dlib_cnn'; face_align: 'none' | 'landmarks68' (step 1)."""
     face_size: int = 112
     flow_size: int = 112
     flow_method: str = "tvl1"
@@ -54,6 +60,8 @@ class ChainSettings:
     face_color: bool = False
     jitter_frames: int = 0
     clip_frames: int = 0
+    face_detector: str = "haar"
+    face_align: str = "none"
 
     @classmethod
     def of(cls, fields) -> "ChainSettings":
@@ -72,6 +80,7 @@ class ClipFaces:
     apex: np.ndarray   # (S, S) grey, for the flow
     apex_frame: int
     stored: dict       # record fields: onset, apex, windows, frames
+    whole_box: bool = False  # the whole frame was the face box (a cropped clip)
 
 
 FrameReader = Callable[[int, bool], np.ndarray]  # (frame number, color) -> uint8 frame
@@ -129,16 +138,41 @@ def clip_faces(read: FrameReader, onset: int, apex: int | None, offset: int,
     wanted = [onset, apex] if apex is not None else list(range(onset, offset + 1))
     check(wanted, f"frames {onset}..{offset}")
     first = read(onset, False)
-    box = face.whole_frame(first) if cropped else face.detect_face(first, s.margin)
-    grey = {n: face.crop(first if n == onset else read(n, False), box, s.face_size)
-            for n in wanted}
+    crop, whole = framing(first, s, cropped)
+    grey = {n: crop(first if n == onset else read(n, False), s.face_size) for n in wanted}
     if apex is None:
         apex = wanted[clip_flow.spot_apex(np.stack([grey[n] for n in wanted]), s.apex)]
     return ClipFaces(grey[onset], grey[apex], apex,
-                     _stored_faces(read, box, grey, onset, apex, offset, s, check))
+                     _stored_faces(read, crop, grey, onset, apex, offset, s, check), whole)
 
 
-def _stored_faces(read: FrameReader, box: face.FaceBox, grey: dict, onset: int, apex: int,
+Crop = Callable[[np.ndarray, int], np.ndarray]  # (frame, side) -> face crop
+
+
+def framing(first: np.ndarray, settings: ChainSettings, cropped: bool) -> tuple[Crop, bool]:
+    """(crop, whole) for a clip whose onset frame is ``first`` (grey uint8): step 1 of
+    the module docstring; ``whole``: the whole frame served as the face box. Raises
+    ``face.FaceNotFound`` (``landmarks.LandmarksNotFound``) on an uncropped frame
+    with no face."""
+    detector, align, _ = landmarks.resolve(settings.face_detector, settings.face_align)
+    if align == "landmarks68":
+        points, whole = landmarks.landmarks68(first, detector, cropped)
+        return landmarks.alignment(points, settings.margin).crop, whole
+    if cropped:
+        box = face.whole_frame(first)
+    elif detector == "haar":
+        box = face.detect_face(first, settings.margin)
+    else:
+        boxes = landmarks.detect_boxes(first, detector)
+        if not boxes:
+            h, w = first.shape
+            raise landmarks.LandmarksNotFound(f"no face ({detector}) in a {w}x{h} frame")
+        left, top, right, bottom = boxes[0]
+        box = face.square_box(left, top, right - left, bottom - top, settings.margin)
+    return (lambda frame, size: face.crop(frame, box, size)), cropped
+
+
+def _stored_faces(read: FrameReader, crop: Crop, grey: dict, onset: int, apex: int,
                   offset: int, s: ChainSettings, check: FrameCheck) -> dict:
     """The record's faces: onset, apex (S, S, C), C = 3 (RGB) with face_color else 1
     (grey); with jitter_frames K also onset_window, apex_window (K, S, S, C) and
@@ -151,9 +185,9 @@ def _stored_faces(read: FrameReader, box: face.FaceBox, grey: dict, onset: int, 
     numbers = clip_frame_numbers(onset, offset, s.clip_frames) if s.clip_frames else []
     check(numbers, f"the {s.clip_frames} clip frames over {onset}..{offset}")
     if s.face_color:
-        stored = {n: face.crop(read(n, True), box, s.face_size) for n in needed}
+        stored = {n: crop(read(n, True), s.face_size) for n in needed}
     else:
-        stored = {n: (grey[n] if n in grey else face.crop(read(n, False), box, s.face_size)
+        stored = {n: (grey[n] if n in grey else crop(read(n, False), s.face_size)
                       )[..., None] for n in needed}
     out = {"onset": stored[onset], "apex": stored[apex]}
     if windows:
@@ -162,7 +196,7 @@ def _stored_faces(read: FrameReader, box: face.FaceBox, grey: dict, onset: int, 
                    jitter_span=np.int32(windows[2]))
     if numbers:
         for n in set(numbers) - set(grey):
-            grey[n] = face.crop(read(n, False), box, s.face_size)
+            grey[n] = crop(read(n, False), s.face_size)
         out["frames"] = np.stack([grey[n] for n in numbers])[..., None]
     return out
 

@@ -1,4 +1,5 @@
-"""Face detection and cropping with OpenCV's bundled Haar cascade.
+"""Face detection and cropping with OpenCV's bundled Haar cascade (dlib's detectors
+and the 68-point alignment: ``landmarks``).
 
 One box per clip: the face is detected on the onset frame only and the same
 box crops every frame, so head position changes inside the clip stay in the
@@ -59,8 +60,13 @@ def detect_face(frame: np.ndarray, margin: float = 0.1, min_fraction: float = 0.
     if len(found) == 0:
         raise FaceNotFound(f"no face found in a {w}x{h} frame")
     x, y, fw, fh = max(found, key=lambda b: b[2] * b[3])
-    side = int(round((1 + 2 * margin) * max(fw, fh)))
-    cx, cy = x + fw / 2 - pad, y + fh / 2 - pad
+    return square_box(x - pad, y - pad, fw, fh, margin)
+
+
+def square_box(x: float, y: float, w: float, h: float, margin: float) -> FaceBox:
+    """The square box with margin around a detection (x, y, w, h) (module docstring)."""
+    side = int(round((1 + 2 * margin) * max(w, h)))
+    cx, cy = x + w / 2, y + h / 2
     return FaceBox(int(round(cx - side / 2)), int(round(cy - side / 2)), side)
 
 
