@@ -10,7 +10,10 @@ The first run converts the database into ~/tensorflow_datasets/casme2me. Not tim
 here: the database is licensed and not on this project's machines. Estimate for the
 compact preset on a 2-core CPU, scaled by folds x training samples x epochs from the
 composite's measured 22.9 min (68 folds, 436 training samples, 20 epochs): about 1.5
-min (22 folds, ~55 training samples, 30 epochs), plus the conversion. The builder is
+min (22 folds, ~55 training samples, 30 epochs), plus the conversion: measured on
+the fixture in its layout (4 clips, default 112 px sizes, TV-L1 compiled;
+``python bench/fixture_build_time.py``) 0.033 s a clip, so ~2 s for its 57 clips, plus TV-L1's
+compilation (about a minute) and reading its larger frames. The builder is
 tested on a fixture in CAS(ME)^2's layout (tests/test_mmew_casme2me.py).
 """
 

@@ -58,6 +58,9 @@ def test_config_builds_the_full_model():
     assert config.data.flow_norm == "none" and not config.train.augment
     assert (config.train.batch_size, config.train.epochs, config.train.optimizer.lr) == (256, 800, 5e-5)
     assert htnet_composite.get_config("cpu").train.epochs < 800
+    compact = htnet.from_config(htnet_composite.get_config("compact").model.htnet, 3)
+    assert (compact.dim, compact.heads, tuple(compact.block_repeats)) == (64, 2, (1, 1, 2))
+    assert htnet.param_count(compact) == 1_598_598  # 1.6 M against 139.6 M
     with pytest.raises(ValueError, match="preset"):
         htnet_composite.get_config("paper")
 
