@@ -37,13 +37,6 @@ from faceslueth_jax.preprocess import landmarks  # noqa: E402
 from tfds_builders.synthetic_me import synthetic_faces  # noqa: E402
 
 
-def four_points(points: np.ndarray) -> np.ndarray:
-    """Eye centres and mouth corners, (4, 2), from 68 points."""
-    eyes = landmarks.key_points(points)
-    return np.stack([eyes[0], eyes[1], points[landmarks.MOUTH_LEFT],
-                     points[landmarks.MOUTH_RIGHT]])
-
-
 def timed_detection(frames: list, detector: str) -> dict:
     """Faces found and ms per frame, for the detector alone and with the predictor."""
     found, detect_s, total_s = 0, 0.0, 0.0
@@ -95,7 +88,7 @@ def synthetic(count: int) -> dict:
                 continue
             truth = np.array([face.eye_center(-1), face.eye_center(1),
                               face.mouth_corner(-1), face.mouth_corner(1)])
-            errors.append(np.linalg.norm(four_points(points) - truth, axis=1))
+            errors.append(np.linalg.norm(landmarks.eyes_and_mouth(points) - truth, axis=1))
         errors = np.array(errors)
         out[detector] = {"faces": count, "found": len(errors),
                          "ms_per_frame": round(1e3 * (time.perf_counter() - start) / count, 2),

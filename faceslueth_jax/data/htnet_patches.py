@@ -143,9 +143,7 @@ def landmarks68(face: np.ndarray, detector: str = "dlib_hog") -> tuple[np.ndarra
     """((5, 2) float (x, y) in the pixel coordinates of ``face``, (S, S) uint8 grey, in
     MTCNN's order, from the 68 points; whole: the whole image was the box)."""
     points, whole = landmarks.landmarks68(face, detector, cropped=True)
-    eyes = landmarks.key_points(points)
-    return np.stack([eyes[0], eyes[1], points[landmarks.NOSE_TIP],
-                     points[landmarks.MOUTH_LEFT], points[landmarks.MOUTH_RIGHT]]), whole
+    return np.insert(landmarks.eyes_and_mouth(points), 2, points[landmarks.NOSE_TIP], axis=0), whole
 
 
 def find_landmarks(apex: np.ndarray | None, n: int, method: str = "haar",

@@ -146,6 +146,11 @@ def key_points(points: np.ndarray) -> np.ndarray:
     return np.stack([points[LEFT_EYE].mean(0), points[RIGHT_EYE].mean(0)])
 
 
+def eyes_and_mouth(points: np.ndarray) -> np.ndarray:
+    """(4, 2): the two eye centres (``key_points``), then the mouth corners 48 and 54."""
+    return np.concatenate([key_points(points), points[[MOUTH_LEFT, MOUTH_RIGHT]]])
+
+
 def similarity(source: np.ndarray, target: np.ndarray) -> np.ndarray:
     """The (2, 3) matrix of the least-squares similarity source -> target ((n, 2) each)."""
     p = source[:, 0] + 1j * source[:, 1]
