@@ -14,6 +14,7 @@ from faceslueth_jax.data import htnet_patches as hp
 from faceslueth_jax.preprocess import clip_record, landmarks
 from tests import database_fixtures as fx
 from tests.test_database_builders import build, by_id
+from tfds_builders import registry
 from tfds_builders.casme2 import Casme2
 from tfds_builders.synthetic_me import synthetic_faces
 
@@ -149,3 +150,15 @@ def test_htnet_patches_from_68_points_need_no_fallback():
     assert not fallback.any() and whole == []
     errors = np.linalg.norm(points[:, list(hp.USED)] - np.stack(want), axis=-1)
     assert np.median(errors) <= 1.0, errors
+
+
+@pytest.mark.parametrize("dlib_installed", [True, False])
+def test_a_model_records_the_face_chain_that_ran(monkeypatch, dlib_installed):
+    """The chain a model folder keeps for predict: the aligned chain, or Haar with a note."""
+    if not dlib_installed:
+        hide_dlib(monkeypatch)
+    chain = registry.clip_chain("casme2", build={"face_detector": "dlib_hog",
+                                                 "face_align": "landmarks68"})
+    used = (chain["face_detector"], chain["face_align"])
+    assert used == (("dlib_hog", "landmarks68") if dlib_installed else ("haar", "none"))
+    assert bool(chain["note"]) != dlib_installed
