@@ -22,8 +22,8 @@ and prints the table and the comparisons (README.md, "Does SOA help?").
 
 Measured on a 2-core CPU (AMD EPYC, jax 0.10.2), 3 seeds: LODO motion 84 s, motion_soa
 113 s, fpf 102 s, full 145 s (the whole LODO grid 7.4 minutes). LOSO, 3 seeds, on 2 cores
-shared with another training run: motion 50.4 min. The full cell is about 3 x the 22.9
-minutes of configs/loso_composite.py alone.
+shared with other runs: motion 50.4 min, motion_soa 69.6 min, fpf 69.2 min, full 57.6 min
+(alone about 3 x the 22.9 minutes of configs/loso_composite.py).
 """
 
 from configs.common import base_config
