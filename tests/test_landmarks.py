@@ -34,12 +34,6 @@ def synthetic_face(seed: int, size: int = 128):
     return face, np.clip(np.rint(synthetic_faces.render(face)), 0, 255).astype(np.uint8)
 
 
-def truth(face, shift: float = 0.0) -> np.ndarray:
-    """(4, 2): the image-left eye centre, the other eye, the left and right mouth corners."""
-    return np.array([face.eye_center(-1), face.eye_center(1),
-                     face.mouth_corner(-1), face.mouth_corner(1)]) + shift
-
-
 def test_landmarks_on_synthetic_faces_within_1p5_px_median():
     """128 px faces: every face is found; median error of the eyes and mouth corners
     <= 1.5 px (measured 1.13), eyes within 3 px on at least 10 of 12 faces."""
@@ -48,7 +42,7 @@ def test_landmarks_on_synthetic_faces_within_1p5_px_median():
         face, frame = synthetic_face(seed)
         points, whole = landmarks.landmarks68(frame, "dlib_hog")
         assert not whole and points.shape == (68, 2)
-        errors.append(np.linalg.norm(landmarks.eyes_and_mouth(points) - truth(face), axis=1))
+        errors.append(np.linalg.norm(landmarks.eyes_and_mouth(points) - face.eyes_and_mouth(), axis=1))
     errors = np.array(errors)
     assert np.median(errors) <= 1.5, errors
     assert (errors[:, :2].max(1) <= 3.0).sum() >= 10, errors
@@ -66,7 +60,7 @@ def test_alignment_undoes_a_rotation_and_scaling_within_1p5_px():
         moved_by = cv2.getRotationMatrix2D((104.0, 104.0), 15.0, 1.3)
         moved_by[:, 2] += (10.0, -6.0)
         moved = cv2.warpAffine(big, moved_by, (260, 260), borderMode=cv2.BORDER_REPLICATE)
-        spots = truth(face, 40.0)
+        spots = face.eyes_and_mouth() + 40.0
         a0 = landmarks.alignment(landmarks.landmarks68(big, "dlib_hog")[0], margin=0.1)
         a1 = landmarks.alignment(landmarks.landmarks68(moved, "dlib_hog")[0], margin=0.1)
         q0 = landmarks.transform(a0.matrix, spots) * 64 / a0.side
@@ -143,7 +137,7 @@ def test_htnet_patches_from_68_points_need_no_fallback():
     for seed in range(4):
         face, frame = synthetic_face(seed)
         faces.append(frame)
-        want.append(truth(face) * 28 / 128)
+        want.append(face.eyes_and_mouth() * 28 / 128)
     apex = np.stack(faces)[..., None].astype(np.float32)
     whole: list = []
     points, fallback = hp.find_landmarks(apex, 4, "landmarks68", "dlib_hog", whole)

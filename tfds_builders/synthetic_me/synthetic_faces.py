@@ -135,6 +135,12 @@ class Face:
     def eye_center(self, side: int) -> tuple[float, float]:
         return self.center[0] + side * self.eye_dx, self.eye_y
 
+    def eyes_and_mouth(self) -> np.ndarray:
+        """(4, 2) (x, y): the image-left eye centre, the other eye, the left and right
+        mouth corners (the order of ``preprocess.landmarks.eyes_and_mouth``)."""
+        return np.array([self.eye_center(-1), self.eye_center(1),
+                         self.mouth_corner(-1), self.mouth_corner(1)])
+
 
 @dataclasses.dataclass(eq=False)
 class Clip:
