@@ -98,6 +98,14 @@ def base_config(name: str, preset: str = "compact") -> ml_collections.ConfigDict
     # batch full); 'short': n mod B samples, as PyTorch's DataLoader (fold_step.batch_weights)
     c.train.last_batch = "fill"
     c.train.scan_unroll = 0      # 0: a rolled scan; unrolled on CPU when the program has convolutions
+    # Arithmetic (docs/accelerators.md): f32 matmuls and convolutions at 'highest' precision
+    # (full f32 on every backend; the parity and resume tolerances hold) or 'default' (the
+    # backend's fast path: one bf16 pass on TPU, TF32 on recent GPUs, no change on CPU);
+    # compute_dtype 'bfloat16' computes the model in bf16 with f32 parameters; device_views
+    # 'bfloat16' keeps the data set on device in half the bytes (f32 in the step).
+    c.train.precision = "highest"
+    c.train.compute_dtype = "float32"
+    c.train.device_views = "float32"
     c.train.optimizer = ml_collections.ConfigDict(dict(
         lr=8e-4, weight_decay=0.6, theta_lr=5e-3, theta_weight_decay=0.2,
         gamma=0.987, decay_epochs=50, eps=1e-8))
@@ -110,6 +118,13 @@ def base_config(name: str, preset: str = "compact") -> ml_collections.ConfigDict
     # the compiled program), one per device on CPU unless device_memory_bytes is set.
     c.max_folds_per_chunk = 0
     c.device_memory_bytes = 0  # 0: the device's own limit
+    # How folds per program and convolutions are chosen (faceslueth_jax/train/sweep.py):
+    # 'auto' times one epoch of each candidate on GPUs/TPUs at hand and keeps the rule
+    # on CPU; 'measure' also on CPU; 'rule' never times. conv_formulation '' = choose,
+    # else 'xla' (lax convolutions) or 'matmul' (shifted copies x one matmul) for every
+    # model convolution left at impl='auto'.
+    c.layout = "auto"
+    c.conv_formulation = ""
     # Interruption: orbax checkpoints in <workdir>/checkpoints; rerunning the same
     # command with the same --workdir resumes from the newest readable one.
     # A save every 5 epochs and at each chunk's end, at most one a minute (and the last).

@@ -8,8 +8,12 @@ import pathlib
 import shutil
 import tempfile
 
-import jax
-import pytest
+# the tests run on the CPU; where libtpu is installed (CI, for the TPU compile test),
+# plain jax would otherwise probe for a TPU and hold libtpu's lock file
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+
+import jax  # noqa: E402
+import pytest  # noqa: E402
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 SHARED = pathlib.Path(os.environ.get("FACESLUETH_SHARED", REPO.parent / "shared"))

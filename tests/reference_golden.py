@@ -65,6 +65,19 @@ def inputs(seed: int = SEED):
     return onset, apex, au
 
 
+def converted():
+    """(the converted model, its variables, the golden batch as NHWC views, the golden
+    file's arrays): the paper preset built from the reference's weights, ready to run."""
+    from faceslueth_jax.reference import convert
+    golden = np.load(GOLDEN)
+    variables, model_config, num_classes = convert.convert_state_dict(
+        state_dict(json.loads(str(golden["layout"]))))
+    onset, apex, au = inputs()
+    nhwc = lambda x: np.transpose(x, (0, 2, 3, 1))  # noqa: E731
+    views = {"onset": nhwc(onset), "apex": nhwc(apex), "au": au}
+    return convert.build(model_config, num_classes), variables, views, golden
+
+
 def main() -> None:
     from faceslueth_jax.reference import checkout as reference_checkout
 

@@ -180,11 +180,13 @@ def test_a_model_folder_of_another_version_is_refused(loso_run, tmp_path):
         faceslueth_jax.restore(copy)
     meta["format_version"] = model_folder.FORMAT_VERSION
     (copy / "model.json").write_text(json.dumps(meta))
-    (copy / model_folder.VARIABLES).write_bytes(b"\x93truncated")
-    with pytest.raises(model_folder.ModelFolderError, match="variables.msgpack"):
+    member = copy / model_folder.MEMBERS / "00001.msgpack"
+    member.unlink()  # a hard link into the run's final_variables: replace, never write through
+    member.write_bytes(b"\x93truncated")
+    with pytest.raises(model_folder.ModelFolderError, match="00001.msgpack: cannot be read"):
         faceslueth_jax.restore(copy)
-    (copy / model_folder.VARIABLES).unlink()
-    with pytest.raises(model_folder.ModelFolderError, match="variables.msgpack is missing"):
+    member.unlink()
+    with pytest.raises(model_folder.ModelFolderError, match="00001.msgpack is missing"):
         faceslueth_jax.restore(copy)
 
 

@@ -5,18 +5,21 @@
                config, the chain that makes a clip into the model's inputs
                (``tfds_builders.registry.clip_chain`` plus the config's input
                sizes and normalisations), the inputs' shapes, the training data
-  variables.msgpack   {"params", "batch_stats"}, every leaf (M, ...): one slice per
-               member (``flax.serialization``; not an orbax checkpoint: orbax saves
-               collectively over all processes and in the background, while a model
-               folder is one file set written by process 0 at the end of a run)
+  members/<m>.msgpack  member m's {"params", "batch_stats"} (``flax.serialization``),
+               one file per member, linked from the run's ``final_variables/`` (so
+               writing the folder holds no weights in memory; not an orbax checkpoint:
+               orbax saves collectively over all processes and in the background,
+               while a model folder is a file set written by process 0)
 
 Members: a run with ``protocol.name='all'`` trains one model per seed on every
 sample; a LOSO or LODO run's members are its fold models (every seed's), and a
 prediction is their ensemble: p(x) = (1/M) sum_m softmax(f_m(x)).
 
 The folder is written into a temporary sibling and renamed, so it is whole or
-absent. ``restore`` refuses a folder of another format version or with a missing
-file, naming it (``ModelFolderError``).
+absent. ``restore`` reads this format and the one before it (all members in one
+``variables.msgpack``), and refuses others or a missing file, naming it
+(``ModelFolderError``). ``TrainedModel`` runs its members in groups that fit a
+device (``members_per_group``), not all of them in one vmapped program.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import os
 import pathlib
 import shutil
 import tempfile
@@ -40,9 +44,12 @@ from faceslueth_jax.models import registry
 from tfds_builders import registry as builders
 
 FORMAT = "faceslueth-jax model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 MODEL_JSON = "model.json"
-VARIABLES = "variables.msgpack"
+VARIABLES = "variables.msgpack"  # format 1: every member's variables stacked in one file
+MEMBERS = "members"              # format 2: one file per member
+CPU_GROUP_BYTES = 2 << 30        # weights of the members one CPU program runs at once
 
 
 class ModelFolderError(ValueError):
@@ -61,10 +68,10 @@ def chain_of(config) -> dict:
 
 
 def write(directory, config, data, folds, history, seeds) -> pathlib.Path:
-    """The model folder of a finished run (``history.final`` holds every instance's
-    variables; instance s * F + f is seed s's fold f)."""
+    """The model folder of a finished run (``history.final``: the files of every
+    instance's variables; instance s * F + f is seed s's fold f)."""
     if history.final is None:
-        raise ValueError("the run kept no final variables (FoldTrainer(keep_final=True))")
+        raise ValueError("the run kept no final variables (FoldTrainer(final_dir=...))")
     directory = pathlib.Path(directory)
     kind = "single" if config.protocol.name == "all" else "fold_ensemble"
     members = [{"fold": name, "seed": int(seed)} for seed in seeds for name in folds.names]
@@ -93,8 +100,9 @@ def write(directory, config, data, folds, history, seeds) -> pathlib.Path:
     directory.parent.mkdir(parents=True, exist_ok=True)
     staging = pathlib.Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
     try:
-        (staging / VARIABLES).write_bytes(flax.serialization.msgpack_serialize(
-            jax.tree.map(np.asarray, history.final)))
+        (staging / MEMBERS).mkdir()
+        for m in range(len(members)):
+            _link_or_copy(history.final.path(m), staging / MEMBERS / f"{m:05d}.msgpack")
         (staging / MODEL_JSON).write_text(json.dumps(meta, indent=2) + "\n")
         if directory.exists():
             shutil.rmtree(directory)
@@ -103,6 +111,14 @@ def write(directory, config, data, folds, history, seeds) -> pathlib.Path:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return directory
+
+
+def _link_or_copy(source: pathlib.Path, target: pathlib.Path) -> None:
+    """A hard link (no bytes copied) where the file system allows, else a copy."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
 
 
 @dataclasses.dataclass
@@ -125,10 +141,29 @@ class TrainedModel:
     def __post_init__(self):
         self._apply = jax.jit(functools.partial(_member_logits, self.module), static_argnums=2)
 
+    @property
+    def members_per_group(self) -> int:
+        """Members one program runs at once: their weights within a tenth of the
+        device's memory budget (CPU: CPU_GROUP_BYTES), at least one."""
+        from faceslueth_jax.train import memory
+        member = sum(a.nbytes // a.shape[0] for a in jax.tree.leaves(self.variables))
+        budget = memory.device_budget()
+        budget = budget // 10 if budget else CPU_GROUP_BYTES
+        return int(max(1, min(self.num_members, budget // max(member, 1))))
+
     def member_logits(self, views: dict, capture_attention: bool = False):
         """(M, B, K) logits of every member; with ``capture_attention`` also the SOA
-        stages' attention maps (name -> (M, B, H, W, C)) the model sows."""
-        return self._apply(self.variables, views, capture_attention)
+        stages' attention maps (name -> (M, B, H, W, C)) the model sows. Members run
+        ``members_per_group`` at a time (the last group padded to the same size, so
+        one program serves every group)."""
+        size, count = self.members_per_group, self.num_members
+        parts = []
+        for start in range(0, count, size):
+            index = np.minimum(np.arange(start, start + size), count - 1)
+            group = jax.tree.map(lambda a: a[index], self.variables)
+            out = self._apply(group, views, capture_attention)
+            parts.append(jax.tree.map(lambda a: np.asarray(a)[: min(size, count - start)], out))
+        return jax.tree.map(lambda *a: np.concatenate(a), *parts)
 
     def probabilities(self, views: dict) -> np.ndarray:
         """(B, K) p(x) = mean over members of softmax(logits)."""
@@ -175,29 +210,38 @@ def restore(directory) -> TrainedModel:
         meta = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise ModelFolderError(f"{path} is not valid JSON ({e})") from None
-    if meta.get("format") != FORMAT or meta.get("format_version") != FORMAT_VERSION:
+    if meta.get("format") != FORMAT or meta.get("format_version") not in READABLE_VERSIONS:
         raise ModelFolderError(
             f"{path}: format {meta.get('format')!r} version {meta.get('format_version')!r}; "
-            f"this faceslueth-jax ({faceslueth_jax.__version__}) reads {FORMAT!r} version "
-            f"{FORMAT_VERSION}")
-    weights = directory / VARIABLES
-    if not weights.is_file():
-        raise ModelFolderError(f"{weights} is missing: the model's weights")
+            f"this faceslueth-jax ({faceslueth_jax.__version__}) reads {FORMAT!r} versions "
+            f"{READABLE_VERSIONS}")
+    members = len(meta["members"])
+    if meta["format_version"] == 1:
+        files = [directory / VARIABLES]
+    else:
+        files = [directory / MEMBERS / f"{m:05d}.msgpack" for m in range(members)]
+    for weights in files:
+        if not weights.is_file():
+            raise ModelFolderError(f"{weights} is missing: the model's weights")
     config = ml_collections.ConfigDict(meta["config"])
     module = registry.from_config(config.model, len(meta["class_names"]))
     example = {k: jnp.zeros([1] + shape, jnp.float32) for k, shape in meta["input_shapes"].items()}
     shapes = jax.eval_shape(lambda: module.init(jax.random.PRNGKey(0), example, train=False))
-    members = len(meta["members"])
     kept = {"params": shapes["params"],
             **({"batch_stats": shapes["batch_stats"]} if shapes.get("batch_stats") else {})}
-    expected = jax.tree.map(lambda a: (members,) + tuple(a.shape), kept)
-    try:
-        variables = flax.serialization.msgpack_restore(weights.read_bytes())
-        found = jax.tree.map(lambda a: tuple(np.shape(a)), variables)
-    except Exception as e:  # msgpack raises several kinds for a damaged file
-        raise ModelFolderError(f"{weights}: cannot be read ({type(e).__name__}: "
-                               f"{str(e).splitlines()[0][:200] if str(e) else ''})") from None
-    if found != expected:
-        raise ModelFolderError(f"{weights}: its arrays are not those of this model "
-                               f"({meta.get('model')}, {members} member(s))")
+    lead = (members,) if len(files) == 1 and meta["format_version"] == 1 else ()
+    expected = jax.tree.map(lambda a: lead + tuple(a.shape), kept)
+    parts = []
+    for weights in files:
+        try:
+            variables = flax.serialization.msgpack_restore(weights.read_bytes())
+            found = jax.tree.map(lambda a: tuple(np.shape(a)), variables)
+        except Exception as e:  # msgpack raises several kinds for a damaged file
+            raise ModelFolderError(f"{weights}: cannot be read ({type(e).__name__}: "
+                                   f"{str(e).splitlines()[0][:200] if str(e) else ''})") from None
+        if found != expected:
+            raise ModelFolderError(f"{weights}: its arrays are not those of this model "
+                                   f"({meta.get('model')}, {members} member(s))")
+        parts.append(variables)
+    variables = parts[0] if lead else jax.tree.map(lambda *a: np.stack(a), *parts)
     return TrainedModel(module, variables, meta, config)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 from typing import Callable
 
 import flax.linen as nn
@@ -146,10 +148,31 @@ class FlatDense(nn.Dense):
 
 
 CONV_IMPLS = ("auto", "xla", "matmul")
+# What 'auto' means while a program is traced for a mesh: set by the trainer
+# (``conv_formulation``) to the formulation it chose for the mesh's devices.
+_FORMULATION: contextvars.ContextVar = contextvars.ContextVar("conv_formulation", default="")
+
+
+@contextlib.contextmanager
+def conv_formulation(impl: str):
+    """While the block traces a model, a layer's ``impl='auto'`` means ``impl``."""
+    if impl not in CONV_IMPLS[1:]:
+        raise ValueError(f"conv formulation must be one of {CONV_IMPLS[1:]}, got {impl!r}")
+    token = _FORMULATION.set(impl)
+    try:
+        yield
+    finally:
+        _FORMULATION.reset(token)
+
+
+def platform_conv_impl(platform: str) -> str:
+    """The rule without a measurement: 'matmul' on CPU, 'xla' elsewhere."""
+    return "matmul" if platform == "cpu" else "xla"
 
 
 def resolve_conv_impl(impl: str) -> str:
-    """'auto' -> 'matmul' on CPU, 'xla' elsewhere; 'xla' and 'matmul' as given.
+    """'auto' -> the trainer's ``conv_formulation`` while it traces, else 'matmul' on
+    CPU and 'xla' elsewhere (``platform_conv_impl``); 'xla' and 'matmul' as given.
 
     On XLA:CPU (jax 0.10.2, 2 cores) a train step of the compact FaceSleuth-R inside
     the epoch's rolled ``lax.scan`` takes 0.06 s with matmuls and 0.22 s with lax
@@ -158,7 +181,7 @@ def resolve_conv_impl(impl: str) -> str:
     if impl not in CONV_IMPLS:
         raise ValueError(f"conv impl must be one of {CONV_IMPLS}, got {impl!r}")
     if impl == "auto":
-        return "matmul" if jax.default_backend() == "cpu" else "xla"
+        return _FORMULATION.get() or platform_conv_impl(jax.default_backend())
     return impl
 
 

@@ -122,6 +122,19 @@ def relative_position_index(window_size: int) -> np.ndarray:
     return (rel[0] * (2 * w - 1) + rel[1]).astype(np.int32)
 
 
+def relative_position_bias(table, window_size: int):
+    """(heads, N, N) bias B[:, i, j] = table[idx(i, j)], as one product with a constant
+    one-hot matrix O (N*N, (2w-1)^2): B = O @ table. A gather would do the same
+    forward, but its gradient is a scatter-add, whose float sums run in no fixed order
+    on GPU; O^T @ dB is an ordinary (deterministic) product. 'highest' precision keeps
+    the selection exact under any matmul precision."""
+    n = window_size * window_size
+    onehot = np.eye(table.shape[0], dtype=np.float32)[relative_position_index(window_size)
+                                                       .reshape(-1)]
+    bias = jnp.matmul(onehot, table, precision=jax.lax.Precision.HIGHEST)
+    return bias.reshape(n, n, -1).transpose(2, 0, 1)
+
+
 def compute_attention_mask(H: int, W: int, window_size: int, shift_size: int,
                            pad_h: int = 0, pad_w: int = 0) -> Optional[np.ndarray]:
     """Additive attention mask (nW, N, N) for a (possibly shifted, padded) map.
@@ -221,8 +234,7 @@ class WindowAttention(nn.Module):
 
         table = self.param("relative_position_bias_table", trunc_normal_init,
                            ((2 * w - 1) ** 2, h), jnp.float32)
-        idx = relative_position_index(w).reshape(-1)
-        bias = jnp.take(table, idx, axis=0).reshape(N, N, h).transpose(2, 0, 1)  # (h, N, N)
+        bias = relative_position_bias(table, w)  # (h, N, N)
 
         # (3, Bw, h, N, hd): batch dimensions leading, so both products are plain
         # batched matrix products (no transposes inside the dot on CPU)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Callable
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
@@ -44,8 +45,10 @@ class ChunkData:
     ``view_row``: (N,) row of each sample in ``views`` (-1: not loaded on this host).
     """
 
-    def __init__(self, mesh: Mesh, views: dict, labels: np.ndarray, view_row: np.ndarray):
+    def __init__(self, mesh: Mesh, views: dict, labels: np.ndarray, view_row: np.ndarray,
+                 dtype="float32"):
         self.mesh = mesh
+        self.dtype = np.dtype(jnp.dtype(dtype))  # of the views on device (f32 in the step)
         self.groups = mesh.shape[FOLD]
         self.sharding = NamedSharding(mesh, P(FOLD))
         self.labels = np.asarray(labels, np.int32)
@@ -90,7 +93,7 @@ class ChunkData:
                 rows_of = self.view_row[samples[g]]
                 if (rows_of < 0).any():
                     raise RuntimeError(f"device group {g} needs samples this host did not load")
-                block = np.zeros((rows,) + self.views[name].shape[1:], np.float32)
+                block = np.zeros((rows,) + self.views[name].shape[1:], self.dtype)
                 block[:len(rows_of)] = self.views[name][rows_of]
                 return block
             return build

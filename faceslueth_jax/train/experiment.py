@@ -8,6 +8,7 @@ per-model branch.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging as std_logging
 import pathlib
 import time
@@ -23,10 +24,15 @@ from faceslueth_jax.inference import model_folder, pictures
 from faceslueth_jax.models import logistic_regression, registry
 from faceslueth_jax.stopwatch import Stopwatch
 from faceslueth_jax.train import checkpoints as checkpoints_lib
-from faceslueth_jax.train import fold_step, fold_trainer, placement, protocols
+from faceslueth_jax.train import fold_step, protocols
+from faceslueth_jax.train import sweep as sweep_lib
 from faceslueth_jax.train.progress import Progress
 from tfds_builders import registry as builders
 
+PRECISIONS = ("highest", "default")
+DTYPES = ("float32", "bfloat16")
+LAYOUT_FILE = "layout.json"
+FINAL_DIR = "final_variables"  # every fold model's variables, one file each (model folder)  # the folds per program and convolutions a run chose
 BASELINE_FLOW_SIZE = 28  # the logistic regression always sees 28x28 flow
 
 # Config fields that do not change a sweep's numbers: a checkpoint stays valid across
@@ -64,7 +70,12 @@ def check_config(config) -> None:
                "train.last_batch": (config.train.get("last_batch", "fill"),
                                     fold_step.LAST_BATCH),
                "baseline.tuning": (config.baseline.get("tuning", "inner_cv"),
-                                   BASELINE_TUNINGS)}
+                                   BASELINE_TUNINGS),
+               "train.precision": (config.train.get("precision", "highest"), PRECISIONS),
+               "train.compute_dtype": (config.train.get("compute_dtype", "float32"), DTYPES),
+               "train.device_views": (config.train.get("device_views", "float32"), DTYPES),
+               "layout": (config.get("layout", "auto"), sweep_lib.LAYOUTS),
+               "conv_formulation": (config.get("conv_formulation", ""), ("", "xla", "matmul"))}
     try:
         for field, (value, allowed) in choices.items():
             if value not in allowed:
@@ -128,21 +139,14 @@ def _run(config, workdir: pathlib.Path, data_sets: list, started: float, main: b
     several = jax.process_count() > 1
     with watch("data"):
         data = prepared_data(config, records.read_builders(data_sets, keep=[] if several else None))
-    folds = protocols.make_folds(config.protocol.name, data.dataset, data.subject,
-                                 config.protocol.get("train", ()), config.protocol.get("test", ()))
+    layout_file = workdir / LAYOUT_FILE  # a resumed run keeps the layout it started with
+    chosen = json.loads(layout_file.read_text()) if layout_file.is_file() else None
+    sweep = sweep_lib.build(config, data, chosen=chosen, final_dir=workdir / FINAL_DIR)
+    if main and chosen is None:
+        atomic_files.write_json(layout_file, sweep_lib.chosen_layout(sweep.plan))
+    folds, seeds, instances, trainer, plan = (sweep.folds, sweep.seeds, sweep.instances,
+                                              sweep.trainer, sweep.plan)
     _log_data(config, data, folds)
-
-    # S seeds of every fold: the fold table tiled S times, one model per (seed, fold)
-    seeds = tuple(config.seed + s for s in range(config.protocol.get("seeds", 1)))
-    instances = protocols.tile(folds, len(seeds))
-
-    mesh = placement.make_mesh(instances.num_folds, config.train.batch_size, **config.mesh)
-    trainer = fold_trainer.FoldTrainer(
-        registry.from_config(config.model, len(data.class_names)), config.train, data.views, data.label,
-        mesh, records.u_mirror_offset(config.data.flow_norm), data.view_row,
-        probes=registry.probes(config.model), slow_params=registry.slow_params(config.model),
-        keep_final=config.get("model_folder", True))
-    plan = trainer.plan(instances, config.max_folds_per_chunk, config.device_memory_bytes)
     if several:
         with watch("data"):
             data = prepared_data(config, records.read_builders(
@@ -216,7 +220,8 @@ def _fingerprint(config, plan, folds) -> str:
             node = node.get(key, {})
         node.pop(leaf, None)
     decided_by = {k: plan.facts[k] for k in ("fold_groups", "data_parallel", "folds_per_chunk",
-                                              "num_chunks", "steps_per_epoch")}
+                                              "num_chunks", "steps_per_epoch",
+                                              "conv_formulation")}
     return checkpoints_lib.fingerprint(numbers, decided_by, folds.names, folds.train_idx,
                                        folds.test_idx)
 

@@ -103,18 +103,37 @@ def eval_params(state: FoldState):
     return state.ema["params"] if state.ema else state.params
 
 
+def cast_floats(tree, dtype):
+    """Every floating leaf of ``tree`` as ``dtype`` (others unchanged)."""
+    return jax.tree.map(lambda a: a.astype(dtype) if jnp.issubdtype(a.dtype, jnp.floating)
+                        else a, tree)
+
+
+def apply_in(model, variables, views, dtype, **kwargs):
+    """``model.apply`` computed in ``dtype`` ('float32': as is; 'bfloat16': parameters,
+    statistics and views cast to bf16 for the computation while the parameters
+    themselves stay float32, the gradient reaching them through the casts); what it
+    returns (logits, mutated collections) as float32."""
+    if jnp.dtype(dtype) == jnp.float32:
+        return model.apply(variables, views, **kwargs)
+    out = model.apply(cast_floats(variables, dtype), cast_floats(views, dtype), **kwargs)
+    return cast_floats(out, jnp.float32)
+
+
 def weighted_loss(model, params, batch_stats, views, labels, weight, total_weight,
-                  dropout_key, offset, batch_size: int, label_smoothing: float = 0.0):
+                  dropout_key, offset, batch_size: int, label_smoothing: float = 0.0,
+                  compute_dtype: str = "float32"):
     """(loss, new batch_stats): this device's share of the batch's weighted mean loss.
     ``labels``: (B,) class indices or (B, K) target probabilities (mixup).
-    ``offset``: index of this device's first sample in the batch of ``batch_size``."""
+    ``offset``: index of this device's first sample in the batch of ``batch_size``.
+    ``compute_dtype``: see ``apply_in``."""
     real = weight > 0
     views = {k: jnp.where(real.reshape((-1,) + (1,) * (v.ndim - 1)), v, jnp.zeros_like(v))
              for k, v in views.items()}  # fillers: zeros, so nothing of theirs is NaN
     with batch_context.within(real, offset, batch_size):
-        logits, updates = model.apply(
-            {"params": params, "batch_stats": batch_stats}, views, train=True,
-            mutable=["batch_stats", AUX_LOSSES], rngs={"dropout": dropout_key})
+        logits, updates = apply_in(
+            model, {"params": params, "batch_stats": batch_stats}, views, compute_dtype,
+            train=True, mutable=["batch_stats", AUX_LOSSES], rngs={"dropout": dropout_key})
     if labels.ndim == 2 or label_smoothing:  # (B, K) soft targets (mixup) or smoothing
         targets = labels if labels.ndim == 2 else jax.nn.one_hot(labels, logits.shape[-1])
         if label_smoothing:
@@ -160,14 +179,15 @@ def mixup(keys, views: dict, labels, real, num_classes: int, alpha: float):
 
 def train_step(model, optimizer, state: FoldState, views: dict, labels, weight, dropout_key,
                offset=0, batch_size: int | None = None, label_smoothing: float = 0.0,
-               ema_decay: float = 0.0) -> tuple[FoldState, jax.Array, jax.Array]:
+               ema_decay: float = 0.0, compute_dtype: str = "float32"
+               ) -> tuple[FoldState, jax.Array, jax.Array]:
     """One optimiser step on a weighted batch (this device's share of it under the
     mesh axis ``data``, starting at sample ``offset`` of ``batch_size``; default the
     whole batch): (new state, the batch's loss or NaN, its total weight)."""
     total_weight = jax.lax.psum(weight.sum(), DATA)
     (loss, batch_stats), grads = jax.value_and_grad(weighted_loss, argnums=1, has_aux=True)(
         model, state.params, state.batch_stats, views, labels, weight, total_weight, dropout_key,
-        offset, batch_size or weight.shape[0], label_smoothing)
+        offset, batch_size or weight.shape[0], label_smoothing, compute_dtype)
     loss, grads = jax.lax.psum((loss, grads), DATA)
     updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
@@ -236,7 +256,7 @@ def train_epoch(model, optimizer, train_cfg, state: FoldState, spec: FoldSpec, d
         idx = spec.train_idx[order[positions % spec.num_train]]
         if class_weight is not None:
             weight = weight * class_weight[data_labels[idx]]
-        views = {k: v[idx] for k, v in data_views.items()}
+        views = gather(data_views, idx)
         augment_key, dropout_key = jax.random.split(jax.random.fold_in(step_key, s))
         keys = jax.random.split(augment_key, batch_size)  # one per sample of the batch
         keys = jax.lax.dynamic_slice_in_dim(keys, shard * local, local)
@@ -247,7 +267,8 @@ def train_epoch(model, optimizer, train_cfg, state: FoldState, spec: FoldSpec, d
             views, labels = mixup(keys, views, labels, weight > 0, num_classes, alpha)
         state, loss, total_weight = train_step(
             model, optimizer, state, views, labels, weight, dropout_key, shard * local,
-            batch_size, train_cfg.get("label_smoothing", 0.0), train_cfg.get("ema_decay", 0.0))
+            batch_size, train_cfg.get("label_smoothing", 0.0), train_cfg.get("ema_decay", 0.0),
+            train_cfg.get("compute_dtype", "float32"))
         return state, (loss, total_weight)
 
     state, (losses, counts) = jax.lax.scan(step, state, jnp.arange(steps), unroll=unroll)
@@ -255,9 +276,16 @@ def train_epoch(model, optimizer, train_cfg, state: FoldState, spec: FoldSpec, d
     return state, jnp.where(state.diverged, jnp.nan, mean_loss)
 
 
+def gather(views: dict, rows) -> dict:
+    """The ``rows`` of every view, float32 (views may sit on device as bfloat16)."""
+    return {k: v[rows].astype(jnp.float32) if jnp.issubdtype(v.dtype, jnp.floating)
+            else v[rows] for k, v in views.items()}
+
+
 def test_logits(model, state: FoldState, test_idx, data_views: dict, batch_size: int,
-                unroll: int):
-    """Logits (S, K) of the fold's test rows, in batches of at most B (bounded memory)."""
+                unroll: int, compute_dtype: str = "float32"):
+    """Logits (S, K) of the fold's test rows, in batches of at most B (bounded memory),
+    computed in ``compute_dtype`` as training is (``apply_in``)."""
     size = test_idx.shape[0]
     batch = min(batch_size, size)
     count = math.ceil(size / batch)
@@ -265,8 +293,8 @@ def test_logits(model, state: FoldState, test_idx, data_views: dict, batch_size:
     variables = {"params": eval_params(state), "batch_stats": state.batch_stats}
 
     def one(_, rows):  # exactly onset and apex: no jitter windows
-        views = {k: v[rows] for k, v in augment.model_views(data_views).items()}
-        return None, model.apply(variables, views, train=False)
+        views = gather(augment.model_views(data_views), rows)
+        return None, apply_in(model, variables, views, compute_dtype, train=False)
 
     _, logits = jax.lax.scan(one, None, idx, unroll=min(unroll, count))
     return logits.reshape(count * batch, -1)[:size]

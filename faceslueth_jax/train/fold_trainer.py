@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import time
 from typing import Callable
 
 import jax
@@ -52,9 +53,11 @@ import numpy as np
 from absl import logging
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
+from faceslueth_jax import distributed
 from faceslueth_jax.data import augment
+from faceslueth_jax.models import layers
 from faceslueth_jax.stopwatch import Stopwatch
-from faceslueth_jax.train import chunk_data, fold_step, memory, placement
+from faceslueth_jax.train import chunk_data, final_variables, fold_step, memory, placement
 from faceslueth_jax.train.optimizer import make_optimizer
 from faceslueth_jax.train.placement import DATA, FOLD
 from faceslueth_jax.train.protocols import Folds
@@ -67,8 +70,8 @@ RECORDS = ("loss", "test_logits", "diverged")
 class History:
     """Per fold and epoch: loss (F,E), test_logits (F,E,S,K), diverged (F,E), and
     ``probes``: name -> (F,E,...) of every probe (e.g. ``theta_deg`` (F,E,L)).
-    ``final``: with ``FoldTrainer(keep_final=True)``, every fold's variables after its
-    last epoch, the ones it is tested with ({"params", "batch_stats"}, leaves (F, ...)).
+    ``final``: with ``FoldTrainer(final_dir=...)``, the files of every fold's variables
+    after its last epoch, the ones it is tested with (``final_variables.MemberFiles``).
 
     ``execution``: how the sweep ran (mesh, chunks, memory figures, checkpoints).
     """
@@ -77,14 +80,13 @@ class History:
     diverged: np.ndarray
     probes: dict
     execution: dict
-    final: dict | None = None
+    final: final_variables.MemberFiles | None = None
 
     @classmethod
     def from_records(cls, records: dict, execution: dict) -> "History":
         """From ``fit``'s dict of records (probes under ``probe_<name>``)."""
         probes = {k[len(PROBE):]: v for k, v in records.items() if k.startswith(PROBE)}
-        return cls(execution=execution, probes=probes, final=records.get(FINAL),
-                   **{k: records[k] for k in RECORDS})
+        return cls(execution=execution, probes=probes, **{k: records[k] for k in RECORDS})
 
     @property
     def folds_per_chunk(self) -> int:
@@ -105,14 +107,11 @@ class History:
         return [History(loss=part(self.loss, s), test_logits=part(self.test_logits, s),
                         diverged=part(self.diverged, s),
                         probes={k: part(v, s) for k, v in self.probes.items()},
-                        execution=dict(self.execution, seed=seed),
-                        final=None if self.final is None else jax.tree.map(
-                            lambda a: part(a, s), self.final))
+                        execution=dict(self.execution, seed=seed), final=self.final)
                 for s, seed in enumerate(self.seeds)]
 
 
 PROBE = "probe_"  # records key prefix of a probe (checkpoints hold the records)
-FINAL = "final"   # records key of the folds' final variables (keep_final)
 
 
 @dataclasses.dataclass
@@ -127,6 +126,7 @@ class Plan:
     folds_per_chunk: int
     rows_per_device: int
     facts: dict
+    conv: str = ""  # the formulation of the models' impl='auto' convolutions
 
     @property
     def num_chunks(self) -> int:
@@ -155,15 +155,15 @@ class FoldTrainer:
     ``view_row``: (N,) row of each sample in ``views`` (-1: not loaded on this
     host), default the identity. ``probes``: name -> fn(params), recorded after
     every epoch; ``slow_params``: parameter names trained with the optimiser's
-    theta group (``optimizer.make_optimizer``); ``keep_final``: keep every fold's
-    variables after its last epoch (``History.final``; saved with the checkpoints, so
-    a resumed sweep has them too).
+    theta group (``optimizer.make_optimizer``); ``final_dir``: write every fold's
+    variables after its last epoch there, one file per fold model
+    (``final_variables``; ``History.final``).
     """
 
     def __init__(self, model, train_cfg, views: dict, labels: np.ndarray, mesh: Mesh,
                  u_mirror_offset: float = 1.0, view_row: np.ndarray | None = None,
-                 probes: dict | None = None, slow_params: tuple = (), keep_final: bool = False):
-        self.keep_final = keep_final
+                 probes: dict | None = None, slow_params: tuple = (), final_dir=None):
+        self.final_dir = final_dir
         self.data_parallel = mesh.shape[DATA]
         # training splits each batch over the mesh axis 'data' (BatchNorm moments averaged
         # over it); initialisation and shape queries use the model as given
@@ -175,7 +175,8 @@ class FoldTrainer:
         self.probes = dict(probes or {})
         self.slow_params = tuple(slow_params)
         self.data = chunk_data.ChunkData(
-            mesh, views, labels, np.arange(len(labels)) if view_row is None else view_row)
+            mesh, views, labels, np.arange(len(labels)) if view_row is None else view_row,
+            dtype=train_cfg.get("device_views", "float32"))
         self.fold_sharding = NamedSharding(mesh, P(FOLD))
         self.replicated = NamedSharding(mesh, P())
         self.example = {k: np.zeros((1,) + v.shape[1:], np.float32)
@@ -191,6 +192,10 @@ class FoldTrainer:
         # seconds per part (compile / init and transfer / epochs / checkpoints) since this
         # trainer was made, planning's compilation included; ``fit`` records them
         self.watch = Stopwatch()
+        self.compile_seconds: dict = {}  # program cache key -> seconds its compilation took
+        self.platform = mesh.devices.flat[0].platform
+        self.precision = train_cfg.get("precision", "highest")
+        self.view_dtype = jnp.dtype(train_cfg.get("device_views", "float32"))
 
     def _non_empty(self, probes: dict) -> dict:
         """The probes that measure something for this model (e.g. no SOA angles for
@@ -219,34 +224,59 @@ class FoldTrainer:
             unroll=unroll, num_classes=self.num_classes)
         logits = fold_step.test_logits(
             self.model, state, spec.test_idx, views, self.cfg.batch_size,
-            self.cfg.scan_unroll or (spec.test_idx.shape[0] if unrolled else 1))
+            self.cfg.scan_unroll or (spec.test_idx.shape[0] if unrolled else 1),
+            self.cfg.get("compute_dtype", "float32"))
         record = {"loss": loss, "test_logits": logits, "diverged": state.diverged}
         record.update({PROBE + k: v for k, v in
                        fold_step.probe_values(self.probes, state.params).items()})
         return state, record
 
     # ----- programs over a chunk of folds -------------------------------------
-    def _programs(self, folds: Folds, steps: int, chunk: int, rows: int):
+    def _programs(self, folds: Folds, steps: int, chunk: int, rows: int, conv: str = ""):
         """(init, epoch, abstract state) compiled for ``chunk`` folds of ``folds``'s
-        table widths and data blocks of ``rows`` rows.
+        table widths and data blocks of ``rows`` rows, the models' 'auto' convolutions
+        formulated as ``conv`` (default: the platform's rule).
 
         ``shard_map`` gives each device group its own block of folds and ``vmap``
         maps over that block, so the SPMD partitioner never splits a per-fold
         (grouped) convolution across devices: it mis-sizes such convolutions'
         feature groups (seen with XLA:CPU and 8 host devices).
         """
+        conv = conv or layers.platform_conv_impl(self.platform)
         widths = (folds.train_idx.shape[1], folds.test_idx.shape[1])
-        cache_key = (steps, chunk, rows, widths)
+        cache_key = (steps, chunk, rows, widths, conv)
         if cache_key not in self._compiled:
             with self.watch("compile"):
-                self._compiled[cache_key] = self._compile(steps, chunk, rows, widths)
+                started = time.perf_counter()
+                self._compiled[cache_key] = self._compile(steps, chunk, rows, widths, conv)
+                self.compile_seconds[cache_key] = time.perf_counter() - started
         return self._compiled[cache_key]
 
-    def _compile(self, steps: int, chunk: int, rows: int, widths: tuple):
-        """Lower and compile the init and epoch programs: (init, epoch, abstract state)."""
+    def _compile(self, steps: int, chunk: int, rows: int, widths: tuple, conv: str):
+        """Lower and compile the init and epoch programs: (init, epoch, abstract state),
+        traced under the config's matmul precision and convolution formulation."""
         logging.info("compiling the training program: %d fold(s) per program, %d steps "
-                     "an epoch, %d samples per device group (first use; can take minutes)",
-                     chunk, steps, rows)
+                     "an epoch, %d samples per device group, %s convolutions (first use; "
+                     "can take minutes)", chunk, steps, rows, conv)
+        with jax.default_matmul_precision(self.precision), layers.conv_formulation(conv):
+            init, epoch, state = self._lower(steps, chunk, rows, widths)
+            return init.compile(), epoch.compile(), state
+
+    def lowered_epoch(self, folds: Folds, plan: Plan):
+        """The plan's epoch program lowered (not compiled): its HLO and XLA's cost
+        estimate before optimisation (``Lowered.cost_analysis``)."""
+        widths = (folds.train_idx.shape[1], folds.test_idx.shape[1])
+        with jax.default_matmul_precision(self.precision), layers.conv_formulation(plan.conv):
+            return self._lower(plan.steps_per_epoch, plan.folds_per_chunk, plan.rows_per_device,
+                               widths)[1]
+
+    def compiled_epoch(self, folds: Folds, plan: Plan):
+        """The plan's compiled epoch program (compiled once, then cached)."""
+        return self._programs(folds, plan.steps_per_epoch, plan.folds_per_chunk,
+                              plan.rows_per_device, plan.conv)[1]
+
+    def _lower(self, steps: int, chunk: int, rows: int, widths: tuple):
+        """(init, epoch) lowered for the mesh, and the abstract state."""
         optimizer = make_optimizer(self.cfg.optimizer, steps, self.slow_params)
         fold, rep = P(FOLD), P()
 
@@ -265,7 +295,7 @@ class FoldTrainer:
                                                    ema=self.cfg.get("ema_decay", 0.0) > 0)),
             mesh=self.mesh, in_specs=fold, out_specs=fold, check_vma=False))
         keys = self._abstract((chunk, 2), jnp.uint32)
-        init_c = init.lower(keys).compile()
+        init_lowered = init.lower(keys)
         state = jax.tree.map(lambda a: self._abstract(a.shape, a.dtype),
                              jax.eval_shape(init, keys))
         args = (state, self._abstract_spec(chunk, *widths), self._abstract_views(rows),
@@ -274,7 +304,7 @@ class FoldTrainer:
         lowered = epoch_program(unrolled=False).lower(*args)
         if not self.cfg.scan_unroll and loop_hostile(lowered, self.mesh):
             lowered = epoch_program(unrolled=True).lower(*args)
-        return init_c, lowered.compile(), state
+        return init_lowered, lowered, state
 
     def _abstract(self, shape, dtype):
         return jax.ShapeDtypeStruct(shape, dtype, sharding=self.fold_sharding)
@@ -287,7 +317,7 @@ class FoldTrainer:
 
     def _abstract_views(self, rows):
         groups = self.mesh.shape[FOLD]
-        return {k: self._abstract((groups, rows) + v.shape[1:], jnp.float32)
+        return {k: self._abstract((groups, rows) + v.shape[1:], self.view_dtype)
                 for k, v in self.data.views.items()}
 
     # ----- all folds --------------------------------------------------------
@@ -295,15 +325,28 @@ class FoldTrainer:
         """Sample ids the device groups of this process use in any chunk of ``plan``."""
         return self.data.samples_needed(folds, plan.chunks, plan.folds_per_chunk)
 
-    def plan(self, folds: Folds, max_folds_per_chunk: int = 0, memory_budget: int = 0) -> Plan:
-        """The folds per program, chosen by ``max_folds_per_chunk``, else by memory
-        (see the module docstring)."""
+    def plan(self, folds: Folds, max_folds_per_chunk: int = 0, memory_budget: int = 0,
+             layout: str = "rule", conv: str = "") -> Plan:
+        """The folds per program and the convolution formulation.
+
+        Folds per program: ``max_folds_per_chunk`` when set; else, with a memory budget
+        (``memory.device_budget``), the most that fit by the compiled programs' own
+        figures, the chosen program then compiled and checked against the budget (one
+        fold less per device until it fits); else (CPU) one fold per device group.
+        ``layout='measure'`` times one epoch of each candidate (folds per device up to
+        that number x formulations, unless ``conv`` fixes it) on the devices at hand and
+        takes the most folds per second (``measure_layouts``); 'rule' takes the above
+        with ``conv`` or the platform's rule (``layers.platform_conv_impl``).
+        """
         groups = self.mesh.shape[FOLD]
         steps = math.ceil(int(folds.num_train.max()) / self.cfg.batch_size)
         facts = {"fold_groups": groups, "data_parallel": self.data_parallel,
-                 "num_devices": int(self.mesh.size), "steps_per_epoch": steps}
-        budget = memory.device_budget(memory_budget)
+                 "num_devices": int(self.mesh.size), "steps_per_epoch": steps,
+                 "precision": self.precision, "device_views": self.view_dtype.name}
+        budget = memory.device_budget(memory_budget, self.mesh.devices.flat)
         most = math.ceil(folds.num_folds / groups)  # folds per group with a single chunk
+        formulations = (conv,) if conv else layers.CONV_IMPLS[1:]  # what 'measure' tries
+        conv = conv or layers.platform_conv_impl(self.platform)
         if max_folds_per_chunk:
             per_group = min(most, max(1, max_folds_per_chunk // groups))
             facts["chunking"] = f"max_folds_per_chunk={max_folds_per_chunk}"
@@ -311,26 +354,107 @@ class FoldTrainer:
             per_group = 1
             facts["chunking"] = "one fold per device group (CPU, no memory budget)"
         else:
-            one, two = (memory.program_bytes(self._programs(
-                folds, steps, k * groups, chunk_data.rows_needed(folds, groups, k))[1])
-                for k in (1, 2))
-            foot = memory.footprint(one, two)
-            fit = foot.folds_that_fit(budget)
-            if fit < 1:
-                raise MemoryError(
-                    f"one fold needs {foot.bytes_for(1) / 2**30:.3f} GiB per device, the "
-                    f"budget is {budget / 2**30:.3f} GiB: use more devices per fold "
-                    f"(--config.mesh.data), a smaller batch or a smaller model")
-            per_group = min(fit, most)
-            facts.update(chunking="memory", budget_bytes=budget, fixed_bytes=foot.fixed,
-                         per_fold_bytes=foot.per_fold)
+            per_group = self._folds_that_fit(folds, steps, budget, most, conv, facts)
+        if layout == "measure":
+            top = per_group if (max_folds_per_chunk or budget is not None) else most
+            per_group, conv = self.measure_layouts(folds, steps, top, facts, formulations)
+        elif layout != "rule":
+            raise ValueError(f"layout must be 'rule' or 'measure', got {layout!r}")
         chunks = placement.chunks(folds.num_folds, groups, per_group)
         per_group = math.ceil(len(chunks[0]) / groups)
         rows = chunk_data.rows_needed(folds, groups, per_group)
         facts.update(folds_per_chunk=groups * per_group, num_chunks=len(chunks),
-                     rows_per_device=rows)
+                     rows_per_device=rows, conv_formulation=conv)
         return Plan(chunks=chunks, steps_per_epoch=steps, folds_per_chunk=groups * per_group,
-                    rows_per_device=rows, facts=facts)
+                    rows_per_device=rows, facts=facts, conv=conv)
+
+    def _balanced(self, folds: Folds, per_group: int) -> tuple[int, int]:
+        """(folds per group after balancing the chunks, rows per device) for at most
+        ``per_group`` folds per device group."""
+        groups = self.mesh.shape[FOLD]
+        k = math.ceil(len(placement.chunks(folds.num_folds, groups, per_group)[0]) / groups)
+        return k, chunk_data.rows_needed(folds, groups, k)
+
+    def program_bytes(self, folds: Folds, steps: int, per_group: int, conv: str) -> int:
+        """Peak bytes per device of the epoch program for ``per_group`` folds per group."""
+        k, rows = self._balanced(folds, per_group)
+        groups = self.mesh.shape[FOLD]
+        return memory.program_bytes(self._programs(folds, steps, k * groups, rows, conv)[1])
+
+    def _folds_that_fit(self, folds: Folds, steps: int, budget: int, most: int, conv: str,
+                        facts: dict) -> int:
+        """Folds per device group by memory: bytes(k) = fixed + k per_fold from the
+        compiled k = 1, 2 programs, then the chosen k's own program checked against
+        ``budget``, one fold less until it fits (MemoryError when one does not)."""
+        one = self.program_bytes(folds, steps, 1, conv)
+        if one > budget:
+            raise MemoryError(self._too_big(one, budget))
+        two = self.program_bytes(folds, steps, 2, conv) if most > 1 else 2 * one
+        foot = memory.footprint(one, two)
+        fit = foot.folds_that_fit(budget) if foot.per_fold > 0 else most
+        facts.update(chunking="memory", budget_bytes=budget, fixed_bytes=foot.fixed,
+                     per_fold_bytes=foot.per_fold)
+        per_group = max(1, min(fit, most))
+        while True:
+            used = self.program_bytes(folds, steps, per_group, conv)
+            if used <= budget:
+                break
+            if per_group == 1:
+                raise MemoryError(self._too_big(used, budget))
+            facts.setdefault("backed_off_from", per_group)
+            per_group = self._balanced(folds, per_group - 1)[0]
+        facts["checked_program_bytes"] = used
+        return per_group
+
+    @staticmethod
+    def _too_big(used: int, budget: int) -> str:
+        return (f"one fold needs {used / 2**30:.3f} GiB per device, the budget is "
+                f"{budget / 2**30:.3f} GiB: use more chips, more devices per fold "
+                f"(--config.mesh.data), a smaller train.batch_size, "
+                f"train.compute_dtype=bfloat16, train.device_views=bfloat16 or a smaller model")
+
+    def measure_layouts(self, folds: Folds, steps: int, top: int, facts: dict,
+                        formulations=("xla", "matmul")) -> tuple[int, str]:
+        """(folds per device group, formulation) with the most folds trained per second:
+        one epoch of each candidate timed after a first (compiling, warming) one, on
+        the first chunk's data. Candidates: 1 and ``top`` folds per group (folds in
+        turn, or as many together as fit), times ``formulations``: each compile costs
+        seconds to minutes, so the grid stays small. The timings go to
+        ``facts['layout']``."""
+        if not placement.runs_here(self.mesh):
+            raise ValueError("layout='measure' times programs: it needs the mesh's devices "
+                             "here (planning for another target uses the rule)")
+        ks = sorted({1, top})  # in turn, or as many together as fit (compiled anyway)
+        groups = self.mesh.shape[FOLD]
+        keys = instance_keys(0, folds.num_folds)
+        results = []
+        for k in ks:
+            k, rows = self._balanced(folds, k)
+            ids = placement.padded(placement.chunks(folds.num_folds, groups, k)[0], k * groups)
+            for impl in formulations:
+                init, run_epoch, _ = self._programs(folds, steps, k * groups, rows, impl)
+                spec, views, labels = self.data.inputs(folds, ids, keys, rows)
+                state = init(spec.key)
+                epoch = jax.device_put(np.int32(0), self.replicated)
+                state, record = run_epoch(state, spec, views, labels, epoch)  # warm
+                jax.block_until_ready(record)
+                started = time.perf_counter()
+                state, record = run_epoch(state, spec, views, labels, epoch)
+                jax.block_until_ready(record)
+                seconds = time.perf_counter() - started
+                results.append({"folds_per_device_group": k, "conv": impl,
+                                "epoch_seconds": round(seconds, 4),
+                                "folds_per_second": round(k * groups / seconds, 3),
+                                "compile_seconds": round(self.compile_seconds.get(
+                                    (steps, k * groups, rows, (folds.train_idx.shape[1],
+                                                               folds.test_idx.shape[1]),
+                                     impl), 0.0), 2)})
+                del state, spec, views, labels, record
+        best = max(results, key=lambda r: r["folds_per_second"])
+        facts["layout"] = {"rule": "measured: one epoch per candidate, most folds per second",
+                           "candidates": results, "chosen": best}
+        logging.info("layouts measured: %s; chosen %s", results, best)
+        return best["folds_per_device_group"], best["conv"]
 
     def fit(self, folds: Folds, epochs: int, seed, max_folds_per_chunk: int = 0,
             memory_budget: int = 0, checkpoints=None, on_epoch: Callable | None = None,
@@ -349,10 +473,12 @@ class FoldTrainer:
         plan = plan or self.plan(folds, max_folds_per_chunk, memory_budget)
         facts = dict(plan.facts)
         size, steps, rows = plan.folds_per_chunk, plan.steps_per_epoch, plan.rows_per_device
-        init, run_epoch, abstract_state = self._programs(folds, steps, size, rows)
+        init, run_epoch, abstract_state = self._programs(folds, steps, size, rows, plan.conv)
         facts["epoch_program_bytes_per_device"] = memory.program_bytes(run_epoch)
         fold_keys = instance_keys(seed, folds.num_folds)
         records = self._empty_records(folds, epochs)
+        final = (None if self.final_dir is None else
+                 final_variables.MemberFiles(self.final_dir, folds.num_folds))
         start = (0, 0)  # (chunk, epochs of it done)
         if checkpoints is not None:
             abstract = {"state": abstract_state, "keys": self._abstract((size, 2), jnp.uint32)}
@@ -383,10 +509,9 @@ class FoldTrainer:
                     record = _to_host(record)
                 for name, value in record.items():
                     records[name][ids, e] = value[: len(ids)]
-                if self.keep_final and e + 1 == epochs:  # before this step's checkpoint
-                    final = _to_host(_tested_variables(state))
-                    jax.tree.map(lambda r, v: r.__setitem__(ids, v[: len(ids)]),
-                                 records[FINAL], final)
+                if final is not None and e + 1 == epochs:  # before this step's checkpoint
+                    with self.watch("final variables"):
+                        _write_final(final, ids, _tested_variables(state), self.replicated)
                 if on_epoch is not None:
                     on_epoch(c, plan.num_chunks, e, epochs, record["loss"][: len(ids)])
                 last_step = c == plan.num_chunks - 1 and e + 1 == epochs
@@ -402,7 +527,12 @@ class FoldTrainer:
             with self.watch("checkpoints"):
                 checkpoints.close()
         facts["seconds"] = self.watch.rounded()  # this trainer's, all its fits so far
-        return History.from_records(records, dict(facts, seeds=list(seeds_of(seed))))
+        history = History.from_records(records, dict(facts, seeds=list(seeds_of(seed))))
+        if final is not None and distributed.is_main_process() and final.missing():
+            raise RuntimeError(f"{final.directory} lacks the final variables of fold "
+                               f"instances {final.missing()[:5]}: written by another sweep?")
+        history.final = final
+        return history
 
     def _empty_records(self, folds: Folds, epochs: int) -> dict:
         """Zero (F, E, ...) arrays for every record: loss, test logits, divergence and
@@ -414,10 +544,18 @@ class FoldTrainer:
         for name, fn in self.probes.items():
             shape = jax.eval_shape(fn, self._variables["params"])
             records[PROBE + name] = np.zeros((f, epochs) + shape.shape, shape.dtype)
-        if self.keep_final:
-            records[FINAL] = jax.tree.map(lambda a: np.zeros((f,) + a.shape, a.dtype),
-                                          _tested_variables(self._variables))
         return records
+
+
+def _write_final(files: final_variables.MemberFiles, ids: list, variables, replicated) -> None:
+    """Write the chunk's fold instances ``ids`` (the first len(ids) of its fold-stacked
+    ``variables``), one instance at a time: sliced on the devices and replicated (so
+    every host can read it, on several hosts too), then fetched to the host."""
+    take = jax.jit(lambda tree, j: jax.tree.map(lambda a: a[j], tree), out_shardings=replicated)
+    for j, instance in enumerate(ids):
+        member = jax.device_get(take(variables, np.int32(j)))
+        if distributed.is_main_process():
+            files.write(instance, member)
 
 
 def _tested_variables(state) -> dict:

@@ -47,11 +47,14 @@ def footprint(one_fold: int, two_folds: int) -> Footprint:
     return Footprint(fixed=max(one_fold - per_fold, 0), per_fold=per_fold)
 
 
-def device_budget(configured: int = 0) -> int | None:
-    """Bytes a program may use per device: ``configured`` when set, else the
-    device's reported limit times HEADROOM; None when the device reports none (CPU)."""
+def device_budget(configured: int = 0, devices=None) -> int | None:
+    """Bytes a program may use per device: ``configured`` when set, else the smallest
+    reported limit of this process's ``devices`` (default: all local ones) times
+    HEADROOM; None when they report none (CPU, or devices compiled for, not held)."""
     if configured:
         return int(configured)
-    stats = jax.local_devices()[0].memory_stats() or {}
-    limit = stats.get("bytes_limit")
-    return int(limit * HEADROOM) if limit else None
+    local = set(jax.local_devices())
+    limits = [(d.memory_stats() or {}).get("bytes_limit")
+              for d in (jax.local_devices() if devices is None else devices) if d in local]
+    limits = [x for x in limits if x]
+    return int(min(limits) * HEADROOM) if limits else None

@@ -34,10 +34,11 @@ def default_mesh_shape(num_folds: int, num_devices: int, batch_size: int) -> tup
 
 
 def make_mesh(num_folds: int, batch_size: int, fold: int = 0, data: int = 0,
-              num_devices: int = 0) -> Mesh:
-    """A (fold, data) mesh over the first ``num_devices`` devices (0 = all, every
-    process's). ``fold``/``data`` fix the split (0 = ``default_mesh_shape``)."""
-    devices = jax.devices()
+              num_devices: int = 0, devices=None) -> Mesh:
+    """A (fold, data) mesh over the first ``num_devices`` of ``devices`` (default
+    ``jax.devices()``, every process's; 0 = all). ``fold``/``data`` fix the split
+    (0 = ``default_mesh_shape``). Devices are laid out by ``device_grid``."""
+    devices = list(jax.devices() if devices is None else devices)
     if num_devices:
         if num_devices > len(devices):
             raise ValueError(f"asked for {num_devices} devices, {len(devices)} available")
@@ -56,11 +57,36 @@ def make_mesh(num_folds: int, batch_size: int, fold: int = 0, data: int = 0,
     if batch_size % data:
         raise ValueError(f"train.batch_size={batch_size} does not split over data={data} "
                          f"devices")
-    left_out = set(range(jax.process_count())) - {d.process_index for d in devices}
+    processes = {d.process_index for d in devices}
+    everyone = set(range(jax.process_count())) if devices[0] in jax.devices() else processes
+    left_out = everyone - processes
     if left_out:
         raise ValueError(f"the mesh's {n} devices leave out processes {sorted(left_out)}: "
                          f"every process must hold devices of the mesh (mesh.num_devices)")
-    return Mesh(np.array(devices).reshape(fold, data), (FOLD, DATA))
+    return Mesh(device_grid(devices, fold, data), (FOLD, DATA))
+
+
+def device_grid(devices: list, fold: int, data: int) -> np.ndarray:
+    """(fold, data) array of ``devices`` laid out by the physical topology
+    (``mesh_utils.create_device_mesh``): on a TPU slice the D devices of a fold's
+    data-parallel group are neighbouring chips, so its gradient sums travel one link.
+    Devices without a topology (CPU, GPU) keep their order, as does a split the
+    topology cannot give (then rows of the plain order)."""
+    from jax.experimental import mesh_utils
+    if getattr(devices[0], "coords", None) is None or len(devices) == 1:
+        return np.array(devices).reshape(fold, data)
+    for split in (False, True):
+        try:
+            return mesh_utils.create_device_mesh((fold, data), devices=devices,
+                                                 allow_split_physical_axes=split)
+        except (NotImplementedError, ValueError, AssertionError):
+            continue
+    return np.array(devices).reshape(fold, data)
+
+
+def runs_here(mesh: Mesh) -> bool:
+    """Whether the mesh's devices belong to this run (not a target compiled for)."""
+    return mesh.devices.flat[0] in jax.devices()
 
 
 def on_cpu(mesh: Mesh) -> bool:

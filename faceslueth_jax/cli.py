@@ -1,0 +1,46 @@
+"""The command lines' shared parts: absl flag parsing with one-line errors (exit 2)."""
+
+from __future__ import annotations
+
+import sys
+
+from absl import flags
+
+FLAGS = flags.FLAGS
+
+
+def fail(message: str) -> None:
+    print(f"error: {' '.join(message.split())}", file=sys.stderr)
+    sys.exit(2)
+
+
+def config_error(error: Exception) -> str:
+    """One line from ml_collections' errors: a config file that fails to load, an
+    override naming no field (with its 'did you mean' hint) or of the wrong type."""
+    text = str(error).strip()
+    if "Error whilst parsing config file" in text:  # the config's get_config raised
+        return f"{text.partition(': Error whilst')[0]}: {text.splitlines()[-1]}"
+    if "Failed loading config file" in text or isinstance(error, OSError):
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
+        path = next((line for line in lines if line.endswith(".py") or ".py:" in line), "?")
+        return f"cannot load --config={path}: {lines[-1] if lines else text}"
+    if isinstance(error, (AttributeError, KeyError)):
+        text = text.strip("'\"").replace("\\n", "\n").replace("\\'", "'")
+        field, _, hint = text.partition("\n")
+        return f"a --config.* override names no config field {field.strip(chr(39))}" + (
+            f"; {hint}" if hint else "")
+    return text
+
+
+def parse_flags(argv):
+    """absl's flag parsing, with each failure as one line on stderr and exit 2."""
+    try:
+        rest = FLAGS(argv)
+        if FLAGS.config is None:
+            fail("--config is required, e.g. --config=configs/loso_synthetic.py")
+        FLAGS.config.keys()  # a config file that failed to load raises here
+        return rest
+    except flags.Error as e:
+        fail(config_error(e))
+    except Exception as e:  # noqa: BLE001 - ml_collections raises many kinds
+        fail(config_error(e))
