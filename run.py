@@ -25,6 +25,9 @@ config_flags.DEFINE_config_file("config", None, "Experiment config file.", lock_
 flags.DEFINE_string("workdir", None, "Output folder; default runs/<config name>-<time>.")
 
 
+INTERRUPTED = 130  # the shell's status for a process stopped by Ctrl-C (128 + SIGINT)
+
+
 class _NoMissingTpuNotice(std_logging.Filter):
     """Drop jax's start-up notice that libtpu is absent (on every CPU/GPU machine)."""
 
@@ -44,7 +47,7 @@ def main(argv):
     # after flag parsing (keeps --help fast) and after joining the other processes
     from faceslueth_jax.data.sources import DataUnavailable
     from faceslueth_jax.train import experiment
-    from faceslueth_jax.train.checkpoints import CheckpointMismatch
+    from faceslueth_jax.train.checkpoints import CheckpointMismatch, Interrupted
     from tfds_builders.errors import BadInputError
 
     try:
@@ -56,8 +59,15 @@ def main(argv):
     workdir = FLAGS.workdir or f"runs/{config.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     try:
         summary = experiment.train_and_evaluate(config, workdir)
+    except Interrupted as e:
+        print(e, file=sys.stderr)
+        return INTERRUPTED
+    except KeyboardInterrupt:  # outside the sweep's training: nothing half-done is kept
+        print("interrupted; rerun the same command to go on (it resumes from the newest "
+              "checkpoint)", file=sys.stderr)
+        return INTERRUPTED
     except (DataUnavailable, BadInputError, CheckpointMismatch, MemoryError,
-            experiment.ConfigError) as e:
+            experiment.ConfigError, distributed.HostsDisagree) as e:
         cli.fail(str(e))
     if distributed.is_main_process():
         print(summary["summary_text"])

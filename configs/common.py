@@ -42,7 +42,11 @@ def base_config(name: str, preset: str = "compact") -> ml_collections.ConfigDict
         clip_frames=0,  # T > 0: T grey frames uniform over onset..offset (FDP's input)
         # the face box: 'haar' | 'dlib_hog' | 'dlib_cnn'; 'landmarks68': 68-point similarity
         # alignment (faceslueth_jax/preprocess/landmarks.py); without dlib: haar, none
-        face_detector="haar", face_align="none"))
+        face_detector="haar", face_align="none",
+        # records already under data_dir are reused when built from the same source
+        # (sheets, frame names and sizes, these options) and refused when not; True
+        # rebuilds them (the old ones stay readable until the new ones are complete)
+        overwrite=False))
     c.data.on_error = "raise"  # or 'skip': leave out bad samples, listed in the metadata
     # Several databases at once (leave-one-database-out, cross-database): their names
     # and each one's manual_dir (--config.data.manual_dirs.samm=DIR); built alike

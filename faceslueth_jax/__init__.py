@@ -1,6 +1,21 @@
 """faceslueth-jax: FaceSleuth-R micro-expression recognition in JAX/Flax."""
 
-__version__ = "0.1.0"
+
+
+def _version() -> str:
+    """The installed distribution's version; from pyproject.toml beside the package in a
+    clone that is not installed."""
+    from importlib import metadata
+    try:
+        return metadata.version("faceslueth-jax")
+    except metadata.PackageNotFoundError:
+        import pathlib
+        import tomllib
+        pyproject = pathlib.Path(__file__).resolve().parents[1] / "pyproject.toml"
+        return tomllib.loads(pyproject.read_text())["project"]["version"]
+
+
+__version__ = _version()
 
 
 def restore(directory):

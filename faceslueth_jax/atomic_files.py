@@ -61,3 +61,26 @@ def write_figure(path, figure) -> pathlib.Path:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=120, bbox_inches="tight")
     return write_bytes(path, buffer.getvalue())
+
+
+def replace_folder(staging, target) -> pathlib.Path:
+    """Put the complete folder ``staging`` at ``target``: an existing ``target`` is moved
+    aside first and deleted only once ``staging`` is in place (restored if that
+    fails), so ``target`` is always the old folder or the new one, never a part."""
+    import shutil
+
+    staging, target = pathlib.Path(staging), pathlib.Path(target)
+    retired = None
+    if target.exists():
+        retired = target.with_name(f".{target.name}.old-{os.getpid()}")
+        shutil.rmtree(retired, ignore_errors=True)
+        os.replace(target, retired)
+    try:
+        os.replace(staging, target)
+    except BaseException:
+        if retired is not None:
+            os.replace(retired, target)
+        raise
+    if retired is not None:
+        shutil.rmtree(retired, ignore_errors=True)
+    return target

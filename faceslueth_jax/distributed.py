@@ -54,3 +54,45 @@ def sync(name: str) -> None:
     if jax.process_count() > 1:
         from jax.experimental import multihost_utils
         multihost_utils.sync_global_devices(name)
+
+
+class HostsDisagree(RuntimeError):
+    """The processes of one run hold different data."""
+
+
+def _gathered(values: np.ndarray) -> np.ndarray:
+    from jax.experimental import multihost_utils
+    return np.asarray(multihost_utils.process_allgather(values))
+
+
+def check_same_data(sources_digest: str, samples_digest: str, num_samples: int) -> None:
+    """Raise HostsDisagree (one line, on every process) unless every process holds the
+    data process 0 holds: the same data set sources (builder, options, sheets, frame
+    folders, skip list: ``faceslueth_jax.data.identity``) and the same samples in the
+    same order. No-op on one process."""
+    if jax.process_count() == 1:
+        return
+    mine = np.frombuffer(bytes.fromhex(sources_digest + samples_digest), np.uint8)
+    every = _gathered(np.concatenate([mine, np.array([num_samples], np.int32).view(np.uint8)]))
+    sources, samples = every[:, :8], every[:, 8:16]
+    counts = every[:, 16:].copy().view(np.int32)[:, 0]
+    for p in range(1, len(every)):
+        if not np.array_equal(sources[p], sources[0]):
+            raise HostsDisagree(
+                f"process {p} built its data from another source than process 0 (the data "
+                "sets' sheets, frame folders, build options or on_error skip list differ): "
+                "give every host the same records (a shared data_dir) or build each from "
+                "the same database with the same data.build options")
+        if not np.array_equal(samples[p], samples[0]):
+            raise HostsDisagree(
+                f"process {p} reads other samples than process 0 ({counts[p]} against "
+                f"{counts[0]}, or the same number with other ids, labels or order): give "
+                "every host the same records (a shared data_dir)")
+
+
+def broadcast_from_main(flag: bool) -> bool:
+    """Process 0's ``flag`` on every process (one process: ``flag``)."""
+    if jax.process_count() == 1:
+        return bool(flag)
+    from jax.experimental import multihost_utils
+    return bool(multihost_utils.broadcast_one_to_all(np.array(bool(flag))))

@@ -1,11 +1,16 @@
 r"""``python -m faceslueth_jax.predict``: classify clips with a trained model folder.
 
   python -m faceslueth_jax.predict --model=runs/all/model --clip=clip_frames/ \
-      [--clip=clip.avi ...] [--onset=0 --apex=4] [--crop=auto|detect|whole] [--out=DIR]
+      [--clip=clip.avi ...] [--onset=0 --apex=4] [--clips_csv=clips.csv] \
+      [--crop=auto|detect|whole] [--out=DIR] [--on_error=skip|raise] [--max_frames=1000]
 
 See ``faceslueth_jax.inference.predict`` (what is done to each clip) and README
-("Use a trained model"). Bad input: one line naming the file on stderr, exit 2,
-nothing written to ``--out``.
+("Use a trained model"). ``--clips_csv``: a CSV ``clip,onset,apex`` giving each clip
+its annotated onset and apex. A clip that cannot be used is listed at the end
+(``--on_error=skip``, the default) and the others are still classified and written;
+the exit status is then 1. Input that stops everything (the model folder, the CSV,
+no usable clip, or ``--on_error=raise`` and a bad clip): one line naming the file on
+stderr, exit 2, nothing written to ``--out``.
 """
 
 from __future__ import annotations
@@ -18,7 +23,8 @@ from absl import app, flags, logging
 
 from faceslueth_jax import atomic_files
 from faceslueth_jax.inference import clip_input, model_folder, pictures
-from faceslueth_jax.inference.predict import BAD_INPUT, PredictError, picture_names, predict
+from faceslueth_jax.inference.predict import (BAD_INPUT, ON_ERROR, PredictError,
+                                              picture_names, predict)
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model", None, "model folder (<workdir>/model of a run)")
@@ -30,31 +36,51 @@ flags.DEFINE_enum("crop", "auto", clip_input.CROPS,
                   "found on the onset frame, 'whole' the frames are face crops already")
 flags.DEFINE_string("out", None, "folder for predictions.json and the pictures")
 flags.DEFINE_integer("batch_size", 32, "clips per model call")
+flags.DEFINE_string("clips_csv", None, "a CSV with the header clip,onset,apex: one clip per "
+                    "row with its annotated onset and apex frame indices (blank: spotted); "
+                    "relative paths are taken from the CSV's folder")
+flags.DEFINE_enum("on_error", "skip", ON_ERROR, "a clip that cannot be used: skip = list it at "
+                  "the end, classify the others, exit 1; raise = stop at it, exit 2")
+flags.DEFINE_integer("max_frames", clip_input.MAX_FRAMES,
+                     "the most frames a clip may have (every frame is decoded into memory)",
+                     lower_bound=2)
+FAILED_CLIPS = 1  # exit status when some clips could not be used
 
 
 def main(argv):
     del argv
-    if not FLAGS.model or not FLAGS.clip:
-        print("error: --model and at least one --clip are required", file=sys.stderr)
+    if not FLAGS.model or not (FLAGS.clip or FLAGS.clips_csv):
+        print("error: --model and at least one --clip (or --clips_csv) are required",
+              file=sys.stderr)
         return BAD_INPUT
     logging.set_verbosity(logging.WARNING)  # the results only, no absl INFO lines
     started = time.time()
     try:
         model = model_folder.restore(FLAGS.model)
+        clips = list(FLAGS.clip) + (clip_input.read_clips_csv(FLAGS.clips_csv)
+                                    if FLAGS.clips_csv else [])
+        note = model.meta["chain"]["record"].get("note", "")
+        if note:
+            print(f"note: {model.meta['model']}: {note}", file=sys.stderr)
         loaded = time.time()
-        results, images = predict(model, FLAGS.clip, FLAGS.onset, FLAGS.apex, FLAGS.crop,
-                                  FLAGS.batch_size, with_pictures=FLAGS.out is not None)
+        results, images = predict(model, clips, FLAGS.onset, FLAGS.apex, FLAGS.crop,
+                                  FLAGS.batch_size, with_pictures=FLAGS.out is not None,
+                                  on_error=FLAGS.on_error, max_frames=FLAGS.max_frames)
     except (model_folder.ModelFolderError, clip_input.ClipInputError, PredictError) as e:
         print(f"error: {e}", file=sys.stderr)
         return BAD_INPUT
-    for r in results:
+    classified = [r for r in results if "error" not in r]
+    failed = [r for r in results if "error" in r]
+    for r in classified:
         probs = "  ".join(f"{n} {p:.3f}" for n, p in r["probabilities"].items())
         print(f"{r['clip']}: {r['predicted']}  ({probs})  onset {r['onset']}, apex {r['apex']}"
               f"{' (spotted)' if r['apex_spotted'] else ''}")
+        if "warning" in r:
+            print(f"warning: {r['clip']}: {r['warning']}", file=sys.stderr)
     seconds = {"restore": round(loaded - started, 2), "predict": round(time.time() - loaded, 2)}
-    print(f"{len(results)} clip(s) with {model.meta['model']} ({model.num_members} member(s)): "
-          f"restore {seconds['restore']} s, predict {seconds['predict']} s")
-    if FLAGS.out:
+    print(f"{len(classified)} clip(s) with {model.meta['model']} ({model.num_members} "
+          f"member(s)): restore {seconds['restore']} s, predict {seconds['predict']} s")
+    if FLAGS.out and classified:
         out = pathlib.Path(FLAGS.out)
         out.mkdir(parents=True, exist_ok=True)
         names = picture_names(results)
@@ -63,9 +89,18 @@ def main(argv):
         atomic_files.write_json(out / "predictions.json", {
             "model": str(FLAGS.model), "model_name": model.meta["model"],
             "members": model.num_members, "ensemble": model.meta["ensemble"],
-            "chain_note": model.meta["chain"]["record"].get("note", ""),
-            "clips": [dict(r, picture=n) for r, n in zip(results, names)],
-            "seconds": seconds})
+            "chain_note": note,
+            "clips": [dict(r, picture=n) for r, n in zip(classified, names)],
+            "failed": failed, "seconds": seconds})
+    if len(failed) == 1 and not classified:
+        print(f"error: {failed[0]['error']}", file=sys.stderr)
+    elif failed:
+        print(f"error: {len(failed)} of {len(results)} clip(s) could not be used:",
+              file=sys.stderr)
+        for r in failed:
+            print(f"  {r['error']}", file=sys.stderr)
+    if failed:
+        return FAILED_CLIPS if classified else BAD_INPUT
     return 0
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 
 import jax
@@ -16,6 +15,7 @@ import pytest
 
 from faceslueth_jax.train import final_variables, fold_trainer, memory, placement, targets
 from tests import tiny_problem
+from tests.conftest import unavailable
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -25,10 +25,7 @@ def needs_libtpu():
     try:
         import libtpu  # noqa: F401
     except ImportError:
-        reason = f"libtpu is not installed ({targets.TPU_INSTALL})"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
+        unavailable(f"libtpu is not installed ({targets.TPU_INSTALL})")
 
 
 def tiny_plan_config(data_dir):

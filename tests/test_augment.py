@@ -4,23 +4,32 @@ import numpy as np
 import pytest
 
 from faceslueth_jax.data import augment, records
+from tests.conftest import unavailable
 
 
-@pytest.mark.parametrize("flow_norm", ["minmax", "none"])
-def test_mirror_matches_mirroring_the_raw_flow_then_normalising(flow_norm):
-    """Augmenting prepared flow = preparing the mirrored raw flow (u -> -u, x -> W-1-x)."""
+def _minmax(flow):
+    lo, hi = flow.min(axis=(1, 2), keepdims=True), flow.max(axis=(1, 2), keepdims=True)
+    return (flow - lo) / (hi - lo)
+
+
+@pytest.mark.parametrize("flow_norm, stored", [("minmax", "raw"), ("none", "raw"),
+                                               ("none", "minmax")])
+def test_mirror_matches_mirroring_the_raw_flow_then_normalising(flow_norm, stored):
+    """Augmenting prepared flow = preparing the mirrored raw flow (u -> -u, x -> W-1-x),
+    also when the records store it min-maxed and the config reads it as it is."""
     rng = np.random.default_rng(0)
     raw = rng.normal(size=(1, 8, 8, 3)).astype(np.float32)
     raw_mirror = raw[:, :, ::-1].copy()
     raw_mirror[..., 0] *= -1
 
     def prepare(flow):
+        flow = _minmax(flow) if stored == "minmax" else flow
         data = records.MEData(views={"flow": flow}, label=np.zeros(1, np.int32),
                               subject=np.array(["s"]), dataset=np.array(["d"]),
                               sample_id=np.array(["x"]), class_names=("a",))
         return records.prepare(data, 8, 8, flow_norm).views["flow"][0]
 
-    offset = records.u_mirror_offset(flow_norm)
+    offset = records.u_mirror_offset(flow_norm, stored)
     face = jnp.asarray(rng.normal(size=(16, 16, 1)), jnp.float32)
     seen = set()
     for seed in range(20):
@@ -126,7 +135,10 @@ def test_crop_padding_is_a_zero_filled_translation():
 def test_rotation_matches_torchvisions_grid():
     """The same pixels as torchvision's tensor rotate (inverse affine matrix of
     -angle about the centre, pixel-centre grid, nearest, zeros), rebuilt with torch."""
-    torch = pytest.importorskip("torch")
+    try:
+        import torch
+    except ImportError:
+        unavailable("torch is not installed", missing="torch")
     rng = np.random.default_rng(2)
     h, w = 30, 26
     image = rng.normal(size=(h, w, 3)).astype(np.float32)
@@ -198,3 +210,15 @@ def test_shift_recipe_without_windows_keeps_its_random_stream_and_skips_non_imag
         np.testing.assert_array_equal(got[name], want[name])
     np.testing.assert_array_equal(got["au"], views["au"])
     assert not np.array_equal(got["apex"], views["apex"])
+
+
+def test_the_mirror_follows_how_the_records_store_flow():
+    """htnet_composite stores min-max flow and reads it as it is: u mirrors to 1 - u."""
+    import importlib
+
+    from faceslueth_jax.data import sources
+    data = importlib.import_module("configs.htnet_composite").get_config().data
+    assert data.flow_norm == "none" and sources.stored_flow_norm(data) == "minmax"
+    assert records.u_mirror_offset(data.flow_norm, sources.stored_flow_norm(data)) == 1.0
+    casme2 = importlib.import_module("configs.loso_casme2").get_config().data
+    assert sources.stored_flow_norm(casme2) == "raw"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import pathlib
 import re
+import shutil
 import subprocess
 import sys
 
@@ -14,6 +15,7 @@ import pytest
 
 from faceslueth_jax.data import sources
 from tests import database_fixtures as fx
+from tfds_builders import building
 from tfds_builders.__main__ import main
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -137,7 +139,7 @@ def test_build_prints_its_own_line_and_no_tfds_chatter(tmp_path):
         assert text not in proc.stdout + proc.stderr, (text, proc.stdout, proc.stderr[-3000:])
     lines = proc.stdout.splitlines()
     assert lines[0] == (f"building casme2 records from {manual} into {data_dir}/casme2/"
-                        f"megc3_flow28_face48_tvl1_raw_apexflow_margin0p1/1.2.0")
+                        f"megc3_flow28_face48_tvl1_raw_apexflow_margin0p1/1.2.0 (first use)")
     assert "2 samples, 1 subjects" in lines[1]
 
 
@@ -154,9 +156,10 @@ def test_prepare_on_first_use_prints_one_line_and_no_tfds_chatter(tmp_path, caps
     logged = "\n".join(r.getMessage() for r in caplog.records)
     for text in CHATTER:
         assert text not in out.out + out.err + logged, text
-    sources.prepare(cfg)  # built: nothing to say
+    sources.prepare(cfg)  # built from this source: one line says so
     out = capsys.readouterr()
-    assert out.out == "" and out.err == ""
+    assert out.out.startswith(f"reusing casme2 records built from {manual} at ") and out.err == ""
+    assert len(out.out.splitlines()) == 1
 
 
 def test_only_tfds_build_chatter_is_filtered():
@@ -177,3 +180,71 @@ def test_only_tfds_build_chatter_is_filtered():
     with building.quiet():
         assert any(isinstance(f, building.TfdsChatter) for f in logger.filters)
     assert not any(isinstance(f, building.TfdsChatter) for f in logger.filters)
+
+
+def _casme2_build(manual, data_dir, *extra):
+    return main(["build", "casme2", f"--manual_dir={manual}", f"--data_dir={data_dir}", *SMALL,
+                 *extra])
+
+
+def test_records_of_another_source_are_refused_and_rebuilt_only_on_request(tmp_path, capsys):
+    """Reused when the source is the same (wherever it is mounted); a sheet with one
+    more row is refused in one line naming the sheet and the option that rebuilds;
+    --overwrite rebuilds, the old records readable until the new ones are complete."""
+    manual = fx.write_casme2(tmp_path / "casme2", fx.CASME2_CLIPS[:2])
+    data_dir = tmp_path / "tfds"
+    assert _casme2_build(manual, data_dir) == 0
+    capsys.readouterr()
+    moved = tmp_path / "mounted_elsewhere"
+    shutil.copytree(manual, moved)
+    assert _casme2_build(moved, data_dir) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert re.fullmatch(rf"reusing casme2 records built from {manual} at \S+ \(.*\)", first), first
+
+    fx.write_casme2(moved, fx.CASME2_CLIPS[:3])  # one more row (and its frames)
+    assert _casme2_build(moved, data_dir) == 2
+    line = _one_error_line(capsys)
+    assert f"sheet {fx.CASME2_SHEET} changed" in line and "--overwrite" in line, line
+    assert str(manual) in line and str(moved) in line
+
+    builder = building.same_builder(_built(data_dir), str(data_dir))
+    assert len(builder.as_data_source()["train"]) == 2
+    readable_during_build = []
+    real_build = building.build
+
+    def build_and_look(fresh, manual_dir):
+        real_build(fresh, manual_dir)
+        old = building.same_builder(fresh, str(data_dir))  # not swapped in yet
+        readable_during_build.append(len(old.as_data_source()["train"]))
+
+    building.build = build_and_look
+    try:
+        assert _casme2_build(moved, data_dir, "--overwrite") == 0
+    finally:
+        building.build = real_build
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith(f"rebuilding casme2 records from {moved}"), out
+    assert readable_during_build == [2]
+    assert len(building.same_builder(_built(data_dir), str(data_dir))
+               .as_data_source()["train"]) == 3
+    assert not [p for p in data_dir.rglob(".*") if p.name != ".config"], "staging left behind"
+    assert _casme2_build(moved, data_dir) == 0  # and reused from now on
+    assert capsys.readouterr().out.startswith(f"reusing casme2 records built from {moved}")
+
+
+def _built(data_dir):
+    from tfds_builders.registry import database_builder
+    with building.quiet():
+        return database_builder("casme2").from_fields(str(data_dir), flow_size=28, face_size=48)
+
+
+@pytest.mark.parametrize("option, message", [
+    ("--flow_size=-5", "flow_size must be an integer >= 8 (pixels), got -5"),
+    ("--face_size=0", "face_size must be an integer >= 8 (pixels), got 0"),
+    ("--margin=-0.5", "margin must be a number in [0, 2.0]")])
+def test_record_options_out_of_range_are_one_line(tmp_path, capsys, option, message):
+    manual = fx.write_casme2(tmp_path / "casme2", fx.CASME2_CLIPS[:1])
+    assert main(["build", "casme2", f"--manual_dir={manual}", f"--data_dir={tmp_path / 'tfds'}",
+                 option]) == 2
+    assert message in _one_error_line(capsys)
+    assert not (tmp_path / "tfds").exists()

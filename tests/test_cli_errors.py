@@ -28,7 +28,33 @@ CASES = {
                                       "--config.model.faceslueth_r.motion_input=optical"],
                                      "model.faceslueth_r.motion_input must be one of"),
     "no config": ([], "--config is required"),
+    "negative epochs": (["--config=configs/loso_synthetic.py", "--config.train.epochs=-3"],
+                        "train.epochs must be an integer >= 1, got -3"),
+    "batch of none": (["--config=configs/loso_synthetic.py", "--config.train.batch_size=0"],
+                      "train.batch_size must be an integer >= 1, got 0"),
+    "record side of zero": (["--config=configs/loso_casme2.py", "--config.data.build.face_size=0"],
+                            "data.build: face_size must be an integer >= 8 (pixels), got 0"),
 }
+
+
+def test_every_numeric_field_is_checked_against_its_range():
+    from configs.loso_synthetic import get_config
+    from faceslueth_jax.train import experiment
+    for field, least in experiment.AT_LEAST.items():
+        config = get_config()
+        *parents, leaf = field.split(".")
+        node = config
+        for key in parents:
+            node = node[key]
+        assert leaf in node, f"{field} is not a config field"
+        with config.unlocked():
+            node[leaf] = least - 1
+        with pytest.raises(experiment.ConfigError, match=f"^{field} must be"):
+            experiment.check_config(config)
+    config = get_config()
+    config.train.optimizer.lr = 0.0
+    with pytest.raises(experiment.ConfigError, match="train.optimizer.lr must be a number > 0"):
+        experiment.check_config(config)
 
 
 @pytest.mark.parametrize("case", sorted(CASES))

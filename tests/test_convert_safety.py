@@ -101,3 +101,14 @@ def test_not_a_pickle_is_a_clear_error(tmp_path):
     path.write_text("not a checkpoint")
     with pytest.raises(ValueError, match="notes.pth"):
         convert.load_torch_checkpoint(path)
+
+
+def test_a_zip_bomb_is_refused_without_unpacking_it(tmp_path):
+    """A .pkl member that inflates past the bound is refused after reading the bound,
+    whatever size its header claims."""
+    path = tmp_path / "bomb.pth"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("archive/data.pkl", b"\0" * (pickle_scan.MAX_PICKLE_BYTES + 1))
+    assert path.stat().st_size < 1 << 20
+    with pytest.raises(pickle_scan.UnreadablePickle, match="unpacks to more than"):
+        pickle_scan.globals_named(path)

@@ -274,6 +274,10 @@ BAD_CASME2 = {  # fault -> (make it, text the error must hold)
                              ["sub09", "subject folder has no clips"]),
     "bad action units": (lambda m: _rewrite_sheet(m, change=_set(1, 7, "R1x2+4")),
                          ["row 3", "sub01_EP19_05f", "Action Units cell 'R1x2+4'", "'R1x2'"]),
+    "offset typo": (lambda m: _rewrite_sheet(m, change=_set(1, 5, 1260000)),
+                    ["row 3", "offset 1260000 spans 1259881 frames, more than 1000"]),
+    "name outside the database": (lambda m: _rewrite_sheet(m, change=_set(1, 1, "../../etc")),
+                                  ["row 3", "Filename '../../etc' leads outside"]),
 }
 
 

@@ -77,6 +77,40 @@ def test_a_non_finite_filler_does_not_mark_the_fold_diverged(setup):
     np.testing.assert_allclose(loss, alone[1], rtol=1e-6)
 
 
+class _NanGradient(nn.Module):
+    """Finite logits whose gradient is NaN: the unused branch of ``where`` is sqrt of a
+    negative number, and its zero cotangent times that NaN slope is NaN."""
+
+    @nn.compact
+    def __call__(self, views, train=False):
+        x = views["flow"].reshape(views["flow"].shape[0], -1)
+        logits = nn.Dense(3)(x)
+        w = self.param("w", nn.initializers.zeros, ())
+        return jnp.where(True, logits, jnp.sqrt(w - 1.0))
+
+
+def test_a_nan_gradient_with_a_finite_loss_freezes_the_fold(setup):
+    """The update is not applied: the fold is marked diverged and keeps the weights it
+    had before the step (not NaN weights whose logits argmax to class 0)."""
+    _, optimizer, _, views, labels = setup
+    model = _NanGradient()
+    example = {"flow": views["flow"][:1]}
+    state = fold_step.init_fold(model, example, optimizer, jax.random.PRNGKey(0))
+
+    def one(state, views, labels, weight):
+        return fold_step.train_step(model, optimizer, state, views, labels, weight,
+                                    jax.random.PRNGKey(1))
+
+    step = jax.jit(jax.vmap(one, in_axes=(None, 0, 0, 0), axis_name=DATA))
+    rows = [0, 5, 9]
+    new, loss, _ = jax.tree.map(lambda a: np.asarray(a[0]), step(
+        state, {"flow": jnp.asarray(views["flow"][rows])[None]}, jnp.asarray(labels[rows])[None],
+        jnp.ones((1, 3), jnp.float32)))
+    assert new.diverged and np.isnan(loss)
+    for before, after in zip(jax.tree.leaves(state.params), jax.tree.leaves(new.params)):
+        np.testing.assert_array_equal(after, before)
+
+
 class _Dropper(nn.Module):
     @nn.compact
     def __call__(self, x):
@@ -136,8 +170,15 @@ def test_label_smoothing_and_the_moving_average(setup):
     for e, p0, p1 in zip(jax.tree.leaves(new.ema["params"]), jax.tree.leaves(with_ema.params),
                          jax.tree.leaves(new.params)):
         np.testing.assert_allclose(e, 0.1 * np.asarray(p0) + 0.9 * p1, rtol=1e-5, atol=1e-7)
-    assert fold_step.eval_params(new) is new.ema["params"]
-    assert fold_step.eval_params(state) is state.params
+    # BatchNorm's moments are averaged alike: the average is tested with its own
+    for e, s0, s1 in zip(jax.tree.leaves(new.ema["batch_stats"]),
+                         jax.tree.leaves(with_ema.batch_stats), jax.tree.leaves(new.batch_stats)):
+        np.testing.assert_allclose(e, 0.1 * np.asarray(s0) + 0.9 * s1, rtol=1e-5, atol=1e-7)
+    assert jax.tree.leaves(new.ema["batch_stats"]), "the tiny model has BatchNorm"
+    params, stats = fold_step.eval_variables(new)
+    assert params is new.ema["params"] and stats is new.ema["batch_stats"]
+    params, stats = fold_step.eval_variables(state)
+    assert params is state.params and stats is state.batch_stats
 
 
 def test_balanced_class_weights_count_only_the_folds_samples():

@@ -4,7 +4,6 @@ rotated and scaled copy, the builders with and without dlib, HTNet's patches fro
 
 from __future__ import annotations
 
-import os
 
 import cv2
 import numpy as np
@@ -13,6 +12,7 @@ import pytest
 from faceslueth_jax.data import htnet_patches as hp
 from faceslueth_jax.preprocess import clip_record, landmarks
 from tests import database_fixtures as fx
+from tests.conftest import unavailable
 from tests.test_database_builders import build, by_id
 from tfds_builders import registry
 from tfds_builders.casme2 import Casme2
@@ -20,10 +20,8 @@ from tfds_builders.synthetic_me import synthetic_faces
 
 try:
     import dlib  # noqa: F401
-except ImportError:
-    if os.environ.get("CI"):  # requirements.txt installs it: CI must run these
-        raise
-    pytest.skip(f"68-point landmarks need dlib: {landmarks.INSTALL}", allow_module_level=True)
+except ImportError:  # requirements.txt installs it: CI must run these
+    unavailable(f"68-point landmarks need dlib: {landmarks.INSTALL}")
 
 SEEDS = range(12)
 

@@ -162,7 +162,9 @@ def test_each_bad_clip_is_one_error_naming_it(model, clip_on_disk, tmp_path):
              ([noise], {"crop": "detect"}, "no face found"),
              ([folder], {"onset": 9}, "onset frame 9 outside"),
              ([folder], {"apex": 0}, "apex frame 0 outside"),
-             ([tmp_path / "absent"], {}, str(tmp_path / "absent"))]
+             ([tmp_path / "absent"], {}, str(tmp_path / "absent")),
+             ([folder], {"max_frames": 5}, "9 frames, more than --max_frames=5"),
+             ([clip_on_disk[1]], {"max_frames": 5}, "more than --max_frames=5")]
     for paths, options, says in cases:
         with pytest.raises(clip_input.ClipInputError) as caught:
             predict.predict(model, paths, **options)
@@ -199,3 +201,46 @@ def test_a_run_draws_its_test_samples_attention(loso_run):
     for path in drawn:
         assert cv2.imread(str(path)).shape == (pictures.TITLE + 2 * pictures.PANEL,
                                                 4 * pictures.PANEL, 3)
+
+
+def test_a_batch_goes_on_past_bad_clips_and_lists_them(loso_run, clip_on_disk, tmp_path):
+    """A CSV of clips with their onsets and apexes: the good ones are classified and
+    written, the bad one is listed at the end, exit 1; with --on_error=raise the bad
+    one stops everything (exit 2, nothing written)."""
+    folder, video, frames, apex = clip_on_disk
+    one = tmp_path / "one"
+    one.mkdir()
+    cv2.imwrite(str(one / "img0.png"), frames[0])
+    table = tmp_path / "clips.csv"
+    table.write_text(f"clip,onset,apex\n{folder},0,{apex}\none,,\n{video},0,\n")
+    out = tmp_path / "out"
+    proc = _cli(f"--model={loso_run / 'model'}", f"--clips_csv={table}", f"--out={out}")
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    assert f"{folder}: " in proc.stdout and f"onset 0, apex {apex}\n" in proc.stdout
+    assert f"{video}: " in proc.stdout and "(spotted)" in proc.stdout
+    failed = proc.stderr[proc.stderr.index("error: 1 of 3 clip(s) could not be used:"):]
+    assert str(one) in failed and "at least 2" in failed, proc.stderr
+    written = json.loads((out / "predictions.json").read_text())
+    assert [c["clip"] for c in written["clips"]] == [str(folder), str(video)]
+    assert written["clips"][0]["apex"] == apex and not written["clips"][0]["apex_spotted"]
+    assert [f["clip"] for f in written["failed"]] == [str(one)]
+
+    raised = tmp_path / "raised"
+    proc = _cli(f"--model={loso_run / 'model'}", f"--clips_csv={table}", f"--out={raised}",
+                "--on_error=raise")
+    assert proc.returncode == 2 and str(one) in proc.stderr.strip().splitlines()[-1]
+    assert not raised.exists()
+    table.write_text("clip,onset,apex\nframes,zero,4\n")
+    proc = _cli(f"--model={loso_run / 'model'}", f"--clips_csv={table}")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1] == (
+        f"error: {table}, line 2: onset 'zero' is not a frame index (an integer from 0)")
+
+
+def test_frames_taken_as_the_face_without_a_face_are_flagged(model, tmp_path):
+    noise = tmp_path / "noise"  # flat grey: no face anywhere
+    noise.mkdir()
+    for i in range(3):
+        cv2.imwrite(str(noise / f"f{i}.png"), np.full((64, 64), 128, np.uint8))
+    (result,), _ = predict.predict(model, [noise], crop="whole")
+    assert result["face_found"] is False and "no face found" in result["warning"]

@@ -93,9 +93,9 @@ def test_au_leak_warning_in_metrics_and_summary(tmp_path):
     theta = np.zeros((2, 3, 1))
     result = dict(selection="last_epoch", optimistic=False, uf1=0.5, uar=0.5, accuracy=0.5)
     (tmp_path / "metrics.json").write_text(json.dumps({"au_leak_note": note}))
-    assert note in report.summary_table("t", [result], None, theta, [], tmp_path)
+    assert note in report.summary_table("t", [result], None, theta, None, tmp_path)
     (tmp_path / "metrics.json").write_text(json.dumps({"au_leak_note": None}))
-    assert "LABEL LEAK" not in report.summary_table("t", [result], None, theta, [], tmp_path)
+    assert "LABEL LEAK" not in report.summary_table("t", [result], None, theta, None, tmp_path)
 
 
 class _Orientation(nn.Module):

@@ -21,6 +21,7 @@ from faceslueth_jax.reference import checkout as reference_checkout
 from faceslueth_jax.reference import convert
 from faceslueth_jax.models.motion_stream import soa_angles_deg
 from tests import reference_golden
+from tests.conftest import unavailable
 
 
 def nhwc(x):
@@ -39,12 +40,13 @@ def test_golden_reference_logits():
 @pytest.fixture(scope="module")
 def reference():
     if not os.environ.get(reference_checkout.ENV):
-        pytest.skip(f"{reference_checkout.ENV} is not set: point it at a checkout of "
-                    "https://github.com/Svardfox/FaceSleuth to compare with the PyTorch reference")
+        unavailable(f"{reference_checkout.ENV} is not set: point it at a checkout of "
+                    "https://github.com/Svardfox/FaceSleuth to compare with the PyTorch "
+                    "reference", missing="reference checkout")
     try:
         torch = reference_checkout.torch()
     except ImportError as e:
-        pytest.skip(str(e))
+        unavailable(str(e), missing="torch")
     net = reference_checkout.build(seed=0).eval()
     # Angles other than the shared 72-degree start, so a swapped stage shows.
     for i, layer in enumerate((net.main_branch.layer1, net.main_branch.layer2,

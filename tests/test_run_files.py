@@ -121,7 +121,7 @@ def test_confusion_matrix_title_names_run_and_rule(tmp_path, figures, rule, opti
 
 def _summary(tmp_path, theta):
     result = dict(selection="last_epoch", optimistic=False, uf1=0.5, uar=0.5, accuracy=0.5)
-    return run_files.summary_table("t", [result], None, theta, [], tmp_path)
+    return run_files.summary_table("t", [result], None, theta, None, tmp_path)
 
 
 def test_summary_reports_circular_statistics_of_theta(tmp_path):
@@ -140,3 +140,28 @@ def test_summary_reports_circular_statistics_of_theta(tmp_path):
 def test_summary_without_soa_layers(tmp_path):
     assert "theta" not in _summary(tmp_path, None)
     assert "theta" not in _summary(tmp_path, np.zeros((2, 3, 0)))
+
+
+def test_what_diverged_folds_contribute_is_stated(tmp_path):
+    """The account names each diverged fold, its epoch and test samples, and counts
+    non-finite test logits; the summary says how those samples are scored."""
+    import types
+
+    from faceslueth_jax.evaluation import run_results
+    from faceslueth_jax.train import protocols
+    folds = protocols.folds_from_groups(np.array([0, 1, 1, 2, 2, 2]))
+    flags = np.zeros((3, 4), bool)
+    flags[1, 2:] = True  # fold 1 diverged in its third epoch
+    logits = np.zeros((3, 4, 3, 3), np.float32)
+    logits[2, 0, 1] = np.nan
+    history = types.SimpleNamespace(diverged=flags, test_logits=logits)
+    account = run_results.diverged_account(history, folds, list(folds.names))
+    name = folds.names[1]
+    assert account["folds"] == [name] and account["epoch"] == {name: 3}
+    assert account["test_samples"] == 2 and account["non_finite_test_logits"] == 1
+    text = run_files.summary_table("t", [dict(selection="last_epoch", optimistic=False, uf1=0.5,
+                                              uar=0.5, accuracy=0.5)], None, None, account,
+                                   tmp_path)
+    assert f"1 fold(s) diverged ({name}); their 2 test samples are scored" in text
+    assert "weights it had before the step that diverged" in text
+    assert "1 test sample(s) have non-finite logits" in text

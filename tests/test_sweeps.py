@@ -7,6 +7,8 @@ import csv
 import json
 import os
 import random
+import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -62,24 +64,50 @@ def uninterrupted(tmp_path_factory):
     return root
 
 
-def test_sigkilled_sweep_resumes_to_the_same_numbers(uninterrupted, tmp_path):
-    data_dir, workdir = uninterrupted / "tfds", tmp_path / "work"
-    proc = subprocess.Popen(_command(workdir, data_dir), cwd=REPO, env=_env(),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def _await_checkpoint_after(proc, workdir, step: int) -> None:
     deadline = time.monotonic() + 300
-    while not (workdir / "checkpoints" / "1").is_dir():  # the first epoch is saved
+    while not any(p.name.isdigit() and int(p.name) > step
+                  for p in (workdir / "checkpoints").glob("*")):
         assert proc.poll() is None and time.monotonic() < deadline, "no checkpoint appeared"
         time.sleep(0.05)
+
+
+def test_interrupted_and_killed_sweep_resumes_to_the_same_numbers(uninterrupted, tmp_path):
+    """Stopped with Ctrl-C (one line, no temporaries), resumed with its data in another
+    folder, killed at a random moment, resumed: the uninterrupted sweep's numbers, and
+    the training time of every run counted."""
+    data_dir, workdir = uninterrupted / "tfds", tmp_path / "work"
+    proc = subprocess.Popen(_command(workdir, data_dir), cwd=REPO, env=_env(),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    _await_checkpoint_after(proc, workdir, 0)
+    proc.send_signal(signal.SIGINT)
+    err = proc.communicate(timeout=120)[1]
+    assert proc.returncode == 130, err[-3000:]
+    assert "Traceback" not in err, err[-3000:]
+    last = err.strip().splitlines()[-1]
+    assert re.fullmatch(r"interrupted at step \d+; rerun the same command to resume", last), err
+    assert not list(workdir.rglob("*orbax-checkpoint-tmp*"))
+    interrupted_at = int(last.split()[3].rstrip(";"))
+
+    moved = tmp_path / "mounted_elsewhere"  # the data moved while the job was down
+    shutil.copytree(data_dir, moved)
+    proc = subprocess.Popen(_command(workdir, moved), cwd=REPO, env=_env(),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _await_checkpoint_after(proc, workdir, interrupted_at)
     seed = random.randrange(1 << 30)
-    time.sleep(random.Random(seed).uniform(0.0, 3.0))  # a random moment, saves included
+    time.sleep(random.Random(seed).uniform(0.0, 1.5))  # a random moment, saves included
     assert proc.poll() is None, f"the sweep ended before the kill (seed {seed})"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert not (workdir / "metrics.json").exists()
+    newest = max(int(p.name) for p in (workdir / "checkpoints").glob("*") if p.name.isdigit())
+    trained_before = json.loads(
+        (workdir / "checkpoints" / str(newest) / "progress" / "metadata").read_text())
 
-    _run(workdir, data_dir)
-    resumed = json.loads((workdir / "metrics.json").read_text())["execution"]
-    assert resumed["resumed_from_step"] >= 1, resumed
+    _run(workdir, moved)
+    metrics = json.loads((workdir / "metrics.json").read_text())
+    assert metrics["execution"]["resumed_from_step"] == newest, metrics["execution"]  # readable
+    assert metrics["train_seconds"] > trained_before["train_seconds"] > 0
     assert _results(workdir) == _results(uninterrupted / "work"), f"kill seed {seed}"
 
 
@@ -132,3 +160,24 @@ def test_two_processes_give_the_metrics_of_one(uninterrupted, tmp_path):
     p1 = np.array([[float(v) for k, v in r.items() if k.startswith("p_")] for r in one[1]])
     p2 = np.array([[float(v) for k, v in r.items() if k.startswith("p_")] for r in two[1]])
     np.testing.assert_allclose(p2, p1, atol=1e-4)
+
+
+def test_hosts_decide_saves_by_one_clock_and_refuse_different_data(tmp_path):
+    """Process 0's clock decides whether a save is due on both processes (the save is
+    collective), and different samples on one host stop both with one line."""
+    address = f"127.0.0.1:{_free_port()}"
+    procs = [subprocess.Popen([sys.executable, "-m", "tests.hosts_worker", address, str(i),
+                               str(tmp_path / "checkpoints")], cwd=REPO, env=_env(),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for i in range(2)]
+    outputs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outputs[1][1][-3000:]
+    decided = [json.loads(out.strip().splitlines()[-1]) for out, _ in outputs]
+    assert [d["due"] for d in decided] == [[True, False], [True, False]]
+    for d in decided:
+        assert d["refusals"][0] is None
+        assert d["refusals"][1].startswith("process 1 reads other samples than process 0 "
+                                           "(441 against 442")
+        assert d["refusals"][2].startswith("process 1 built its data from another source "
+                                           "than process 0")
+        assert not any("\n" in r for r in d["refusals"][1:])

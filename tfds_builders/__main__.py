@@ -4,7 +4,10 @@ NAME is casme2, samm, smic_hs, casme3 or megc2019_composite. Prints one line
 saying what is built from where into where, then the dataset's sample, class and
 subject counts, and every sample left out with ``--on_error=skip``; TFDS's own
 "Downloading and preparing ..." notes and progress bars are not shown (nothing is
-downloaded; ``tfds_builders.building``). Exit status 2, with one line
+downloaded; ``tfds_builders.building``). Records already built are reused
+when they record the same source (sheet contents, frame names and sizes, options,
+builder version; ``tfds_builders.source_fingerprint``), refused in one line naming
+what changed when not, and rebuilt with ``--overwrite``. Exit status 2, with one line
 ``error: ...``, for a --manual_dir that is missing or empty (checked before
 anything is written) or not in the database's layout (the message names the
 file); bad samples are listed one per line, with their file and row. A failed
@@ -109,6 +112,10 @@ def _parser() -> argparse.ArgumentParser:
                         "onset's 68-point eye centres (dlib) warps every frame. "
                         "Without dlib both fall back to haar/none, noted in the metadata "
                         "(face_chain)")
+    b.add_argument("--overwrite", action="store_true",
+                   help="rebuild the records even when they are there (the old ones stay "
+                        "readable until the new ones are complete); without it, records "
+                        "built from a source that differs from --manual_dir are refused")
     b.add_argument("--on_error", default="raise", choices=ON_ERROR,
                    help="a bad sample (missing frame, no face, unknown emotion ...): raise = "
                         "refuse the build listing every one with its file and row, nothing "
@@ -129,8 +136,9 @@ def main(argv=None) -> int:
         with building.quiet():
             builder = cls.from_fields(args.data_dir, on_error=args.on_error,
                                       **{k: getattr(args, k) for k in FIELDS})
-        print(building.announcement(builder, args.manual_dir), flush=True)
-        building.build(builder, args.manual_dir)
+        builder = building.prepare(builder, args.manual_dir,
+                                   rebuild="always" if args.overwrite else "never",
+                                   say=lambda line: print(line, flush=True))
     except (BadInputError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -27,6 +27,10 @@ import shutil
 import tensorflow_datasets as tfds
 from tensorflow_datasets.core.utils import tqdm_utils
 
+from faceslueth_jax import atomic_files
+from tfds_builders import source_fingerprint
+from tfds_builders.errors import BadInputError
+
 # absl log messages (format strings) of TFDS that describe a build, not a problem
 TFDS_CHATTER = frozenset({
     "Using custom data configuration: %s",
@@ -128,14 +132,92 @@ class _Additions:
 
 def build(builder, manual_dir=None) -> None:
     """``builder.download_and_prepare`` from ``manual_dir`` (None for builders that
-    read no files) under ``quiet``; when it fails, whatever it added under data_dir
+    read no files) under ``quiet``, its source's fingerprint in the metadata
+    (``source_fingerprint``); when it fails, whatever it added under data_dir
     is removed before the error propagates (TFDS removes only its incomplete
     folder, not the .config/ note, the config folder or downloads/)."""
     additions = _Additions(builder)
     try:
+        builder.info.metadata[source_fingerprint.METADATA_KEY] = source_fingerprint.of_source(
+            builder, manual_dir)
         with quiet(builder):
             builder.download_and_prepare(
                 download_config=tfds.download.DownloadConfig(manual_dir=manual_dir))
     except BaseException:
         additions.remove()
         raise
+
+
+REBUILDS = ("never", "if_changed", "always")
+REBUILD_OPTIONS = "--overwrite (run.py: --config.data.build.overwrite=True)"
+
+
+class StaleRecords(BadInputError):
+    """The records under data_dir were built from another source than manual_dir."""
+
+
+def recorded_source(builder) -> dict | None:
+    """The fingerprint a built data set records of its source (None: built before
+    fingerprints were recorded)."""
+    recorded = (builder.info.metadata or {}).get(source_fingerprint.METADATA_KEY)
+    return dict(recorded) if recorded else None
+
+
+def same_builder(builder, data_dir: str):
+    """A new builder of ``builder``'s class and config writing under ``data_dir``."""
+    extra = {"on_error": builder.on_error} if hasattr(builder, "on_error") else {}
+    return type(builder)(config=builder.builder_config, data_dir=data_dir,
+                         file_format="array_record", **extra)
+
+
+def prepare(builder, manual_dir=None, rebuild: str = "never", say=print):
+    """``builder`` with its records built from ``manual_dir``: built when absent
+    (``say``-ing the announcement), reused when they record the same source
+    (``say``: 'reusing NAME records built from DIR at TIME'), rebuilt when
+    ``rebuild`` is 'always', or 'if_changed' and the source differs; otherwise a
+    differing source raises StaleRecords naming what changed. A rebuild writes
+    beside the old records and swaps the folders when complete, so the old ones stay
+    readable until then. Returns the builder to read (a new one after a rebuild)."""
+    if rebuild not in REBUILDS:
+        raise ValueError(f"rebuild must be one of {REBUILDS}, got {rebuild!r}")
+    if not is_built(builder):
+        say(f"{announcement(builder, manual_dir)} (first use)")
+        build(builder, manual_dir)
+        return builder
+    recorded = recorded_source(builder)
+    differs = None
+    if manual_dir and recorded is None:
+        differs = "they record no source (built by an earlier version of the builders)"
+    elif manual_dir:
+        differs = source_fingerprint.difference(
+            recorded, source_fingerprint.of_source(builder, manual_dir))
+    if rebuild == "always" or (differs and rebuild == "if_changed"):
+        say(f"re{announcement(builder, manual_dir)}"
+            + (f" ({differs})" if differs else " (overwrite)"))
+        return _rebuild(builder, manual_dir)
+    if differs:
+        built = (f"built from {recorded.get('built_from') or '(generated)'} at "
+                 f"{recorded.get('built_at', '?')}" if recorded else "")
+        raise StaleRecords(f"{builder.name}: the records in {builder.data_dir} {built} do not "
+                           f"match {manual_dir}: {differs}; rebuild them with "
+                           f"{REBUILD_OPTIONS}")
+    if manual_dir:
+        say(f"reusing {builder.name} records built from {recorded.get('built_from')} at "
+            f"{recorded.get('built_at')} ({builder.data_dir})")
+    return builder
+
+
+def _rebuild(builder, manual_dir):
+    """Build ``builder``'s records in a staging folder beside data_dir, then swap the
+    version folders (the old one is read until the swap, then deleted)."""
+    final = pathlib.Path(os.fspath(builder.data_dir))
+    root = pathlib.Path(os.fspath(builder.data_dir_root))
+    staging = root / f".rebuild-{builder.name}-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        fresh = same_builder(builder, str(staging))
+        build(fresh, manual_dir)
+        atomic_files.replace_folder(os.fspath(fresh.data_dir), final)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return same_builder(builder, str(root))

@@ -49,6 +49,7 @@ from faceslueth_jax.preprocess import clip_record, face, frames, landmarks
 from faceslueth_jax.preprocess.clip_record import jitter_span, jitter_windows  # noqa: F401
 from tfds_builders import action_units
 from tfds_builders.errors import BadInputError
+from tfds_builders.sheets import outside_name
 from tfds_builders.features import me_features
 
 ON_ERROR = ("raise", "skip")
@@ -68,6 +69,10 @@ AU_RELEASE_NOTES = {
 }
 
 
+MIN_SIDE = 8  # the least side of a stored flow or face (TV-L1's coarsest level)
+MAX_MARGIN = 2.0
+
+
 @dataclasses.dataclass(eq=False)
 class MEConfig(clip_record.ChainSettings, tfds.core.BuilderConfig):
     """What a record holds: classes, 'megc3' | 'five' | 'native', and how a clip
@@ -82,6 +87,14 @@ class MEConfig(clip_record.ChainSettings, tfds.core.BuilderConfig):
         (face_color, jitter_frames and clip_frames appear only when set, so the names
         of the configs that predate them are unchanged)."""
         c = cls(name="tmp", **fields)
+        for side in ("flow_size", "face_size"):
+            value = getattr(c, side)
+            if isinstance(value, bool) or not isinstance(value, int) or value < MIN_SIDE:
+                raise ValueError(f"{side} must be an integer >= {MIN_SIDE} (pixels), "
+                                 f"got {value!r}")
+        if not isinstance(c.margin, (int, float)) or not 0 <= c.margin <= MAX_MARGIN:
+            raise ValueError(f"margin must be a number in [0, {MAX_MARGIN}] (a fraction of "
+                             f"the face box's side), got {c.margin!r}")
         if not isinstance(c.jitter_frames, int) or c.jitter_frames < 0:
             raise ValueError(f"jitter_frames must be an integer >= 0, got {c.jitter_frames!r}")
         if not isinstance(c.clip_frames, int) or c.clip_frames < 0 or c.clip_frames == 1:
@@ -177,13 +190,26 @@ class Problems(list):
         self.append(Problem(sample_id, where, reason))
 
 
+# frames a sheet row's onset..offset may span: 5 s at SAMM's 200 fps, past every
+# micro-expression the databases annotate, so a larger span is a typo in the sheet
+MAX_CLIP_FRAMES = 1000
+
+
 def row_fault(subject: str, filename: str, onset, offset, folder: pathlib.Path) -> str | None:
-    """Why a sheet row cannot name a clip (no subject or file name, onset or offset
-    not a number, no clip folder on disk), or None when it can."""
+    """Why a sheet row cannot name a clip (no subject or file name, a name that leads
+    outside manual_dir, onset or offset not a number, onset..offset longer than
+    MAX_CLIP_FRAMES, no clip folder on disk), or None when it can. ``offset`` 0: the
+    sheet gives none."""
     if not subject or not filename:
         return "Subject or Filename is empty or not valid"
+    if outside_name(subject) or outside_name(filename):
+        return (f"Subject {subject!r} or Filename {filename!r} leads outside the database's "
+                "folder (an absolute path or '..')")
     if onset is None or offset is None:
         return "onset or offset frame is not a number"
+    if offset and offset - onset + 1 > MAX_CLIP_FRAMES:
+        return (f"onset {onset} .. offset {offset} spans {offset - onset + 1} frames, more "
+                f"than {MAX_CLIP_FRAMES} (5 s at 200 fps): a typo in the sheet?")
     if not folder.is_dir():
         return f"clip folder {folder} is missing"
     return None

@@ -18,6 +18,13 @@ def cell_text(value) -> str:
     return str(value).strip()
 
 
+def outside_name(name: str) -> bool:
+    """Whether a name from a sheet would reach outside the folder it is joined to
+    (an absolute path, a drive, or a '..' part)."""
+    path = pathlib.PurePosixPath(str(name).replace("\\", "/"))
+    return path.is_absolute() or ".." in path.parts or ":" in str(name)
+
+
 def cell_int(value) -> int | None:
     """A frame-number cell as int, or None when it is empty or not a number ('/', '-')."""
     text = cell_text(value)

@@ -152,9 +152,13 @@ def subset(data: MEData, samples: np.ndarray) -> MEData:
                   view_row=None if data.complete else np.full(len(samples), -1))
 
 
-def u_mirror_offset(flow_norm: str) -> float:
-    """c in the mirror u -> c - u of prepared flow: 1 after min-max to 0..1, else 0."""
-    return 1.0 if flow_norm == "minmax" else 0.0
+def u_mirror_offset(flow_norm: str, stored_flow_norm: str = "raw") -> float:
+    """c in the mirror u -> c - u of prepared flow: 1 where it is in 0..1 (min-max,
+    by ``flow_norm`` or, with flow_norm 'none', by how the records store it: a
+    min-max u' = (u - lo) / (hi - lo) mirrors to 1 - u'), else 0 (signed flow)."""
+    in_unit_range = flow_norm == "minmax" or (flow_norm == "none"
+                                              and stored_flow_norm == "minmax")
+    return 1.0 if in_unit_range else 0.0
 
 
 def resize(images: np.ndarray, size: int) -> np.ndarray:

@@ -15,11 +15,11 @@ class DataUnavailable(RuntimeError):
 
 
 def _builder(cfg, data_dir: str):
+    build = {k: v for k, v in dict(cfg.get("build") or {}).items() if k != "overwrite"}
     try:
         with building.quiet():  # no "Using custom data configuration: <config>" warning
             return registry.make(cfg.name, data_dir, synthetic=dict(cfg.get("synthetic") or {}),
-                                 build=dict(cfg.get("build") or {}),
-                                 on_error=cfg.get("on_error", "raise"))
+                                 build=build, on_error=cfg.get("on_error", "raise"))
     except registry.UnknownBuilder as e:
         raise DataUnavailable(str(e)) from None
 
@@ -30,7 +30,9 @@ def prepare(cfg):
     A process that builds says so on one line ("building NAME records from
     MANUAL_DIR into DIR (first use)"), in place of TFDS's download notes and
     progress bars (``tfds_builders.building``); a failed build leaves nothing
-    under data_dir. With several processes, process 0 builds first and the
+    under data_dir. Records already there are reused when they were built from the
+    same source as ``manual_dir`` and refused in one line when not;
+    ``data.build.overwrite=True`` rebuilds them. With several processes, process 0 builds first and the
     others wait, then find the data set built (shared disk) or build their own
     copy (local disks). A failure on any process stops every process (no host is
     left waiting).
@@ -45,24 +47,29 @@ def prepare(cfg):
             f"data.name={cfg.name!r} needs --config.data.manual_dir, an existing folder "
             f"(got {manual_dir!r}, which {fault}). {instructions}")
     _build_turn(cfg.name, "located", error)
-    _build_turn(cfg.name, "built by process 0",
-                _try_build(builder, manual_dir) if jax.process_index() == 0 else None)
-    _build_turn(cfg.name, "built by the other processes",
-                _try_build(builder, manual_dir) if jax.process_index() != 0 else None)
+    # data.build.overwrite: process 0 rebuilds; the others then rebuild only a copy of
+    # their own that differs from the source (none when the disk is shared)
+    overwrite = bool((cfg.get("build") or {}).get("overwrite", False))
+    first = jax.process_index() == 0
+    builder, error = _try_build(builder, manual_dir, "always" if overwrite else "never",
+                                turn=first)
+    _build_turn(cfg.name, "built by process 0", error)
+    builder, error = _try_build(builder, manual_dir, "if_changed" if overwrite else "never",
+                                turn=not first)
+    _build_turn(cfg.name, "built by the other processes", error)
     return builder
 
 
-def _try_build(builder, manual_dir: str | None) -> Exception | None:
-    """Build ``builder``'s records unless they are there, announcing it; the error
-    a build raised, or None."""
-    if building.is_built(builder):
-        return None
-    print(f"{building.announcement(builder, manual_dir)} (first use)", flush=True)
+def _try_build(builder, manual_dir: str | None, rebuild: str, turn: bool):
+    """(the builder to read, the error its preparation raised or None): its records
+    built, reused or rebuilt (``building.prepare``) when it is this process's turn."""
+    if not turn:
+        return builder, None
     try:
-        building.build(builder, manual_dir)
+        return building.prepare(builder, manual_dir, rebuild,
+                                say=lambda line: print(line, flush=True)), None
     except Exception as e:  # noqa: BLE001 - re-raised by _build_turn on this process
-        return e
-    return None
+        return builder, e
 
 
 def _build_turn(name: str, stage: str, error: Exception | None) -> None:
@@ -80,6 +87,18 @@ def database_names(cfg) -> tuple:
     """The data sets a config reads: ``data.names`` when given (several databases,
     e.g. for leave-one-database-out), else ``data.name``."""
     return tuple(cfg.get("names") or ()) or (cfg.name,)
+
+
+def stored_flow_norm(cfg) -> str:
+    """How the config's records store flow ('raw' or 'minmax'; the records' chain,
+    ``tfds_builders.registry.clip_chain``), which data sets read together share."""
+    stored = {registry.clip_chain(name, synthetic=dict(cfg.get("synthetic") or {}),
+                                  build=dict(cfg.get("build") or {}))["flow_norm"]
+              for name in database_names(cfg)}
+    if len(stored) > 1:
+        raise ValueError(f"data.names {list(database_names(cfg))} store flow differently "
+                         f"({sorted(stored)}): read them with data.flow_norm='minmax'")
+    return stored.pop()
 
 
 def one_database(cfg, name: str):

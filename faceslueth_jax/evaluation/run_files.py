@@ -207,9 +207,10 @@ def result_label(result: dict) -> str:
 
 
 def summary_table(title: str, results: list, baseline: dict | None, theta_deg,
-                  diverged: list, workdir, ensembles: list = ()) -> str:
+                  divergence: dict | None, workdir, ensembles: list = ()) -> str:
     """The text printed at the end of a run; ``results[0]`` is the headline rule;
-    ``theta_deg``: (F, E, L) or None without SOA layers; ``ensembles``: the seed
+    ``theta_deg``: (F, E, L) or None without SOA layers; ``divergence``:
+    ``run_results.diverged_account`` (None: nothing diverged); ``ensembles``: the seed
     ensembles' results (several seeds). UF1 and UAR carry ± the std over seeds and
     the 95% subject-bootstrap interval (``seed_scores``).
     Warnings: diverged folds, optimistic selection, and the AU label leak that the
@@ -238,9 +239,16 @@ def summary_table(title: str, results: list, baseline: dict | None, theta_deg,
         lines.append(f"  {'mean over databases':<30} {m['uf1']:7.4f} {m['uar']:7.4f} "
                      f"{m['accuracy']:7.4f}")
     lines += theta_lines(theta_deg)
-    if diverged:
-        lines += ["", f"WARNING: {len(diverged)} fold(s) diverged (non-finite loss) and were "
-                      f"frozen at their last finite state: {', '.join(diverged)}"]
+    divergence = divergence or {"folds": [], "non_finite_test_logits": 0}
+    if divergence["folds"]:
+        diverged = divergence["folds"]
+        lines += ["", f"WARNING: {len(diverged)} fold(s) diverged ({', '.join(diverged)}); "
+                      f"their {divergence['test_samples']} test samples are scored: "
+                      f"{divergence['scoring']}"]
+    if divergence["non_finite_test_logits"]:
+        lines += ["", f"WARNING: {divergence['non_finite_test_logits']} test sample(s) have "
+                      "non-finite logits at some epoch; where a selection rule picks such an "
+                      "epoch they are scored as class 0"]
     if any(r["optimistic"] for r in results):
         lines += ["", OPTIMISTIC_NOTE]
     leak = _recorded_au_leak_note(workdir)

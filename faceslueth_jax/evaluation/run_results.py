@@ -39,6 +39,28 @@ def au_leak_note(au_dim: int) -> str | None:
             "au_dim=0 is the honest setting")
 
 
+DIVERGED_SCORING = ("each is tested with the weights it had before the step that diverged "
+                    "(a non-finite loss, gradient or weight), and those predictions count "
+                    "in the pooled scores like any fold's")
+
+
+def diverged_account(history, folds, instance_names: list) -> dict:
+    """What the diverged folds contribute to the scores: their names, the epoch each
+    diverged in (1-based), their test samples, and test logits that are not finite
+    (0 when every fold kept finite weights; such a sample's argmax would be class 0)."""
+    flags = np.asarray(history.diverged)
+    diverged = np.flatnonzero(flags[:, -1])
+    num_folds = folds.num_folds
+    logits = np.asarray(history.test_logits)
+    return {"folds": [instance_names[f] for f in diverged],
+            "epoch": {instance_names[f]: int(np.argmax(flags[f])) + 1 for f in diverged},
+            "test_samples": int(sum(folds.num_test[f % num_folds] for f in diverged)),
+            "non_finite_test_logits": int(sum(
+                (~np.isfinite(logits[f, :, :folds.num_test[f % num_folds]])).any(-1).sum()
+                for f in range(len(flags)))),
+            "scoring": DIVERGED_SCORING if len(diverged) else ""}
+
+
 def logits_scores(data, logits) -> dict:
     """Pooled scores (and per database, when there are several) of (N, K) logits."""
     return metrics.pooled_scores(data.label, logits.argmax(-1), len(data.class_names),
@@ -79,7 +101,8 @@ def write(workdir, config, data, folds, history, *, baseline, model_title: str, 
     if theta is not None:
         run_files.write_theta(workdir, theta, instance_names)
         run_files.plot_theta(workdir, theta, title)
-    diverged = [instance_names[f] for f in np.flatnonzero(history.diverged[:, -1])]
+    divergence = diverged_account(history, folds, instance_names)
+    diverged = divergence["folds"]
     optimistic = selection.OPTIMISTIC[headline_rule]
     summary = {
         "config_name": config.name,
@@ -104,6 +127,7 @@ def write(workdir, config, data, folds, history, *, baseline, model_title: str, 
         # every epoch's test scores, all folds at that epoch: a diagnostic, not a rule
         "learning_curve": selection.learning_curve(history.per_seed(), folds, data),
         "diverged_folds": diverged,
+        "divergence": divergence,  # what the diverged folds contribute to the headline
         "au_leak_note": au_leak_note(au_dim),
         "execution": dict(history.execution, num_processes=jax.process_count(),
                           device=jax.devices()[0].device_kind, num_devices=jax.device_count(),
@@ -118,8 +142,10 @@ def write(workdir, config, data, folds, history, *, baseline, model_title: str, 
     atomic_files.write_json(workdir / "metrics.json", summary)
     heading = (f"{title}, {summary['wall_seconds'] / 60:.1f} min on "
                f"{summary['execution']['device']}")
+    if summary["execution"].get("resumed_from_step"):  # this run went on from a checkpoint
+        heading += f" (resumed; {summary['train_seconds'] / 60:.1f} min of training in all runs)"
     summary["summary_text"] = run_files.summary_table(
-        heading, [results[r] for r in rules], baseline_scores, theta, diverged, workdir,
+        heading, [results[r] for r in rules], baseline_scores, theta, divergence, workdir,
         ensembles=[ensembles[r] for r in rules if r in ensembles])
     atomic_files.write_text(workdir / "summary.txt", summary["summary_text"] + "\n")
     return summary

@@ -54,13 +54,28 @@ def frame_files(folder: pathlib.Path) -> list[pathlib.Path]:
                    if p.is_file() and p.suffix.lower() in frames.IMAGE_SUFFIXES), key=_natural_key)
 
 
-def read_clip(path) -> Clip:
-    """The frames of a clip folder or video file; ClipInputError naming the file."""
+# frames a clip may have: 5 s at 200 fps, longer than any micro-expression clip of the
+# databases; a longer video (a whole recording) needs --onset/--apex and --max_frames
+MAX_FRAMES = 1000
+
+
+def _too_long(path, count, max_frames: int) -> ClipInputError:
+    return ClipInputError(
+        f"{path}: {count} frames, more than --max_frames={max_frames} (a long recording "
+        "is decoded whole into memory and, without --apex, its apex is spotted over every "
+        "frame); cut the clip to onset..offset or raise --max_frames")
+
+
+def read_clip(path, max_frames: int = MAX_FRAMES) -> Clip:
+    """The frames of a clip folder or video file (at most ``max_frames``, checked
+    before decoding where the count is known); ClipInputError naming the file."""
     path = pathlib.Path(path)
     if path.is_dir():
         files = frame_files(path)
         if not files:
             raise ClipInputError(f"no frames ({', '.join(frames.IMAGE_SUFFIXES)}) in folder {path}")
+        if len(files) > max_frames:
+            raise _too_long(path, len(files), max_frames)
         try:
             decoded = [frames.read_frame(f, color=True) for f in files]
         except frames.FrameError as e:
@@ -71,11 +86,18 @@ def read_clip(path) -> Clip:
         capture = cv2.VideoCapture(str(path))
         if not capture.isOpened():
             raise ClipInputError(f"OpenCV cannot open the video {path}")
+        count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        if count > max_frames:
+            capture.release()
+            raise _too_long(path, count, max_frames)
         decoded = []
         while True:
             ok, bgr = capture.read()
             if not ok:
                 break
+            if len(decoded) == max_frames:  # the container's count was wrong
+                capture.release()
+                raise _too_long(path, f"over {max_frames}", max_frames)
             decoded.append(np.ascontiguousarray(bgr[..., ::-1]))
         capture.release()
         if not decoded:
@@ -89,6 +111,53 @@ def read_clip(path) -> Clip:
         raise ClipInputError(f"{path}: {len(decoded)} frame; a clip needs at least 2 "
                              "(onset and apex)")
     return Clip(path, decoded)
+
+
+@dataclasses.dataclass(frozen=True)
+class ClipRequest:
+    """A clip to classify, with its onset and apex frame indices when known."""
+    path: pathlib.Path
+    onset: int | None = None
+    apex: int | None = None
+
+
+CSV_COLUMNS = ("clip", "onset", "apex")
+
+
+def read_clips_csv(csv_path) -> list[ClipRequest]:
+    """The clips of a CSV with a header ``clip,onset,apex`` (apex, or onset and apex,
+    may be blank: spotted as for one clip); a relative clip path is taken from the
+    CSV's folder. ClipInputError naming the file and row."""
+    import csv
+
+    csv_path = pathlib.Path(csv_path)
+    try:
+        with open(csv_path, newline="") as f:
+            rows = list(csv.reader(f))
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise ClipInputError(f"{csv_path}: cannot read the clips CSV ({e})") from None
+    header = tuple(c.strip().lower() for c in rows[0]) if rows else ()
+    if header not in (CSV_COLUMNS[:1], CSV_COLUMNS[:2], CSV_COLUMNS):
+        raise ClipInputError(f"{csv_path}: line 1 must be the header {','.join(CSV_COLUMNS)}")
+    requests = []
+    for line, row in enumerate(rows[1:], start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        cells = [c.strip() for c in row] + [""] * (3 - len(row))
+        numbers = []
+        for name, cell in zip(CSV_COLUMNS[1:], cells[1:3]):
+            if cell and not cell.isdigit():
+                raise ClipInputError(f"{csv_path}, line {line}: {name} {cell!r} is not a frame "
+                                     "index (an integer from 0)")
+            numbers.append(int(cell) if cell else None)
+        if not cells[0]:
+            raise ClipInputError(f"{csv_path}, line {line}: the clip column is empty")
+        path = pathlib.Path(cells[0])
+        requests.append(ClipRequest(path if path.is_absolute() else csv_path.parent / path,
+                                    *numbers))
+    if not requests:
+        raise ClipInputError(f"{csv_path}: no clips listed")
+    return requests
 
 
 def clip_paths(paths) -> list[pathlib.Path]:
@@ -111,6 +180,17 @@ def clip_paths(paths) -> list[pathlib.Path]:
     return out
 
 
+def _has_face(grey: np.ndarray) -> bool:
+    """Whether the face detector finds a face in a frame taken as the face crop (its
+    margin padded back, so a tight crop is still seen whole)."""
+    pad = grey.shape[0] // 4
+    try:
+        face.detect_face(cv2.copyMakeBorder(grey, pad, pad, pad, pad, cv2.BORDER_REPLICATE))
+    except face.FaceNotFound:
+        return False
+    return True
+
+
 @dataclasses.dataclass
 class ClipFacts:
     """Where a clip's inputs came from: frames, onset, apex and how it was found."""
@@ -120,6 +200,7 @@ class ClipFacts:
     apex: int
     apex_spotted: bool
     crop: str
+    face_found: bool = True  # False: crop 'whole' and no face in the onset frame
 
 
 def model_inputs(clips: list[Clip], chain: dict, config, onset: int | None = None,
@@ -161,7 +242,8 @@ def model_inputs(clips: list[Clip], chain: dict, config, onset: int | None = Non
         except clip_record.ClipError as e:
             raise ClipInputError(f"{clip.path}: {e}") from None
         found.append(faces)
-        facts.append(ClipFacts(str(clip.path), last + 1, first, faces.apex_frame, apex is None, crop))
+        facts.append(ClipFacts(str(clip.path), last + 1, first, faces.apex_frame, apex is None,
+                               crop, crop != "whole" or _has_face(clip.read(first, False))))
     made = clip_record.records(found, raw_settings)
     raw_flow = np.stack([m["flow"] for m in made])
     for m in made:  # resized, then normalised: the records' flow

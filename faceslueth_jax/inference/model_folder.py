@@ -39,6 +39,7 @@ import ml_collections
 import numpy as np
 
 import faceslueth_jax
+from faceslueth_jax import atomic_files
 from faceslueth_jax.data import augment
 from faceslueth_jax.models import registry
 from tfds_builders import registry as builders
@@ -104,9 +105,7 @@ def write(directory, config, data, folds, history, seeds) -> pathlib.Path:
         for m in range(len(members)):
             _link_or_copy(history.final.path(m), staging / MEMBERS / f"{m:05d}.msgpack")
         (staging / MODEL_JSON).write_text(json.dumps(meta, indent=2) + "\n")
-        if directory.exists():
-            shutil.rmtree(directory)
-        staging.rename(directory)
+        atomic_files.replace_folder(staging, directory)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -47,29 +47,83 @@ def stage_angles(model) -> dict:
     return {f"motion/stage{i}": float(t) for i, t in enumerate(means)}
 
 
+ON_ERROR = ("skip", "raise")
+
+
+def requests_of(paths, onset=None, apex=None) -> list:
+    """``clip_input.ClipRequest`` for every clip named: each a path (a clip, or a folder
+    of clips, ``clip_input.clip_paths``, taking ``onset``/``apex``) or a request."""
+    requests, plain = [], []
+    for item in paths:
+        if isinstance(item, clip_input.ClipRequest):
+            requests.append(item)
+        else:
+            plain.extend(clip_input.clip_paths([item]))
+    if len(plain) > 1 and (onset is not None or apex is not None):
+        raise PredictError("--onset and --apex apply to one clip; several were given "
+                           "(a CSV of clips, --clips_csv, gives each its own)")
+    return [clip_input.ClipRequest(p, onset, apex) for p in plain] + requests
+
+
 def predict(model, paths, onset=None, apex=None, crop="auto", batch_size=32,
-            with_pictures=False):
-    """Results (one dict per clip) and, with ``with_pictures``, the pictures (BGR)."""
+            with_pictures=False, on_error="raise", max_frames=clip_input.MAX_FRAMES):
+    """Results (one dict per clip) and, with ``with_pictures``, the pictures (BGR) of
+    the clips that succeeded. ``paths``: see ``requests_of``. ``on_error``: 'raise' =
+    the first clip that cannot be used raises its ClipInputError; 'skip' = its result
+    is {'clip', 'error'} and the others go on. A clip whose frames are taken as the
+    face (crop 'whole') and in whose onset frame no face is found gets a 'warning'."""
+    if on_error not in ON_ERROR:
+        raise ValueError(f"on_error must be one of {ON_ERROR}, got {on_error!r}")
     if model.meta.get("au_dim"):
         raise PredictError(f"{model.meta.get('model')} reads ground-truth action units "
                            "(model.faceslueth_r.au_dim > 0), which a clip does not have")
-    paths = clip_input.clip_paths(paths)
-    if len(paths) > 1 and (onset is not None or apex is not None):
-        raise PredictError("--onset and --apex apply to one clip; several were given")
-    views, flows, faces, facts = [], [], [], []
-    for i, path in enumerate(paths):
-        clip = clip_input.read_clip(path)
-        v, raw, face, fact = clip_input.model_inputs([clip], model.meta["chain"], model.config,
-                                                     onset, apex, crop)
+    requests = requests_of(paths, onset, apex)
+    views, flows, faces, facts, failed = [], [], [], [], {}
+    for i, request in enumerate(requests):
+        try:
+            clip = clip_input.read_clip(request.path, max_frames)
+            v, raw, face, fact = clip_input.model_inputs(
+                [clip], model.meta["chain"], model.config, request.onset, request.apex, crop)
+        except clip_input.ClipInputError as e:
+            if on_error == "raise":
+                raise
+            failed[i] = str(e)
+            continue
         views.append(v)
         flows.append(raw[0])
         faces.append(face[0])
         facts.extend(fact)
-        _progress(i + 1, len(paths), "preparing clips")
+        _progress(i + 1, len(requests), "preparing clips")
+    probs, images = _classify(model, views, flows, faces, facts, batch_size, with_pictures)
+    done = iter(zip(facts, probs))
+    results = []
+    for i, request in enumerate(requests):
+        if i in failed:
+            results.append({"clip": str(request.path), "error": failed[i]})
+            continue
+        f, p = next(done)
+        result = {
+            "clip": f.clip, "predicted": model.class_names[int(p.argmax())],
+            "probabilities": {n: float(q) for n, q in zip(model.class_names, p)},
+            "num_frames": f.num_frames, "onset": f.onset, "apex": f.apex,
+            "apex_spotted": f.apex_spotted, "crop": f.crop, "face_found": f.face_found}
+        if not f.face_found:
+            result["warning"] = (f"no face found in the onset frame (frame {f.onset}) of "
+                                 "frames taken as the face (--crop=whole): the class is not "
+                                 "a reading of a face")
+        results.append(result)
+    return results, images
+
+
+def _classify(model, views, flows, faces, facts, batch_size, with_pictures):
+    """(N, K) ensemble probabilities of the prepared clips, and their pictures."""
+    if not views:
+        return np.zeros((0, len(model.class_names))), []
     views = {k: np.concatenate([v[k] for v in views]) for k in views[0]}
+    count = len(facts)
     probs, images = [], []
     thetas = stage_angles(model) if with_pictures else {}
-    for start in range(0, len(paths), batch_size):
+    for start in range(0, count, batch_size):
         batch = {k: v[start:start + batch_size] for k, v in views.items()}
         if with_pictures:
             logits, maps = model.member_logits(batch, capture_attention=True)
@@ -83,19 +137,16 @@ def predict(model, paths, onset=None, apex=None, crop="auto", batch_size=32,
                      f"(p {p[j].max():.2f}), onset {facts[k].onset}, apex {facts[k].apex}")
             images.append(pictures.clip_picture(faces[k], flows[k], pictures.stage_maps(maps, j),
                                                 thetas, title))
-    probs = np.concatenate(probs)
-    results = [{
-        "clip": f.clip, "predicted": model.class_names[int(p.argmax())],
-        "probabilities": {n: float(q) for n, q in zip(model.class_names, p)},
-        "num_frames": f.num_frames, "onset": f.onset, "apex": f.apex,
-        "apex_spotted": f.apex_spotted, "crop": f.crop} for f, p in zip(facts, probs)]
-    return results, images
+    return np.concatenate(probs), images
 
 
 def picture_names(results) -> list[str]:
-    """One PNG name per clip, made unique when two clips share a name."""
+    """One PNG name per classified clip (those without an 'error'), made unique when
+    two clips share a name."""
     names, seen = [], {}
     for r in results:
+        if "error" in r:
+            continue
         stem = pathlib.Path(r["clip"]).stem or "clip"
         seen[stem] = seen.get(stem, 0) + 1
         names.append(f"{stem}.png" if seen[stem] == 1 else f"{stem}_{seen[stem]}.png")

@@ -34,16 +34,33 @@ class UnreadablePickle(ValueError):
     """The file is neither a torch zip checkpoint nor a pickle."""
 
 
-def _pickles(path) -> list[bytes]:
+# the most bytes one .pkl member of a zip checkpoint may unpack to: a state_dict's
+# pickle names its tensors (their data are other members), a few MB even for 100 M
+# parameters, so more is a crafted archive (a zip bomb)
+MAX_PICKLE_BYTES = 64 << 20
+
+
+def _pickles(path, max_bytes: int = MAX_PICKLE_BYTES) -> list[bytes]:
     if zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as archive:
             names = [n for n in archive.namelist() if n.endswith(".pkl")]
             if not names:
                 raise UnreadablePickle(f"{path}: a zip archive without a .pkl member, not a "
                                        "torch checkpoint")
-            return [archive.read(n) for n in names]
+            return [_member(archive, n, path, max_bytes) for n in names]
     with open(path, "rb") as f:
         return [f.read()]
+
+
+def _member(archive: zipfile.ZipFile, name: str, path, max_bytes: int) -> bytes:
+    """A member's bytes, read no further than ``max_bytes`` + 1 whatever its header
+    claims; UnreadablePickle when it holds more."""
+    with archive.open(name) as f:
+        data = f.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise UnreadablePickle(f"{path}: member {name} unpacks to more than {max_bytes} bytes, "
+                               "far more than a state_dict's pickle (a crafted archive?)")
+    return data
 
 
 def _globals_of(data: bytes, path) -> list[tuple[str, str]]:

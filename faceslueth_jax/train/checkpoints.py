@@ -1,7 +1,8 @@
 """Sweep checkpoints with orbax: save every N epochs and at the end, resume after a kill.
 
 A save is due after every N-th epoch of a chunk and after a chunk's last epoch, once
-at least ``min_seconds`` have passed since the previous save (the sweep's very last
+at least ``min_seconds`` have passed since the previous save by process 0's clock,
+which decides for every process since the save is collective (the sweep's very last
 step is always saved). So a kill loses at most about that much training, and short
 chunks (a fold in ~20 s on 2 CPU cores) do not pay a save each: without the interval
 the compact composite sweep spent 50 s of 23 min on its 272 saves.
@@ -15,8 +16,9 @@ stopped, t = (chunk epochs finished) = c * E + e for chunk c after e epochs:
             probes, e.g. theta; (F, E, ...) arrays, unfilled entries zero),
             from which the best-epoch rule is recomputed;
   progress  chunk, epochs done, and a fingerprint of everything that decides
-            the numbers (config, placement, fold tables), so a checkpoint is
-            never resumed under another experiment.
+            the numbers (config, the data's content but not its folder,
+            placement, fold tables), so a checkpoint is never resumed under
+            another experiment, and is resumed when the data moved.
 
 Saving is asynchronous (the arrays are copied to host memory, then written in
 the background); orbax writes each step into a temporary folder and renames it
@@ -34,11 +36,14 @@ Reading a step tells three cases apart:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging as std_logging
 import pathlib
 import shutil
+import signal
+import threading
 import time
 
 import jax
@@ -79,14 +84,44 @@ def fingerprint(*parts) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+@contextlib.contextmanager
+def _interrupt_deferred():
+    """Within (on the main thread): SIGINT is noted, not raised; KeyboardInterrupt is
+    raised on leaving when one came."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught = []
+    previous = signal.signal(signal.SIGINT, lambda *_: caught.append(True))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt
+
+
+class Interrupted(Exception):
+    """A sweep stopped by Ctrl-C; ``step``: the newest checkpoint (None: none yet)."""
+
+    def __init__(self, step: int | None):
+        self.step = step
+        super().__init__(
+            f"interrupted at step {step}; rerun the same command to resume" if step
+            else "interrupted before the first checkpoint; rerun the same command to start")
+
+
 class SweepCheckpoints:
     def __init__(self, directory, every_epochs: int, keep: int, fingerprint_: str,
-                 min_seconds: float = 0.0):
+                 min_seconds: float = 0.0, clock=time.monotonic):
         if every_epochs < 1 or keep < 1 or min_seconds < 0:
             raise ValueError(f"checkpoint every {every_epochs} epochs keeping {keep}: both "
                              f"must be >= 1; min_seconds {min_seconds} must be >= 0")
         self.min_seconds = min_seconds
-        self._last_save = time.monotonic()
+        self.clock = clock  # seconds; on several processes only process 0's is read
+        self._started = time.monotonic()
+        self.earlier_seconds = 0.0
+        self._last_save = self.clock()
         self.directory = pathlib.Path(directory).absolute()
         self.every = every_epochs
         self.fingerprint = fingerprint_
@@ -103,15 +138,29 @@ class SweepCheckpoints:
         if last_step:
             return True
         at_mark = epochs_done % self.every == 0 or epochs_done == epochs
-        return at_mark and time.monotonic() - self._last_save >= self.min_seconds
+        # the save is collective: process 0's clock decides for every process
+        return at_mark and distributed.broadcast_from_main(
+            self.clock() - self._last_save >= self.min_seconds)
 
     def save(self, step: int, progress: dict, state, history: dict) -> None:
-        """Start an asynchronous save (returns once the arrays are on the host)."""
-        self._last_save = time.monotonic()
+        """Start an asynchronous save (returns once the arrays are on the host); a
+        Ctrl-C meanwhile is raised once the save has started whole (orbax's writer
+        threads wait for the step folder that an interrupted start never makes)."""
+        self._last_save = self.clock()
+        with _interrupt_deferred():
+            self._save(step, progress, state, history)
+
+    def _save(self, step: int, progress: dict, state, history: dict) -> None:
         self.manager.save(step, args=ocp.args.Composite(
             state=ocp.args.StandardSave(state),
             history=ocp.args.StandardSave(history),
-            progress=ocp.args.JsonSave(dict(progress, fingerprint=self.fingerprint))))
+            progress=ocp.args.JsonSave(dict(progress, fingerprint=self.fingerprint,
+                                            train_seconds=self.train_seconds()))))
+
+    def train_seconds(self) -> float:
+        """Seconds trained by this sweep: the earlier runs' up to their last checkpoint
+        (``earlier_seconds``, from the step resumed) and this run's since it started."""
+        return self.earlier_seconds + time.monotonic() - self._started
 
     def restore_latest(self, abstract_state, history_like: dict):
         """(progress, state, history) of the newest step every process can read, or None.
@@ -126,6 +175,7 @@ class SweepCheckpoints:
                 self._set_aside(step, error or "unreadable on another process")
                 continue
             progress, state, history = restored
+            self.earlier_seconds = float(progress.get("train_seconds", 0.0))
             logging.info("resuming from checkpoint step %d in %s", step, self.directory)
             return progress, state, history
         return None
@@ -186,6 +236,20 @@ class SweepCheckpoints:
             shutil.move(str(self.directory / str(step)), str(target))
         distributed.sync(f"set aside checkpoint {step}")
         self.manager.reload()
+
+    def interrupted(self) -> "Interrupted":
+        """After Ctrl-C: let a save in flight finish, remove the temporary folders of
+        one that cannot, and say which step a rerun resumes from."""
+        for finish in (self.manager.wait_until_finished, self.manager.close):
+            try:
+                finish()  # joins the background writer, so nothing is written after this
+            except Exception:  # noqa: BLE001 - a save cut short: its folder goes below
+                pass
+        for temporary in self.directory.glob("*.orbax-checkpoint-tmp*"):
+            shutil.rmtree(temporary, ignore_errors=True)
+        steps = [int(p.name) for p in self.directory.iterdir() if p.name.isdigit()] \
+            if self.directory.is_dir() else []
+        return Interrupted(max(steps) if steps else None)
 
     def close(self) -> None:
         """Wait for the last save to be complete on disk."""

@@ -8,6 +8,7 @@ per-model branch.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging as std_logging
 import pathlib
@@ -18,7 +19,7 @@ import numpy as np
 from absl import logging
 
 from faceslueth_jax import atomic_files, distributed
-from faceslueth_jax.data import augment, records, sources
+from faceslueth_jax.data import augment, identity, records, sources
 from faceslueth_jax.evaluation import run_results, selection
 from faceslueth_jax.inference import model_folder, pictures
 from faceslueth_jax.models import logistic_regression, registry
@@ -28,6 +29,7 @@ from faceslueth_jax.train import fold_step, protocols
 from faceslueth_jax.train import sweep as sweep_lib
 from faceslueth_jax.train.progress import Progress
 from tfds_builders import registry as builders
+from tfds_builders.me_database import MEConfig
 
 PRECISIONS = ("highest", "default")
 DTYPES = ("float32", "bfloat16")
@@ -37,8 +39,10 @@ BASELINE_FLOW_SIZE = 28  # the logistic regression always sees 28x28 flow
 
 # Config fields that do not change a sweep's numbers: a checkpoint stays valid across
 # them. protocol.selection only picks the reported rule (both are always computed).
+# where the data is stored is not fingerprinted: its content is (data.identity)
 NOT_FINGERPRINTED = ("name", "checkpoint", "distributed", "coordinator_address",
-                     "num_processes", "process_id", "protocol.selection")
+                     "num_processes", "process_id", "protocol.selection", "data.data_dir",
+                     "data.manual_dir", "data.manual_dirs", "data.build.overwrite")
 
 
 class ConfigError(ValueError):
@@ -56,6 +60,49 @@ def logging_to(path: pathlib.Path):
     finally:
         std_logging.getLogger().removeHandler(handler)
         handler.close()
+
+
+# numeric fields and the least value each may take (an int field must hold an int)
+AT_LEAST = {"train.epochs": 1, "train.batch_size": 1, "checkpoint.every_epochs": 1,
+            "checkpoint.keep": 1, "checkpoint.min_seconds": 0.0, "data.flow_size": 1,
+            "data.face_size": 1, "max_folds_per_chunk": 0, "device_memory_bytes": 0,
+            "train.scan_unroll": 0, "train.max_shift_fraction": 0.0,
+            "train.optimizer.weight_decay": 0.0, "train.optimizer.eps": 0.0,
+            "mesh.fold": 0, "mesh.data": 0, "mesh.num_devices": 0}
+POSITIVE = ("train.optimizer.lr",)
+
+
+def _field(config, dotted: str):
+    node = config
+    for key in dotted.split("."):
+        if key not in node:
+            return None
+        node = node[key]
+    return node
+
+
+def check_numbers(config) -> None:
+    """ValueError naming the field for a numeric field out of its range (AT_LEAST,
+    POSITIVE) and for record options the builders cannot make (``MEConfig.named``)."""
+    for field, least in AT_LEAST.items():
+        value = _field(config, field)
+        if value is None:
+            continue
+        kind = int if isinstance(least, int) else (int, float)
+        if isinstance(value, bool) or not isinstance(value, kind) or value < least:
+            what = "an integer" if kind is int else "a number"
+            raise ValueError(f"{field} must be {what} >= {least}, got {value!r}")
+    for field in POSITIVE:
+        value = _field(config, field)
+        if value is not None and not (isinstance(value, (int, float)) and value > 0):
+            raise ValueError(f"{field} must be a number > 0, got {value!r}")
+    if any(n in builders.DATABASE_BUILDERS for n in sources.database_names(config.data)):
+        fields = {f.name for f in dataclasses.fields(MEConfig)}
+        build = {k: v for k, v in dict(config.data.get("build") or {}).items() if k in fields}
+        try:
+            MEConfig.named(**build)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"data.build: {e}") from None
 
 
 def check_config(config) -> None:
@@ -77,6 +124,7 @@ def check_config(config) -> None:
                "layout": (config.get("layout", "auto"), sweep_lib.LAYOUTS),
                "conv_formulation": (config.get("conv_formulation", ""), ("", "xla", "matmul"))}
     try:
+        check_numbers(config)
         for field, (value, allowed) in choices.items():
             if value not in allowed:
                 raise ValueError(f"{field} must be one of {allowed}, got {value!r}")
@@ -117,28 +165,33 @@ def train_and_evaluate(config, workdir: str) -> dict:
     workdir = pathlib.Path(workdir)
     started = time.time()
     watch = Stopwatch()
+    # data that is missing, unreadable or not the same on every host fails here,
+    # before anything is written. One process reads everything; with several, each
+    # first reads the labels and names, then the views its devices' folds use.
+    several = jax.process_count() > 1
     with watch("data"):
-        data_sets = sources.prepare_all(config.data)  # fails here, before any output, when data is missing
+        data_sets = sources.prepare_all(config.data)
+        data = prepared_data(config, records.read_builders(data_sets,
+                                                           keep=[] if several else None))
+    data_identity = identity.of_data(data_sets, data)
+    distributed.check_same_data(identity.digest(data_identity["sources"]),
+                                data_identity["samples"], len(data))
     main = distributed.is_main_process()
     if main:
         workdir.mkdir(parents=True, exist_ok=True)
     with logging_to(workdir / "log") if main else contextlib.nullcontext():
-        return _run(config, workdir, data_sets, started, main, watch)
+        return _run(config, workdir, data_sets, data, data_identity, started, main, watch)
 
 
 prepared_data = registry.prepared_data  # records -> the model's inputs (also bench/)
 
 
-def _run(config, workdir: pathlib.Path, data_sets: list, started: float, main: bool,
-         watch: Stopwatch) -> dict:
+def _run(config, workdir: pathlib.Path, data_sets: list, data, data_identity: dict,
+         started: float, main: bool, watch: Stopwatch) -> dict:
     if main:
         atomic_files.write_text(workdir / "config.json",
                                 config.to_json_best_effort(indent=2) + "\n")
-    # One process reads everything; with several, each first reads the labels and
-    # names, then the views of the samples its devices' folds use.
     several = jax.process_count() > 1
-    with watch("data"):
-        data = prepared_data(config, records.read_builders(data_sets, keep=[] if several else None))
     layout_file = workdir / LAYOUT_FILE  # a resumed run keeps the layout it started with
     chosen = json.loads(layout_file.read_text()) if layout_file.is_file() else None
     sweep = sweep_lib.build(config, data, chosen=chosen, final_dir=workdir / FINAL_DIR)
@@ -155,14 +208,17 @@ def _run(config, workdir: pathlib.Path, data_sets: list, started: float, main: b
     logging.info("placement: %s", plan.facts)
     checkpoints = checkpoints_lib.SweepCheckpoints(
         workdir / "checkpoints", config.checkpoint.every_epochs, config.checkpoint.keep,
-        _fingerprint(config, plan, instances), config.checkpoint.get("min_seconds", 0.0))
+        _fingerprint(config, plan, instances, data_identity), config.checkpoint.get("min_seconds", 0.0))
     label = f"{config.name} ({folds.num_folds} folds" + (
         f" x {len(seeds)} seeds)" if len(seeds) > 1 else ")")
     progress = Progress(label, plan.folds_per_chunk) if main else None
-    t0 = time.time()
-    history = trainer.fit(instances, config.train.epochs, seeds, checkpoints=checkpoints,
-                          on_epoch=progress, plan=plan)
-    train_seconds = time.time() - t0
+    try:
+        history = trainer.fit(instances, config.train.epochs, seeds, checkpoints=checkpoints,
+                              on_epoch=progress, plan=plan)
+    except KeyboardInterrupt:
+        raise checkpoints.interrupted() from None
+    # every run of this sweep (resumed ones: the earlier ones' time to their last checkpoint)
+    train_seconds = checkpoints.train_seconds()
     if not main:
         return {}
     if history.final is not None:
@@ -209,9 +265,9 @@ def _log_data(config, data, folds) -> None:
                  {n: int(k) for n, k in zip(data.class_names, counts)})
 
 
-def _fingerprint(config, plan, folds) -> str:
+def _fingerprint(config, plan, folds, data_identity: dict) -> str:
     """What decides the sweep's numbers: the config less NOT_FINGERPRINTED, the
-    placement, the fold tables."""
+    data's identity (its content, not its folder), the placement, the fold tables."""
     numbers = config.to_dict()
     for field in NOT_FINGERPRINTED:
         *parents, leaf = field.split(".")
@@ -222,7 +278,7 @@ def _fingerprint(config, plan, folds) -> str:
     decided_by = {k: plan.facts[k] for k in ("fold_groups", "data_parallel", "folds_per_chunk",
                                               "num_chunks", "steps_per_epoch",
                                               "conv_formulation")}
-    return checkpoints_lib.fingerprint(numbers, decided_by, folds.names, folds.train_idx,
+    return checkpoints_lib.fingerprint(numbers, data_identity, decided_by, folds.names, folds.train_idx,
                                        folds.test_idx)
 
 

@@ -19,7 +19,8 @@ also keeps an exponential moving average of its weights,
 
     ema_t = m_t ema_{t-1} + (1 - m_t) params_t,   m_t = min(d, (1 + t) / (10 + t)),
 
-(t: steps applied so far) and its test logits come from the average; ``mixup_alpha``
+(t: steps applied so far), BatchNorm's running moments averaged alike, and its test
+logits come from the averages; ``mixup_alpha``
 a > 0: after augmentation each sample i is mixed with its partner j = i XOR 1 (the
 neighbouring position of the batch, on the same device),
 
@@ -31,9 +32,10 @@ cross-entropy is taken against the mixed targets.
 Fillers take no part at all: their inputs are zeroed, their losses dropped (not
 multiplied by 0, so a NaN cannot leak) and BatchNorm's moments leave them out
 (``batch_context``). With the mesh axis ``data`` of size D every device holds B / D
-samples; losses and gradients are summed over it. A step whose batch has no weight, or whose loss is not finite,
-leaves the state untouched; a non-finite loss marks the fold diverged, and it
-stays frozen.
+samples; losses and gradients are summed over it. A step whose batch has no
+weight leaves the state untouched. A step whose loss, gradients or updated weights
+are not all finite leaves it untouched too and marks the fold diverged: it stays
+frozen at the weights from before that step, and is tested with them.
 
 Randomness of fold f (key k_f): initial weights from fold_in(k_f, 0); epoch e
 from fold_in(fold_in(k_f, 1), e), split into the permutation's key and the
@@ -85,22 +87,33 @@ def init_fold(model, example: dict, optimizer, key, ema: bool = False) -> FoldSt
     with ``ema`` the weights' moving average starts at the initial weights."""
     variables = model.init(jax.random.fold_in(key, 0), example, train=False)
     params = variables["params"]
-    average = {"params": params, "steps": jnp.zeros((), jnp.int32)} if ema else {}
-    return FoldState(params=params, batch_stats=variables.get("batch_stats", {}),
+    stats = variables.get("batch_stats", {})
+    average = ({"params": params, "batch_stats": stats, "steps": jnp.zeros((), jnp.int32)}
+               if ema else {})
+    return FoldState(params=params, batch_stats=stats,
                      opt_state=optimizer.init(params), diverged=jnp.array(False), ema=average)
 
 
-def update_ema(ema: dict, params, decay: float) -> dict:
-    """ema <- m ema + (1 - m) params with m = min(decay, (1 + t) / (10 + t))."""
+def update_ema(ema: dict, params, batch_stats, decay: float) -> dict:
+    """ema <- m ema + (1 - m) new with m = min(decay, (1 + t) / (10 + t)), for the
+    weights and, alike, BatchNorm's running moments (so the averaged weights are
+    tested with statistics of averaged weights, not of the live ones)."""
     t = ema["steps"].astype(jnp.float32)
     m = jnp.minimum(decay, (1.0 + t) / (10.0 + t))
-    return {"params": jax.tree.map(lambda e, p: m * e + (1.0 - m) * p, ema["params"], params),
-            "steps": ema["steps"] + 1}
+
+    def average(old, new):
+        return jax.tree.map(lambda e, p: m * e + (1.0 - m) * p, old, new)
+
+    return {"params": average(ema["params"], params),
+            "batch_stats": average(ema["batch_stats"], batch_stats), "steps": ema["steps"] + 1}
 
 
-def eval_params(state: FoldState):
-    """The weights a fold is tested with: the moving average when it keeps one."""
-    return state.ema["params"] if state.ema else state.params
+def eval_variables(state: FoldState) -> tuple:
+    """(params, batch_stats) a fold is tested with: the moving averages when it keeps
+    them."""
+    if state.ema:
+        return state.ema["params"], state.ema["batch_stats"]
+    return state.params, state.batch_stats
 
 
 def cast_floats(tree, dtype):
@@ -177,13 +190,21 @@ def mixup(keys, views: dict, labels, real, num_classes: int, alpha: float):
             lam[:, None] * onehot + (1 - lam[:, None]) * onehot[partner])
 
 
+def all_finite(tree) -> jax.Array:
+    """() bool: every element of every leaf of ``tree`` is finite."""
+    leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)
+              if jnp.issubdtype(x.dtype, jnp.inexact)]
+    return jnp.all(jnp.stack(leaves)) if leaves else jnp.array(True)
+
+
 def train_step(model, optimizer, state: FoldState, views: dict, labels, weight, dropout_key,
                offset=0, batch_size: int | None = None, label_smoothing: float = 0.0,
                ema_decay: float = 0.0, compute_dtype: str = "float32"
                ) -> tuple[FoldState, jax.Array, jax.Array]:
     """One optimiser step on a weighted batch (this device's share of it under the
     mesh axis ``data``, starting at sample ``offset`` of ``batch_size``; default the
-    whole batch): (new state, the batch's loss or NaN, its total weight)."""
+    whole batch): (new state, the batch's loss, NaN when the step diverged, its total
+    weight)."""
     total_weight = jax.lax.psum(weight.sum(), DATA)
     (loss, batch_stats), grads = jax.value_and_grad(weighted_loss, argnums=1, has_aux=True)(
         model, state.params, state.batch_stats, views, labels, weight, total_weight, dropout_key,
@@ -191,9 +212,11 @@ def train_step(model, optimizer, state: FoldState, views: dict, labels, weight, 
     loss, grads = jax.lax.psum((loss, grads), DATA)
     updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
-    ema = update_ema(state.ema, params, ema_decay) if state.ema else state.ema
+    ema = update_ema(state.ema, params, batch_stats, ema_decay) if state.ema else state.ema
     new = FoldState(params, batch_stats, opt_state, state.diverged, ema)
-    finite = jnp.isfinite(loss)
+    # a finite loss can still come with a NaN gradient (e.g. sqrt at 0): the step is
+    # applied only when the loss, every gradient and every new weight are finite
+    finite = jnp.isfinite(loss) & all_finite(grads) & all_finite((params, batch_stats))
     apply = (total_weight > 0) & finite & ~state.diverged
     state = jax.tree.map(lambda n, o: jnp.where(apply, n, o), new, state)
     state = state.replace(diverged=state.diverged | ~finite)
@@ -290,7 +313,8 @@ def test_logits(model, state: FoldState, test_idx, data_views: dict, batch_size:
     batch = min(batch_size, size)
     count = math.ceil(size / batch)
     idx = jnp.pad(test_idx, (0, count * batch - size), mode="edge").reshape(count, batch)
-    variables = {"params": eval_params(state), "batch_stats": state.batch_stats}
+    params, batch_stats = eval_variables(state)
+    variables = {"params": params, "batch_stats": batch_stats}
 
     def one(_, rows):  # exactly onset and apex: no jitter windows
         views = gather(augment.model_views(data_views), rows)

@@ -562,7 +562,7 @@ def _tested_variables(state) -> dict:
     """{"params", "batch_stats" (when the model has any)} a fold is tested with, from a
     FoldState (its moving average when it keeps one) or from a model's variables."""
     if isinstance(state, fold_step.FoldState):
-        params, stats = fold_step.eval_params(state), state.batch_stats
+        params, stats = fold_step.eval_variables(state)
     else:
         params, stats = state["params"], state.get("batch_stats", {})
     return {"params": params, **({"batch_stats": stats} if stats else {})}

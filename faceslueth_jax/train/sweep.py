@@ -17,7 +17,7 @@ import dataclasses
 import jax
 from jax.sharding import Mesh
 
-from faceslueth_jax.data import records
+from faceslueth_jax.data import records, sources
 from faceslueth_jax.models import registry
 from faceslueth_jax.train import fold_trainer, placement, protocols
 
@@ -70,7 +70,8 @@ def build(config, data: records.MEData, devices=None, memory_budget: int = 0,
                                devices=devices)
     trainer = fold_trainer.FoldTrainer(
         registry.from_config(config.model, len(data.class_names)), config.train, data.views,
-        data.label, mesh, records.u_mirror_offset(config.data.flow_norm), data.view_row,
+        data.label, mesh, records.u_mirror_offset(config.data.flow_norm, sources.stored_flow_norm(config.data)),
+        data.view_row,
         probes=registry.probes(config.model), slow_params=registry.slow_params(config.model),
         final_dir=final_dir if config.get("model_folder", True) else None)
     if chosen:

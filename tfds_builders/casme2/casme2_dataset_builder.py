@@ -82,7 +82,8 @@ class Casme2(MEDatabaseBuilder):
             sample_id = f"{subject}_{filename}"
             folder = root / subject / filename
             onset, offset = sheets.cell_int(row["OnsetFrame"]), sheets.cell_int(row["OffsetFrame"])
-            fault = row_fault(subject if number is not None else "", filename, onset, 0, folder)
+            fault = row_fault(subject if number is not None else "", filename, onset,
+                              offset or 0, folder)  # some rows give no offset
             if fault:
                 problems.add(sample_id, row["where"], fault)
                 continue

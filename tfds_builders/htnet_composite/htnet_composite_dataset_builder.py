@@ -24,6 +24,7 @@ import tensorflow_datasets as tfds
 
 from tfds_builders.errors import BadInputError
 from tfds_builders.features import MEGC_CLASSES, me_features
+from tfds_builders.sheets import outside_name
 
 FLOW_SIZE, FACE_SIZE = 28, 224  # as released
 DATASETS = ("casme2", "samm", "smic")
@@ -74,6 +75,11 @@ def read_rows(manual_dir: pathlib.Path) -> list[dict]:
                     f"htnet_composite: {where}: unknown label {row['label']!r}, "
                     f"expected 0..{len(MEGC_CLASSES) - 1}")
             sample_id = f"{row['sub']}_{row['filename_o']}"
+            named = [c for c in ("sub", "filename_o", "imagename") if outside_name(row[c])]
+            if named:
+                raise CompositeDataError(
+                    f"htnet_composite: {where}: {named[0]} {row[named[0]]!r} leads outside "
+                    f"{path.parent} (an absolute path or '..')")
             if sample_id in seen:
                 raise CompositeDataError(
                     f"htnet_composite: {where}: sample {sample_id} duplicates line {seen[sample_id]}")
