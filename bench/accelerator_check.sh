@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One-shot accelerator check: the figures issue 14 asks for, as ratios from one run,
+# One-shot accelerator check: the accelerator figures, as ratios from one run,
 # written to one JSON file. At most ~8 minutes on one GPU; `--quick` runs the same
 # steps at toy sizes on a CPU (how it is tested here).
 #

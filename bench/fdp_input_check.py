@@ -1,4 +1,4 @@
-"""Can a linear model read the synthetic class from FDP's input? (issue 15, item 7)
+"""Can a linear model read the synthetic class from FDP's input?
 
 The tuned logistic regression (class-balanced, l2 by an inner CV over the training
 subjects; ``models/logistic_regression.py``) under the LOSO folds of
@@ -12,19 +12,16 @@ same clips. Prints UF1 / UAR per input.
 from __future__ import annotations
 
 import pathlib
-import sys
 import time
 
 import jax.numpy as jnp
 import numpy as np
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-
-from configs.fdp_synthetic import get_config  # noqa: E402
-from faceslueth_jax.data import records, sources  # noqa: E402
-from faceslueth_jax.evaluation import metrics  # noqa: E402
-from faceslueth_jax.models import dynamic_image, logistic_regression  # noqa: E402
-from faceslueth_jax.train import protocols  # noqa: E402
+from configs.fdp_synthetic import get_config
+from faceslueth_jax.data import records, sources
+from faceslueth_jax.evaluation import metrics
+from faceslueth_jax.models import dynamic_image, logistic_regression
+from faceslueth_jax.train import protocols
 
 
 def main() -> None:

@@ -2,7 +2,7 @@
 in each database's released layout) at the builders' default sizes: the base of the
 conversion estimates in configs/loso_mmew.py and configs/loso_casme2me.py.
 
-  python bench/fixture_build_time.py
+  python -m bench.fixture_build_time   (from the repository root: it reads tests/)
 
 Each fixture is built twice into fresh folders; the second build is timed, so TV-L1's
 compilation is left out (it is about a minute on 2 cores, once per size).
@@ -11,18 +11,15 @@ compilation is left out (it is about a minute on 2 cores, once per size).
 from __future__ import annotations
 
 import pathlib
-import sys
 import tempfile
 import time
 
 import tensorflow_datasets as tfds
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-
-from tests import database_fixtures as fx  # noqa: E402
-from tfds_builders.building import quiet  # noqa: E402
-from tfds_builders.casme2me import Casme2me  # noqa: E402
-from tfds_builders.mmew import Mmew  # noqa: E402
+from tests import database_fixtures as fx
+from tfds_builders.building import quiet
+from tfds_builders.casme2me import Casme2me
+from tfds_builders.mmew import Mmew
 
 
 def main() -> None:

@@ -23,18 +23,15 @@ from __future__ import annotations
 import argparse
 import json
 import pathlib
-import sys
 import time
 
 import cv2
 import numpy as np
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-
-from faceslueth_jax.atomic_files import write_json  # noqa: E402
-from faceslueth_jax.data import htnet_patches  # noqa: E402
-from faceslueth_jax.preprocess import landmarks  # noqa: E402
-from tfds_builders.synthetic_me import synthetic_faces  # noqa: E402
+from faceslueth_jax.atomic_files import write_json
+from faceslueth_jax.data import htnet_patches
+from faceslueth_jax.preprocess import landmarks
+from tfds_builders.synthetic_me import synthetic_faces
 
 
 def timed_detection(frames: list, detector: str) -> dict:

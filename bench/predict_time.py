@@ -12,18 +12,15 @@ from __future__ import annotations
 
 import argparse
 import pathlib
-import sys
 import tempfile
 import time
 
 import cv2
 import numpy as np
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-
-import faceslueth_jax  # noqa: E402
-from faceslueth_jax.inference import predict  # noqa: E402
-from tfds_builders.synthetic_me import write_clip  # noqa: E402
+import faceslueth_jax
+from faceslueth_jax.inference import predict
+from tfds_builders.synthetic_me import write_clip
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-r"""Where does SOA's angle go, and why? (issue 15, item 3a)
+r"""Where does SOA's angle go, and why?
 
 On the built-in synthetic data, whose motion axis is set by
 ``data.synthetic.orientation_deg`` (the displacement vectors are turned, the face
@@ -42,24 +42,21 @@ import json
 import math
 import os
 import pathlib
-import sys
 import time
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+import cv2
+import jax
+import jax.numpy as jnp
+import numpy as np
 
-import cv2  # noqa: E402
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-import numpy as np  # noqa: E402
-
-from configs.common import base_config  # noqa: E402
-from faceslueth_jax import atomic_files  # noqa: E402
-from faceslueth_jax.data import augment, records, sources  # noqa: E402
-from faceslueth_jax.evaluation import angles  # noqa: E402
-from faceslueth_jax.models import registry, soa  # noqa: E402
-from faceslueth_jax.train import fold_step, optimizer as optimizer_lib  # noqa: E402
-from faceslueth_jax.train.experiment import prepared_data  # noqa: E402
-from faceslueth_jax.train.placement import DATA  # noqa: E402
+from configs.common import base_config
+from faceslueth_jax import atomic_files
+from faceslueth_jax.data import augment, records, sources
+from faceslueth_jax.evaluation import angles
+from faceslueth_jax.models import registry, soa
+from faceslueth_jax.train import fold_step, optimizer as optimizer_lib
+from faceslueth_jax.train.experiment import prepared_data
+from faceslueth_jax.train.placement import DATA
 
 LANDSCAPE_DEG = np.arange(0, 180, 15)
 

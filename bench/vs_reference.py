@@ -190,8 +190,7 @@ class JaxWorker:
 
         from faceslueth_jax.train import fold_trainer, placement
         from faceslueth_jax.train.protocols import Folds
-        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # bench/
-        from sweep_throughput import timed_run
+        from sweep_throughput import timed_run  # bench/ (the script's folder) is on sys.path
 
         # Only this phase's numbers remain in use; free the A/B step's buffers first.
         del self.state, self._step, self._forward

@@ -12,7 +12,7 @@ compact preset on a 2-core CPU, scaled by folds x training samples x epochs from
 composite's measured 22.9 min (68 folds, 436 training samples, 20 epochs): about 1.5
 min (22 folds, ~55 training samples, 30 epochs), plus the conversion: measured on
 the fixture in its layout (4 clips, default 112 px sizes, TV-L1 compiled;
-``python bench/fixture_build_time.py``) 0.033 s a clip, so ~2 s for its 57 clips, plus TV-L1's
+``python -m bench.fixture_build_time``) 0.033 s a clip, so ~2 s for its 57 clips, plus TV-L1's
 compilation (about a minute) and reading its larger frames. The builder is
 tested on a fixture in CAS(ME)^2's layout (tests/test_mmew_casme2me.py).
 """

@@ -13,7 +13,7 @@ licensed and not on this project's machines. Estimate for the compact preset on 
 measured 22.9 min (68 folds, 436 training samples, 20 epochs): about 10 min (some 30
 subjects, ~290 training samples, 30 epochs), plus the conversion: measured on
 the fixture in its layout (6 clips, default 112 px sizes, TV-L1 compiled;
-``python bench/fixture_build_time.py``) 0.033 s a clip, so ~10 s for its 300 clips, plus TV-L1's
+``python -m bench.fixture_build_time``) 0.033 s a clip, so ~10 s for its 300 clips, plus TV-L1's
 compilation (about a minute) and reading its larger frames. The builder itself
 is tested on a fixture in MMEW's layout (tests/test_mmew_casme2me.py).
 Native classes (seven emotions): --config.data.build.classes=native.

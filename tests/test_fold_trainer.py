@@ -70,7 +70,7 @@ def test_seed_s_of_a_multi_seed_sweep_is_the_one_seed_sweep_with_seed_s(
 def test_random_streams_are_those_of_earlier_releases(problem, in_turn):
     """Same seed, same numbers across versions: the first epoch's mean losses of the
     tiny problem (uneven subjects, augmentation on) as the trainer has given them since
-    issue 13 (fillers left out of BatchNorm's moments). A change to how initialisation,
+    fillers were left out of BatchNorm's moments. A change to how initialisation,
     shuffling or augmentation draw their keys shows up here."""
     # since train.last_batch='fill' became the default (the short last batches of
     # before gave 1.3326522, 1.4326154, 1.220176, 0.9823298; fold 4's batches were full)
@@ -140,7 +140,7 @@ def test_step_loop_unrolled_only_for_convolutions_on_cpu():
 
 
 def test_convolution_formulations_and_loops_give_the_same_results(problem, in_turn):
-    """Issue 14's layouts change float order only: lax convolutions in an unrolled
+    """The measured layouts change float order only: lax convolutions in an unrolled
     step loop give the predictions of the matmul formulation in a rolled one (the CPU
     default, which ``in_turn`` ran)."""
     views, labels, folds = problem
