@@ -11,7 +11,7 @@ second table compares those with float32 views.
 ``bench/runs/plans/<preset>_s<seeds>_<target>.json`` and its log, and skips cells whose
 JSON is there (so an interrupted run goes on). GPU cells need jax's CUDA plugin
 (``pip install "jax[cuda12]==0.10.2"``, or its wheels on PYTHONPATH), TPU cells libtpu
-(``pip install -r requirements-tpu.txt``). ``table`` prints the README's table.
+(``pip install -r requirements-tpu.txt``). ``table`` prints the table in docs/accelerators.md.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ switch, and two cells compare pair-wise (same folds, same seeds):
       runs/ablation/lodo_fpf
 
 ``bash bench/ablation_composite.sh --manual_dir DIR --protocols lodo`` runs every cell
-and prints the table and the comparisons (README.md, "Does SOA help?").
+and prints the table and the comparisons (docs/studies.md, "Does SOA help?").
 
 Measured on a 2-core CPU (AMD EPYC, jax 0.10.2), 3 seeds: LODO motion 84 s, motion_soa
 113 s, fpf 102 s, full 145 s (the whole LODO grid 7.4 minutes). LOSO, 3 seeds, on 2 cores

@@ -15,7 +15,7 @@ data with its frames included). The paper-size network: --config=configs/fdp_syn
 OPTIMISTIC: 0.398 / 0.415; logistic regression on flow: 0.708 / 0.719): in 30 steps
 on 97 clips FDP learns little; this config shows that it runs, not how well it can do.
 At 40 epochs (--config.train.epochs=40, 20.6 min on 2 cores shared with another run) it
-still scores UF1 0.335 / UAR 0.350 at the last epoch, chance level all along (README).
+still scores UF1 0.335 / UAR 0.350 at the last epoch, chance level all along (docs/results.md).
 """
 
 from configs.fdp_recipe import fdp_config

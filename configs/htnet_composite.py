@@ -40,7 +40,7 @@ from configs.common import base_config
 PRESETS = {"full": 800, "cpu": 5, "compact": 20}  # epochs
 # ``compact``: HTNet's architecture at CPU size (dim 64, 2 heads, 1/1/2 layers, MLP x2: 1.6 M
 # parameters), Adam lr 5e-4, batch 64, 20 epochs, 3 seeds: the landmark comparison
-# (README, "Face alignment"). Its schedule was set before any of its test scores was seen.
+# (docs/studies.md, "Face alignment"). Its schedule was set before any of its test scores was seen.
 COMPACT = dict(dim=64, heads=2, block_repeats=(1, 1, 2), mlp_mult=2)
 
 

@@ -20,7 +20,7 @@ def get_config(arg: str = "compact"):
     c.data.name = "htnet_composite"
     c.protocol.name = "lodo"
     c.train.epochs = 20
-    # every composite figure in README was measured with the short last batch; on LODO
+    # every composite figure in docs/results.md was measured with the short last batch; on LODO
     # (motion stream, 3 seeds) 'fill' scored UF1 -0.024 [-0.047, -0.002] against it
     c.train.last_batch = "short"
     return c

@@ -29,7 +29,7 @@ def get_config(arg: str = "compact"):
     c = base_config("loso_composite", preset=arg or "compact")
     c.data.name = "htnet_composite"
     c.train.epochs = 20
-    # every composite figure in README was measured with the short last batch; on LODO
+    # every composite figure in docs/results.md was measured with the short last batch; on LODO
     # (motion stream, 3 seeds) 'fill' scored UF1 -0.024 [-0.047, -0.002] against it
     c.train.last_batch = "short"
     return c

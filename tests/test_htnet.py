@@ -77,7 +77,7 @@ def test_golden_reference_logits(case):
     htnet.check_params(params, model)
     x = htnet_golden.inputs(case).transpose(0, 2, 3, 1)[..., ::-1] / 255.0
     got = jax.jit(lambda p, v: model.apply({"params": p}, v, train=False))(params, {"flow": x})
-    # README claims 2e-6 (measured 9.5e-7 on logits up to 1.9)
+    # docs/results.md claims 2e-6 (measured 9.5e-7 on logits up to 1.9)
     np.testing.assert_allclose(np.asarray(got), golden[f"{case}_logits"], atol=2e-6, rtol=0)
     assert np.abs(golden[f"{case}_logits"]).max() > 0.1
 
