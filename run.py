@@ -46,13 +46,13 @@ def main(argv):
     distributed.initialize(config)  # before anything touches a device
     # after flag parsing (keeps --help fast) and after joining the other processes
     from faceslueth_jax.data.sources import DataUnavailable
-    from faceslueth_jax.train import experiment
+    from faceslueth_jax.pipeline import checks, experiment
     from faceslueth_jax.train.checkpoints import CheckpointMismatch, Interrupted
     from tfds_builders.errors import BadInputError
 
     try:
-        experiment.check_config(config)
-    except experiment.ConfigError as e:
+        checks.check_config(config)
+    except checks.ConfigError as e:
         cli.fail(str(e))
     if not FLAGS.workdir and jax.process_count() > 1:
         cli.fail("a multi-host run needs --workdir (the same path on every host)")
@@ -67,7 +67,7 @@ def main(argv):
               "checkpoint)", file=sys.stderr)
         return INTERRUPTED
     except (DataUnavailable, BadInputError, CheckpointMismatch, MemoryError,
-            experiment.ConfigError, distributed.HostsDisagree) as e:
+            checks.ConfigError, distributed.HostsDisagree) as e:
         cli.fail(str(e))
     if distributed.is_main_process():
         print(summary["summary_text"])

@@ -19,9 +19,9 @@ import time
 from absl import app, flags
 from ml_collections import config_flags
 
-from faceslueth_jax.data import records, sources
-from faceslueth_jax.evaluation import run_results, seed_scores
-from faceslueth_jax.train import experiment, protocols
+from faceslueth_jax.data import model_inputs, records, sources
+from faceslueth_jax.evaluation import baseline, run_results, seed_scores
+from faceslueth_jax.train import protocols
 
 config_flags.DEFINE_config_file("config", None, "Experiment config file.", lock_config=True)
 flags.mark_flags_as_required(["config"])
@@ -32,10 +32,10 @@ def main(argv):
     config = flags.FLAGS.config
     config.baseline.logistic_regression = True
     builder = sources.prepare(config.data)
-    data = experiment.prepared_data(config, records.read_builder(builder))
+    data = model_inputs.prepared_data(config, records.read_builder(builder))
     folds = protocols.make_folds(config.protocol.name, data.dataset, data.subject)
     started = time.perf_counter()
-    logits, facts = experiment.baseline_logits(config, data, folds)
+    logits, facts = baseline.logits(config, data, folds)
     seconds = time.perf_counter() - started
     scores = run_results.logits_scores(data, logits)
     interval = seed_scores.uncertainty(data, logits.argmax(-1)[None])

@@ -41,7 +41,6 @@ import dataclasses
 import json
 import math
 import os
-import pathlib
 import time
 
 import cv2
@@ -55,7 +54,7 @@ from faceslueth_jax.data import augment, records, sources
 from faceslueth_jax.evaluation import angles
 from faceslueth_jax.models import registry, soa
 from faceslueth_jax.train import fold_step, optimizer as optimizer_lib
-from faceslueth_jax.train.experiment import prepared_data
+from faceslueth_jax.data.model_inputs import prepared_data
 from faceslueth_jax.train.placement import DATA
 
 LANDSCAPE_DEG = np.arange(0, 180, 15)

@@ -1,21 +1,6 @@
 """faceslueth-jax: FaceSleuth-R micro-expression recognition in JAX/Flax."""
 
-
-
-def _version() -> str:
-    """The installed distribution's version; from pyproject.toml beside the package in a
-    clone that is not installed."""
-    from importlib import metadata
-    try:
-        return metadata.version("faceslueth-jax")
-    except metadata.PackageNotFoundError:
-        import pathlib
-        import tomllib
-        pyproject = pathlib.Path(__file__).resolve().parents[1] / "pyproject.toml"
-        return tomllib.loads(pyproject.read_text())["project"]["version"]
-
-
-__version__ = _version()
+from faceslueth_jax.version import __version__  # noqa: F401 (the package's version)
 
 
 def restore(directory):

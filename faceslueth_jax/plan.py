@@ -23,7 +23,6 @@ does not fit) are one line ``error: ...`` and exit status 2, nothing written.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import sys
@@ -46,8 +45,7 @@ COLLECTIVES = ("all-reduce", "all-gather", "reduce-scatter", "collective-permute
 def load_data(config):
     """(prepared data, where it came from): the config's records, built if needed, or
     the recorded description when the licensed data is absent."""
-    from faceslueth_jax.data import descriptions, records, sources
-    from faceslueth_jax.models import registry
+    from faceslueth_jax.data import descriptions, model_inputs, records, sources
     try:
         data = records.read_builders(sources.prepare_all(config.data))
         source = "records"
@@ -57,7 +55,7 @@ def load_data(config):
             raise
         data = descriptions.load(name)
         source = f"recorded description ({descriptions.path_of(name).name}): shapes and folds"
-    return registry.prepared_data(config, data), source
+    return model_inputs.prepared_data(config, data), source
 
 
 def op_census(hlo: str) -> dict:
@@ -124,10 +122,11 @@ def roofline(cost: dict, target, config, plan) -> dict | None:
 
 def make_plan(config, target_spec: str) -> dict:
     """The plan of ``config`` on ``target_spec`` as a JSON-able dict (module docstring)."""
-    from faceslueth_jax.train import experiment, memory, targets
+    from faceslueth_jax.pipeline import checks
+    from faceslueth_jax.train import memory, targets
     from faceslueth_jax.train import sweep as sweep_lib
 
-    experiment.check_config(config)
+    checks.check_config(config)
     target = targets.resolve(target_spec)
     data, source = load_data(config)
     started = time.perf_counter()
@@ -216,11 +215,12 @@ def main(argv) -> int:
     del argv
     from faceslueth_jax import atomic_files
     from faceslueth_jax.data.sources import DataUnavailable
-    from faceslueth_jax.train import experiment, targets
+    from faceslueth_jax.pipeline import checks
+    from faceslueth_jax.train import targets
 
     try:
         p = make_plan(FLAGS.config, FLAGS.target)
-    except (experiment.ConfigError, targets.TargetError, DataUnavailable, MemoryError,
+    except (checks.ConfigError, targets.TargetError, DataUnavailable, MemoryError,
             ValueError) as e:
         print(f"error: {' '.join(str(e).split())}", file=sys.stderr)
         return 2

@@ -39,8 +39,8 @@ CASES = {
 
 def test_every_numeric_field_is_checked_against_its_range():
     from configs.loso_synthetic import get_config
-    from faceslueth_jax.train import experiment
-    for field, least in experiment.AT_LEAST.items():
+    from faceslueth_jax.pipeline import checks
+    for field, least in checks.AT_LEAST.items():
         config = get_config()
         *parents, leaf = field.split(".")
         node = config
@@ -49,12 +49,12 @@ def test_every_numeric_field_is_checked_against_its_range():
         assert leaf in node, f"{field} is not a config field"
         with config.unlocked():
             node[leaf] = least - 1
-        with pytest.raises(experiment.ConfigError, match=f"^{field} must be"):
-            experiment.check_config(config)
+        with pytest.raises(checks.ConfigError, match=f"^{field} must be"):
+            checks.check_config(config)
     config = get_config()
     config.train.optimizer.lr = 0.0
-    with pytest.raises(experiment.ConfigError, match="train.optimizer.lr must be a number > 0"):
-        experiment.check_config(config)
+    with pytest.raises(checks.ConfigError, match="train.optimizer.lr must be a number > 0"):
+        checks.check_config(config)
 
 
 @pytest.mark.parametrize("case", sorted(CASES))

@@ -7,7 +7,7 @@ import importlib
 
 import pytest
 
-from faceslueth_jax.train import experiment
+from faceslueth_jax.pipeline import checks
 from tests.conftest import REPO
 
 HELPERS = {"common", "reference_recipe", "fdp_recipe", "__init__"}  # shared, not experiments
@@ -23,7 +23,7 @@ def test_there_are_configs():
 def test_config_loads_and_says_how_to_run_it(name):
     module = importlib.import_module(f"configs.{name}")
     config = module.get_config()
-    experiment.check_config(config)
+    checks.check_config(config)
     doc = module.__doc__ or ""
     assert f"python run.py --config=configs/{name}.py" in " ".join(doc.replace("\\\n", " ").split())
     assert "to be measured" not in doc

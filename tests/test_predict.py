@@ -16,9 +16,8 @@ import numpy as np
 import pytest
 
 import faceslueth_jax
-from faceslueth_jax.data import records, sources
+from faceslueth_jax.data import model_inputs, records, sources
 from faceslueth_jax.inference import clip_input, model_folder, pictures, predict
-from faceslueth_jax.models import registry
 from faceslueth_jax.train import protocols
 from tests.conftest import REPO
 from tests.test_run import TINY_RUN
@@ -66,7 +65,7 @@ def test_a_loso_run_is_a_fold_ensemble_that_reproduces_its_test_logits(loso_run,
     assert model.meta["kind"] == "fold_ensemble" and model.num_members == 3
     assert model.meta["training_data"]["num_samples"] > 0
     config = ml_collections.ConfigDict(json.loads((loso_run / "config.json").read_text()))
-    data = registry.prepared_data(config, records.read_builder(sources.prepare(config.data)))
+    data = model_inputs.prepared_data(config, records.read_builder(sources.prepare(config.data)))
     folds = protocols.make_folds("loso", data.dataset, data.subject)
     saved = np.load(loso_run / "probabilities.npz")
     assert list(saved["sample_id"]) == list(data.sample_id)

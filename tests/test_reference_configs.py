@@ -15,7 +15,8 @@ from configs import reference_casme2_5class, reference_samm_5class
 from faceslueth_jax.evaluation import run_files as report
 from faceslueth_jax.evaluation import run_results
 from faceslueth_jax.models import registry, soa
-from faceslueth_jax.train import experiment, fold_step, fold_trainer, placement
+from faceslueth_jax.pipeline import checks
+from faceslueth_jax.train import fold_step, fold_trainer, placement
 from faceslueth_jax.train.optimizer import make_optimizer
 from tests import tiny_problem
 
@@ -27,7 +28,7 @@ CONFIGS = {"casme2": (reference_casme2_5class, 50), "samm": (reference_samm_5cla
 def test_reference_configs_load_pass_the_checks_and_build_the_model(database, preset):
     module, batch = CONFIGS[database]
     c = module.get_config(preset)
-    experiment.check_config(c)
+    checks.check_config(c)
     assert (c.data.name, c.model.preset, c.train.batch_size) == (database, preset, batch)
     assert dict(c.data.build)["classes"] == "five" and c.data.build.face_color
     assert c.data.build.jitter_frames == 4 and c.data.face_norm == "imagenet"
@@ -75,12 +76,12 @@ def _config(**changes):
 ])
 def test_inconsistent_reference_options_are_refused(changes, message):
     with pytest.raises(ValueError, match=message):
-        experiment.check_config(_config(**changes))
+        checks.check_config(_config(**changes))
 
 
 def test_honest_and_default_configs_still_pass():
-    experiment.check_config(_config(**{"model.faceslueth_r.au_dim": 21}))  # leaky, but consistent
-    experiment.check_config(tiny_problem.tiny_config())
+    checks.check_config(_config(**{"model.faceslueth_r.au_dim": 21}))  # leaky, but consistent
+    checks.check_config(tiny_problem.tiny_config())
 
 
 def test_au_leak_warning_in_metrics_and_summary(tmp_path):

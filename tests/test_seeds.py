@@ -111,7 +111,7 @@ def test_two_runs_compare_pair_wise(tmp_path):
     import sys
 
     from tests.conftest import REPO
-    proc = subprocess.run([sys.executable, "-m", "faceslueth_jax.report", "--compare",
+    proc = subprocess.run([sys.executable, "-m", "faceslueth_jax.evaluation.report", "--compare",
                            str(better), str(worse)], cwd=REPO, capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]

@@ -132,14 +132,12 @@ class _Additions:
 
 def build(builder, manual_dir=None) -> None:
     """``builder.download_and_prepare`` from ``manual_dir`` (None for builders that
-    read no files) under ``quiet``, its source's fingerprint in the metadata
-    (``source_fingerprint``); when it fails, whatever it added under data_dir
+    read no files) under ``quiet`` (the builder records its source's fingerprint in
+    the metadata, ``source_fingerprint.record``); when it fails, whatever it added under data_dir
     is removed before the error propagates (TFDS removes only its incomplete
     folder, not the .config/ note, the config folder or downloads/)."""
     additions = _Additions(builder)
     try:
-        builder.info.metadata[source_fingerprint.METADATA_KEY] = source_fingerprint.of_source(
-            builder, manual_dir)
         with quiet(builder):
             builder.download_and_prepare(
                 download_config=tfds.download.DownloadConfig(manual_dir=manual_dir))

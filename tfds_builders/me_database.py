@@ -47,7 +47,7 @@ from absl import logging
 
 from faceslueth_jax.preprocess import clip_record, face, frames, landmarks
 from faceslueth_jax.preprocess.clip_record import jitter_span, jitter_windows  # noqa: F401
-from tfds_builders import action_units
+from tfds_builders import action_units, source_fingerprint
 from tfds_builders.errors import BadInputError
 from tfds_builders.sheets import outside_name
 from tfds_builders.features import me_features
@@ -300,6 +300,7 @@ class MEDatabaseBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True)
         )
 
     def _split_generators(self, dl_manager):
+        source_fingerprint.record(self, dl_manager.manual_dir)
         return {"train": self._generate_examples(pathlib.Path(dl_manager.manual_dir))}
 
     def _generate_examples(self, manual_dir: pathlib.Path):

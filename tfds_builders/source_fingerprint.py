@@ -78,6 +78,13 @@ def of_source(builder, manual_dir=None) -> dict:
                 timespec="seconds")}
 
 
+def record(builder, manual_dir=None) -> None:
+    """Put ``of_source(builder, manual_dir)`` in the builder's metadata: called by every
+    builder's ``_split_generators``, so records built by any path (``building``,
+    ``download_and_prepare``, ``tfds build``) say where they came from."""
+    builder.info.metadata[METADATA_KEY] = of_source(builder, manual_dir)
+
+
 def _listed(names, limit: int = 3) -> str:
     names = sorted(names)
     more = f" and {len(names) - limit} more" if len(names) > limit else ""

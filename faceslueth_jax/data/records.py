@@ -29,6 +29,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from faceslueth_jax.preprocess import clip_flow
+
 FACE_VIEWS = ("apex", "onset")
 WINDOW_VIEWS = {"onset_window": "onset", "apex_window": "apex"}  # window -> the face it jitters
 JITTER_SPAN = "jitter_span"
@@ -162,7 +164,9 @@ def u_mirror_offset(flow_norm: str, stored_flow_norm: str = "raw") -> float:
 
 
 def resize(images: np.ndarray, size: int) -> np.ndarray:
-    """(N, H, W, C) -> (N, size, size, C), linear with antialiasing when shrinking."""
+    """(N, H, W, C) -> (N, size, size, C), linear with antialiasing when shrinking (JAX;
+    the records themselves were resized by OpenCV, ``clip_flow.resize_flow``, which
+    says why both stay)."""
     n, h, w, c = images.shape
     if (h, w) == (size, size):
         return images
@@ -210,9 +214,7 @@ def prepare(data: MEData, flow_size: int, face_size: int, flow_norm: str = "minm
     scale = flow_size / flow.shape[1]
     flow = resize(flow, flow_size) * np.array([scale, scale, 1.0], np.float32)
     if flow_norm == "minmax":
-        lo = flow.min(axis=(1, 2), keepdims=True)
-        hi = flow.max(axis=(1, 2), keepdims=True)
-        flow = (flow - lo) / np.maximum(hi - lo, 1e-6)
+        flow = clip_flow.minmax(flow)
     elif flow_norm != "none":
         raise ValueError(f"data.flow_norm must be 'minmax' or 'none', got {flow_norm!r}")
     views["flow"] = flow.astype(np.float32)

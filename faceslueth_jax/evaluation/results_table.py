@@ -1,7 +1,7 @@
 """One Markdown table from finished runs: a row per run and selection rule.
 
 Every run directory holds ``metrics.json`` and ``config.json`` (written by
-``train.experiment``). A run gives two rows, its headline rule first:
+``pipeline.experiment``). A run gives two rows, its headline rule first:
 ``last epoch`` (honest) and ``best test epoch (OPTIMISTIC)``, and a third,
 ``logistic regression (baseline)`` with selection ``fixed (no epochs)``, when
 its metrics.json holds the baseline's scores. A run of several seeds

@@ -38,10 +38,10 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-import faceslueth_jax
 from faceslueth_jax import atomic_files
 from faceslueth_jax.data import augment
 from faceslueth_jax.models import registry
+from faceslueth_jax.version import __version__
 from tfds_builders import registry as builders
 
 FORMAT = "faceslueth-jax model"
@@ -79,7 +79,7 @@ def write(directory, config, data, folds, history, seeds) -> pathlib.Path:
     counts = np.bincount(data.label, minlength=len(data.class_names))
     meta = {
         "format": FORMAT, "format_version": FORMAT_VERSION,
-        "package_version": faceslueth_jax.__version__,
+        "package_version": __version__,
         "kind": kind,
         "ensemble": ("one model per seed, trained on every sample" if kind == "single" else
                      f"the {len(members)} fold models of a {config.protocol.name.upper()} run "
@@ -212,7 +212,7 @@ def restore(directory) -> TrainedModel:
     if meta.get("format") != FORMAT or meta.get("format_version") not in READABLE_VERSIONS:
         raise ModelFolderError(
             f"{path}: format {meta.get('format')!r} version {meta.get('format_version')!r}; "
-            f"this faceslueth-jax ({faceslueth_jax.__version__}) reads {FORMAT!r} versions "
+            f"this faceslueth-jax ({__version__}) reads {FORMAT!r} versions "
             f"{READABLE_VERSIONS}")
     members = len(meta["members"])
     if meta["format_version"] == 1:

@@ -167,8 +167,8 @@ def from_config(cfg, num_classes: int) -> FaceSleuthR:
                        use_appearance=cfg.get("use_appearance", True))
 
 
-def check_config(cfg, config) -> None:
-    """Choices of ``model.faceslueth_r`` and what they need of the data and training."""
+def check_config(cfg) -> None:
+    """Choices of ``model.faceslueth_r`` that cannot work together."""
     field = "model.faceslueth_r"
     for name, value, allowed in (("motion_input", cfg.motion_input, MOTION_INPUTS),
                                  ("motion.soa_mode", cfg.motion.soa_mode, soa.SOA_MODES)):
@@ -176,29 +176,11 @@ def check_config(cfg, config) -> None:
             raise ValueError(f"{field}.{name} must be one of {allowed}, got {value!r}")
     if not (cfg.get("use_motion", True) or cfg.get("use_appearance", True)):
         raise ValueError(f"{field}.use_motion and {field}.use_appearance cannot both be False")
-    build = config.data.get("build") or {}
-    frame_difference = cfg.motion_input == "frame_difference"
-    if build.get("jitter_frames", 0) and not frame_difference:
-        raise ValueError("data.build.jitter_frames > 0 jitters the onset and apex faces, but the "
-                         "flow is computed once from the sheet's onset and apex: it needs "
-                         f"{field}.motion_input='frame_difference'")
-    if config.train.get("augment_recipe", "shift") == "reference" and not frame_difference:
-        raise ValueError("train.augment_recipe='reference' rotates and crops faces only (the "
-                         "reference has no flow input): it needs "
-                         f"{field}.motion_input='frame_difference'")
-    au_dim = cfg.get("au_dim", 0)
-    if au_dim:
-        from tfds_builders import registry
-        from tfds_builders.action_units import AU_DIM
-        lacking = [n for n in (config.data.get("names") or (config.data.name,))
-                   if n not in registry.DATABASE_BUILDERS
-                   or not registry.database_builder(n).HAS_ACTION_UNITS]
-        name = ", ".join(lacking)
-        if lacking:
-            raise ValueError(f"{field}.au_dim={au_dim} feeds the coding sheet's FACS action "
-                             f"units, but data.name={name!r} has no AU codes (the casme2, samm "
-                             f"and casme3 sheets have them; SMIC has no sheet): set "
-                             f"{field}.au_dim=0")
-        if au_dim != AU_DIM:
-            raise ValueError(f"{field}.au_dim must be 0 or {AU_DIM} (the records' multi-hot AU "
-                             f"vector), got {au_dim}")
+
+
+def faces_only(cfg) -> str:
+    """The field setting under which the motion stream reads faces, not flow (jitter
+    windows and the reference's face-only augmentation need it), or '' when it does."""
+    if cfg.motion_input == "frame_difference":
+        return ""
+    return "model.faceslueth_r.motion_input='frame_difference'"

@@ -6,8 +6,12 @@ module provides:
 
   from_config(cfg, num_classes)  the Flax module; ``cfg`` = ``model.<name>``; every
                                  model maps a dict of batched views to logits;
-  check_config(cfg, config)      optional: reject settings that cannot work together
-                                 (raises ValueError naming the field);
+  check_config(cfg)              optional: reject settings of ``cfg`` that cannot work
+                                 together (raises ValueError naming the field);
+  faces_only(cfg)                optional: '' when the model reads faces where it could
+                                 read flow, else the setting that makes it (the config
+                                 checks require it for face jitter and face-only
+                                 augmentation);
   PROBES                         optional: name -> fn(params) recorded per fold and
                                  epoch by the trainer (FaceSleuth-R: the SOA angles);
   SLOW_PARAMS                    optional: parameter names trained with the optimiser's
@@ -15,9 +19,8 @@ module provides:
   AU_DIM_FIELD                   optional: the sub-dict field that feeds ground-truth
                                  action units (a label leak when > 0).
 
-``prepare``: optional "module:function" that turns the prepared records into the
-model's input (HTNet's four landmark patches), called as ``fn(data, cfg)``.
-Adding a model is one module and one line here.
+A model's own input form (HTNet's landmark patches) is made with the data:
+``faceslueth_jax.data.model_inputs``. Adding a model is one module and one line here.
 """
 
 from __future__ import annotations
@@ -30,13 +33,11 @@ import importlib
 class Entry:
     module: str
     title: str          # the name printed in results
-    prepare: str = ""   # "module:function" for model-specific input, else ""
 
 
 MODELS = {
     "faceslueth_r": Entry("faceslueth_jax.models.faceslueth_r", "FaceSleuth-R"),
-    "htnet": Entry("faceslueth_jax.models.htnet", "HTNet",
-                   prepare="faceslueth_jax.data.htnet_patches:tile"),
+    "htnet": Entry("faceslueth_jax.models.htnet", "HTNet"),
     "fdp": Entry("faceslueth_jax.models.fdp", "FDP"),
     "ststnet": Entry("faceslueth_jax.models.ststnet", "STSTNet"),
 }
@@ -70,11 +71,18 @@ def title(model_cfg) -> str:
     return _entry(model_cfg.name).title
 
 
-def check_config(config) -> None:
-    """The model's own consistency checks against the whole config (if it has any)."""
-    check = getattr(module(config.model.name), "check_config", None)
+def check_config(model_cfg) -> None:
+    """The model's own consistency checks of ``model.<name>`` (if it has any)."""
+    check = getattr(module(model_cfg.name), "check_config", None)
     if check is not None:
-        check(own_config(config.model), config)
+        check(own_config(model_cfg))
+
+
+def faces_only(model_cfg) -> str | None:
+    """The setting that makes the model read faces where it would read flow ('' when
+    it does already), or None for a model without that choice."""
+    hook = getattr(module(model_cfg.name), "faces_only", None)
+    return None if hook is None else hook(own_config(model_cfg))
 
 
 def probes(model_cfg) -> dict:
@@ -92,21 +100,3 @@ def au_dim(model_cfg) -> int:
     field = getattr(module(model_cfg.name), "AU_DIM_FIELD", None)
     return int(own_config(model_cfg).get(field, 0)) if field else 0
 
-
-def prepared_data(config, data):
-    """Records resized and normalised as ``config.data`` says, then in the model's own
-    input form: what training, testing and predicting a new clip all feed the model."""
-    from faceslueth_jax.data import records
-    data = records.prepare(data, config.data.flow_size, config.data.face_size,
-                           config.data.flow_norm, config.data.use_onset,
-                           config.data.get("face_norm", "standardise"))
-    return prepare_inputs(config.model, data)
-
-
-def prepare_inputs(model_cfg, data):
-    """``data`` as the model reads it (unchanged for most models)."""
-    target = _entry(model_cfg.name).prepare
-    if not target:
-        return data
-    path, fn = target.split(":")
-    return getattr(importlib.import_module(path), fn)(data, own_config(model_cfg))

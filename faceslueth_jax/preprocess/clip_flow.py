@@ -67,7 +67,10 @@ def flows(onsets: np.ndarray, apexes: np.ndarray, method: str = "tvl1",
 
 
 def resize_flow(flow: np.ndarray, size: int) -> np.ndarray:
-    """(S, S, 3) -> (size, size, 3), u and v scaled by size / S."""
+    """(S, S, 3) -> (size, size, 3), u and v scaled by size / S. OpenCV's area/linear
+    resize, as the records were always made; ``data.records.resize`` (JAX, antialiased)
+    resizes them again to a model's input size at training time. They stay two because
+    each one's numbers are what the stored records and the trained models rest on."""
     s = flow.shape[0]
     if s == size:
         return flow
@@ -76,13 +79,19 @@ def resize_flow(flow: np.ndarray, size: int) -> np.ndarray:
     return (out * np.array([size / s, size / s, 1.0], np.float32)).astype(np.float32)
 
 
+def minmax(flow: np.ndarray) -> np.ndarray:
+    """(..., H, W, C) flow scaled per sample and channel to 0..1:
+    (x - min) / max(max - min, 1e-6) over H and W."""
+    lo = flow.min(axis=(-3, -2), keepdims=True)
+    hi = flow.max(axis=(-3, -2), keepdims=True)
+    return ((flow - lo) / np.maximum(hi - lo, 1e-6)).astype(np.float32)
+
+
 def normalise(flow: np.ndarray, norm: str) -> np.ndarray:
     if norm == "raw":
         return flow
     if norm == "minmax":
-        lo = flow.min(axis=(0, 1), keepdims=True)
-        hi = flow.max(axis=(0, 1), keepdims=True)
-        return ((flow - lo) / np.maximum(hi - lo, 1e-6)).astype(np.float32)
+        return minmax(flow)
     raise ValueError(f"flow normalisation must be one of {FLOW_NORMS}, got {norm!r}")
 
 

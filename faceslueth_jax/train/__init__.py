@@ -1,1 +1,2 @@
-"""Training: protocols (fold tables), optimiser, the fold-parallel trainer, one experiment."""
+"""Training: protocols (fold tables), optimiser, placement, the fold-parallel trainer,
+checkpoints, the sweep a config asks for."""

@@ -56,7 +56,7 @@ def layout_of(config, mesh: Mesh) -> str:
 
 def build(config, data: records.MEData, devices=None, memory_budget: int = 0,
           chosen: dict | None = None, final_dir=None) -> Sweep:
-    """The sweep of ``config`` on ``data`` (prepared: ``registry.prepared_data``) over
+    """The sweep of ``config`` on ``data`` (prepared: ``data.model_inputs.prepared_data``) over
     ``devices`` (default every process's), planned against ``memory_budget`` bytes
     per device (0: ``config.device_memory_bytes``, else the devices' own limit).
     ``chosen``: a layout decided before ({"folds_per_chunk", "conv"}, ``chosen_layout``),

@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 import tensorflow_datasets as tfds
 
+from tfds_builders import source_fingerprint
 from tfds_builders.errors import BadInputError
 from tfds_builders.features import MEGC_CLASSES, me_features
 from tfds_builders.sheets import outside_name
@@ -125,6 +126,7 @@ class HtnetComposite(tfds.core.GeneratorBasedBuilder):
         )
 
     def _split_generators(self, dl_manager):
+        source_fingerprint.record(self, dl_manager.manual_dir)
         return {"train": self._generate_examples(pathlib.Path(dl_manager.manual_dir))}
 
     def _generate_examples(self, manual_dir: pathlib.Path):

@@ -17,6 +17,7 @@ import dataclasses
 import numpy as np
 import tensorflow_datasets as tfds
 
+from tfds_builders import source_fingerprint
 from tfds_builders.synthetic_me import synthetic_faces
 from faceslueth_jax.preprocess import tvl1
 from tfds_builders.features import MEGC_CLASSES, clip_frame_numbers, me_features
@@ -83,6 +84,7 @@ class SyntheticMe(tfds.core.GeneratorBasedBuilder):
 
     def _split_generators(self, dl_manager):
         del dl_manager
+        source_fingerprint.record(self)  # generated: the options and version say it all
         return {"train": self._generate_examples()}
 
     def _generate_examples(self):

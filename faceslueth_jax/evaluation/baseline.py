@@ -1,0 +1,47 @@
+"""The logistic-regression baseline of a run: fitted on 28x28 flow under the run's
+own folds, so every headline has a linear model beside it on the same samples."""
+
+from __future__ import annotations
+
+from absl import logging
+
+from faceslueth_jax.data import records
+from faceslueth_jax.models import logistic_regression
+from faceslueth_jax.train import protocols
+
+FLOW_SIZE = 28  # the logistic regression always sees 28x28 flow
+
+
+TUNINGS = ("inner_cv", "fixed")
+
+
+def logits(config, data, folds):
+    """(the logistic regression's (N, K) logits on 28x28 flow under the same folds, its
+    facts), or (None, None). ``baseline.tuning``: 'inner_cv' (default; class-balanced,
+    l2 chosen per fold by an inner CV over the training subjects) or 'fixed' (l2 1e-2)."""
+    if not config.baseline.logistic_regression:
+        return None, None
+    if not data.complete:
+        logging.warning("logistic regression baseline skipped: process 0 holds the views of "
+                        "only %d of %d samples", int((data.rows >= 0).sum()), len(data))
+        return None, None
+    flow = records.resize(data.views["flow"][data.rows], FLOW_SIZE)
+    k = len(data.class_names)
+    fixed = {"tuning": "fixed", "l2": 1e-2, "class_weights": "none"}
+    if config.baseline.get("tuning", "inner_cv") == "fixed":
+        return logistic_regression.fold_logits(flow, data.label, folds, k), fixed
+    subjects = protocols.subject_keys(data.dataset, data.subject)
+    # as many inner folds as the fold with the fewest training subjects allows, up to 5
+    fewest = min(len(set(subjects[folds.train_samples(f)].tolist()))
+                 for f in range(folds.num_folds))
+    inner = min(logistic_regression.INNER_FOLDS, fewest)
+    if inner < 2:
+        logging.warning("logistic regression baseline: a fold has %d training subject(s), too "
+                        "few for an inner cross-validation; fitting the fixed l2 instead", fewest)
+        return (logistic_regression.fold_logits(flow, data.label, folds, k),
+                dict(fixed, why=f"a fold has {fewest} training subject(s): no inner CV"))
+    logits, chosen = logistic_regression.tuned_fold_logits(flow, data.label, folds, subjects, k,
+                                                           inner_folds=inner)
+    return logits, {"tuning": "inner_cv", "class_weights": "balanced",
+                    "l2_grid": list(logistic_regression.L2_GRID), "inner_folds": inner,
+                    "chosen_l2_per_fold": chosen}

@@ -1,0 +1,52 @@
+"""The layers import one way: preprocess -> tfds_builders -> data, models -> train ->
+evaluation -> inference -> pipeline -> the commands. No module imports a layer above
+its own (imports inside functions count too), so models import neither the builders
+nor inference."""
+
+from __future__ import annotations
+
+import ast
+
+from tests.conftest import REPO
+
+# a package's layer; faceslueth_jax's own small modules sit at the bottom
+LAYER = {"preprocess": 0, "atomic_files": 0, "batch_context": 0, "stopwatch": 0,
+         "distributed": 0, "cli": 0, "version": 0, "tfds_builders": 1, "data": 2, "models": 2, "train": 3,
+         "evaluation": 4, "inference": 5, "reference": 5, "pipeline": 6, "plan": 7,
+         "predict": 7, "__init__": 7}
+
+
+def _part(module: str) -> str | None:
+    """The layer name of an imported module of this project, or None."""
+    parts = module.split(".")
+    if parts[0] == "tfds_builders":
+        return "tfds_builders"
+    if parts[0] == "faceslueth_jax":
+        return parts[1] if len(parts) > 1 else "__init__"
+    return None
+
+
+def _imports(tree):
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            yield node.lineno, [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            if node.module == "faceslueth_jax":  # from faceslueth_jax import data, ...
+                yield node.lineno, [f"faceslueth_jax.{a.name}" for a in node.names]
+            else:
+                yield node.lineno, [node.module]
+
+
+def test_no_module_imports_a_layer_above_its_own():
+    upward = []
+    for folder in ("faceslueth_jax", "tfds_builders"):
+        for path in sorted((REPO / folder).rglob("*.py")):
+            relative = path.relative_to(REPO)
+            own = "tfds_builders" if folder == "tfds_builders" else (
+                relative.parts[1].removesuffix(".py"))
+            for line, modules in _imports(ast.parse(path.read_text())):
+                for module in modules:
+                    part = _part(module)
+                    if part and part != own and LAYER.get(part, 0) > LAYER.get(own, 0):
+                        upward.append(f"{relative}:{line} imports {module}")
+    assert not upward, "imports up the layers:\n" + "\n".join(upward)
