@@ -6,7 +6,7 @@ indices count from 0. The onset is frame 0 unless given; the apex is spotted
 over onset..last as the builders spot it (``clip_flow.spot_apex``) unless
 given. Then ``clip_record`` (face box, crops, flow, strain, stored faces) with
 the settings the model's training records were made with (model.json's
-``chain``), and ``model_inputs.prepared_data`` (resizing, normalisation, the
+``chain``), and ``data.model_inputs.prepared_data`` (resizing, normalisation, the
 model's input form), as in training.
 
 Every failure is a ``ClipInputError`` whose one-line message names the file.
@@ -21,7 +21,8 @@ import re
 import cv2
 import numpy as np
 
-from faceslueth_jax.data import model_inputs, records
+from faceslueth_jax.data import records
+from faceslueth_jax.data.model_inputs import prepared_data
 from faceslueth_jax.preprocess import clip_flow, clip_record, face, frames, landmarks
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv")
@@ -254,5 +255,5 @@ def model_inputs(clips: list[Clip], chain: dict, config, onset: int | None = Non
         dataset=np.array(["clip"] * len(made)),
         sample_id=np.array([str(c.path) for c in clips]), class_names=())
     apex_faces = np.stack([m["apex"] for m in made])
-    return model_inputs.prepared_data(config, data).views, raw_flow, apex_faces, facts
+    return prepared_data(config, data).views, raw_flow, apex_faces, facts
 
