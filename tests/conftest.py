@@ -51,19 +51,6 @@ def shared_path(*parts: str) -> pathlib.Path:
     return path
 
 
-# The files that take minutes, slowest first: xdist's --dist loadfile hands files to
-# the two workers in collection order, so running these first keeps one worker from
-# starting a five-minute file while the other has finished (measured on 2 cores).
-SLOW_FIRST = ("test_host_devices.py", "test_fold_trainer.py", "test_sweeps.py",
-              "test_accelerators.py", "test_predict.py", "test_run.py", "test_checkpoints.py",
-              "test_fold_step.py", "test_mmew_casme2me.py")
-
-
-def pytest_collection_modifyitems(items):
-    rank = {name: i for i, name in enumerate(SLOW_FIRST)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: files keep order
-
-
 @pytest.fixture(scope="session", autouse=True)
 def compilation_cache():
     """JAX's persistent compilation cache in a folder of this session only: the many
