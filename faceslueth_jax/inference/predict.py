@@ -88,12 +88,12 @@ def predict(model, paths, onset=None, apex=None, crop="auto", batch_size=32,
             if on_error == "raise":
                 raise
             failed[i] = str(e)
-            continue
-        views.append(v)
-        flows.append(raw[0])
-        faces.append(face[0])
-        facts.extend(fact)
-        _progress(i + 1, len(requests), "preparing clips")
+        else:
+            views.append(v)
+            flows.append(raw[0])
+            faces.append(face[0])
+            facts.extend(fact)
+        _progress(i + 1, len(requests), "preparing clips")  # failed clips count as done
     probs, images = _classify(model, views, flows, faces, facts, batch_size, with_pictures)
     done = iter(zip(facts, probs))
     results = []

@@ -15,8 +15,8 @@ from faceslueth_jax.train import protocols
 
 
 def scored_part(fitted):
-    """(data, folds) of the samples the protocol tests (all but a 'cross' run's
-    training databases)."""
+    """(data, folds, their sample indices or None when all) of the samples the
+    protocol tests (all but a 'cross' run's training databases)."""
     data, folds = fitted.data, fitted.sweep.folds
     tested = protocols.tested_samples(folds)
     if len(tested) < len(data):
