@@ -154,6 +154,7 @@ def test_what_diverged_folds_contribute_is_stated(tmp_path):
     flags[1, 2:] = True  # fold 1 diverged in its third epoch
     logits = np.zeros((3, 4, 3, 3), np.float32)
     logits[2, 0, 1] = np.nan
+    logits[2, 3, 1] = np.inf  # the same sample at another epoch: counted once
     history = types.SimpleNamespace(diverged=flags, test_logits=logits)
     account = run_results.diverged_account(history, folds, list(folds.names))
     name = folds.names[1]

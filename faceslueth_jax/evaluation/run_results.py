@@ -51,13 +51,14 @@ def diverged_account(history, folds, instance_names: list) -> dict:
     flags = np.asarray(history.diverged)
     diverged = np.flatnonzero(flags[:, -1])
     num_folds = folds.num_folds
-    logits = np.asarray(history.test_logits)
+    logits = np.asarray(history.test_logits)  # (F, E, S, K)
+    # a test sample counts once however many of its epochs' logits are not finite
+    non_finite = sum(int((~np.isfinite(logits[f, :, :folds.num_test[f % num_folds]]))
+                         .any(axis=(0, 2)).sum()) for f in range(len(flags)))
     return {"folds": [instance_names[f] for f in diverged],
             "epoch": {instance_names[f]: int(np.argmax(flags[f])) + 1 for f in diverged},
             "test_samples": int(sum(folds.num_test[f % num_folds] for f in diverged)),
-            "non_finite_test_logits": int(sum(
-                (~np.isfinite(logits[f, :, :folds.num_test[f % num_folds]])).any(-1).sum()
-                for f in range(len(flags)))),
+            "non_finite_test_logits": non_finite,
             "scoring": DIVERGED_SCORING if len(diverged) else ""}
 
 
