@@ -75,7 +75,8 @@ def converted():
     onset, apex, au = inputs()
     nhwc = lambda x: np.transpose(x, (0, 2, 3, 1))  # noqa: E731
     views = {"onset": nhwc(onset), "apex": nhwc(apex), "au": au}
-    return convert.build(model_config, num_classes), variables, views, golden
+    from faceslueth_jax.models import registry
+    return registry.from_config(model_config, num_classes), variables, views, golden
 
 
 def main() -> None:

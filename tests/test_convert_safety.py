@@ -47,7 +47,8 @@ def test_a_crafted_pickle_is_refused_before_anything_is_loaded(tmp_path):
 def test_the_command_refuses_it_in_one_line_and_writes_nothing(tmp_path):
     path = _torch_zip(tmp_path / "crafted.pth", _RunsCode())
     proc = subprocess.run([sys.executable, "-m", "faceslueth_jax.reference.convert",
-                           f"--from_torch={path}", f"--out={tmp_path / 'out'}"],
+                           f"--from_torch={path}", f"--out={tmp_path / 'out'}",
+                           f"--config={REPO / 'configs/reference_casme2_5class.py'}"],
                           cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2, proc.stderr[-2000:]
     error = [line for line in proc.stderr.splitlines() if line.startswith("error:")]

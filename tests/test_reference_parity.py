@@ -11,12 +11,15 @@ the same batch.
 
 from __future__ import annotations
 
+import json
 import os
 
 import jax
 import numpy as np
 import pytest
 
+import faceslueth_jax
+from configs import reference_casme2_5class
 from faceslueth_jax.reference import checkout as reference_checkout
 from faceslueth_jax.reference import convert
 from faceslueth_jax.models.motion_stream import soa_angles_deg
@@ -28,12 +31,26 @@ def nhwc(x):
     return np.transpose(x, (0, 2, 3, 1))
 
 
-def test_golden_reference_logits():
-    model, variables, views, golden = reference_golden.converted()
-    got = jax.jit(lambda v, x: model.apply(v, x, train=False))(variables, views)
+def test_golden_reference_logits(tmp_path):
+    """The reference's weights, converted and written as a model folder, restored with
+    ``faceslueth_jax.restore``, give the reference's logits."""
+    golden = np.load(reference_golden.GOLDEN)
+    variables, model_config, num_classes = convert.convert_state_dict(
+        reference_golden.state_dict(json.loads(str(golden["layout"]))))
+    config = convert.converted_config(reference_casme2_5class.get_config("paper"), model_config)
+    folder = convert.write_model_folder(tmp_path / "converted", variables, config,
+                                        convert.class_names_of(config, num_classes), "golden")
+    with pytest.raises(FileExistsError):  # a converted folder is never replaced
+        convert.write_model_folder(folder, variables, config, ("a",) * 5, "golden")
+    model = faceslueth_jax.restore(folder)
+    assert model.meta["kind"] == "converted" and model.meta["au_dim"] == 21
+    assert model.class_names == ("happiness", "repression", "disgust", "surprise", "others")
+    onset, apex, au = reference_golden.inputs()
+    got = model.member_logits({"onset": nhwc(onset), "apex": nhwc(apex), "au": au})[0]
     # README claims 2e-5 on logits up to 5.1 (measured 6.9e-6) and 1e-6 rad on the angles
     np.testing.assert_allclose(np.asarray(got), golden["logits"], atol=2e-5, rtol=0)
-    np.testing.assert_allclose(np.radians(np.asarray(soa_angles_deg(variables["params"]))),
+    restored = jax.tree.map(lambda a: a[0], model.variables)
+    np.testing.assert_allclose(np.radians(np.asarray(soa_angles_deg(restored["params"]))),
                                golden["angles_rad"], atol=1e-6, rtol=0)
 
 
@@ -66,11 +83,14 @@ def test_converted_checkpoint_gives_the_reference_logits(reference, tmp_path):
         want = net(torch.from_numpy(onset), torch.from_numpy(apex), torch.from_numpy(au)).numpy()
 
     torch.save(net.state_dict(), tmp_path / "reference.pth")
-    model, variables = convert.restore(convert.convert_file(tmp_path / "reference.pth",
-                                                            tmp_path / "converted"))
-    assert (model.num_classes, model.au_dim, model.motion["soa_mode"]) == (5, 21, "reference")
-    got = jax.jit(lambda v, x: model.apply(v, x, train=False))(
-        variables, {"onset": nhwc(onset), "apex": nhwc(apex), "au": au})
+    folder = convert.convert_file(tmp_path / "reference.pth", tmp_path / "converted",
+                                  reference_casme2_5class.get_config("paper"))
+    model = faceslueth_jax.restore(folder)  # a model folder, as a run writes
+    module = model.module
+    assert (module.num_classes, module.au_dim, module.motion["soa_mode"]) == (5, 21, "reference")
+    assert model.meta["kind"] == "converted" and model.class_names[0] == "happiness"
+    got = model.member_logits({"onset": nhwc(onset), "apex": nhwc(apex), "au": au})[0]
+    variables = jax.tree.map(lambda a: a[0], model.variables)
     np.testing.assert_allclose(np.asarray(got), want, atol=2e-5, rtol=0)
     assert np.abs(want).max() > 0.1  # logits that say something
 

@@ -13,7 +13,9 @@
 
 Members: a run with ``protocol.name='all'`` trains one model per seed on every
 sample; a LOSO or LODO run's members are its fold models (every seed's), and a
-prediction is their ensemble: p(x) = (1/M) sum_m softmax(f_m(x)).
+prediction is their ensemble: p(x) = (1/M) sum_m softmax(f_m(x)). A PyTorch
+reference checkpoint converted by ``reference.convert`` is one member of kind
+'converted'. This is the project's one model format.
 
 The folder is written into a temporary sibling and renamed, so it is whole or
 absent. ``restore`` reads this format and the one before it (all members in one
@@ -73,37 +75,58 @@ def write(directory, config, data, folds, history, seeds) -> pathlib.Path:
     instance's variables; instance s * F + f is seed s's fold f)."""
     if history.final is None:
         raise ValueError("the run kept no final variables (FoldTrainer(final_dir=...))")
-    directory = pathlib.Path(directory)
     kind = "single" if config.protocol.name == "all" else "fold_ensemble"
     members = [{"fold": name, "seed": int(seed)} for seed in seeds for name in folds.names]
     counts = np.bincount(data.label, minlength=len(data.class_names))
-    meta = {
-        "format": FORMAT, "format_version": FORMAT_VERSION,
-        "package_version": __version__,
-        "kind": kind,
-        "ensemble": ("one model per seed, trained on every sample" if kind == "single" else
-                     f"the {len(members)} fold models of a {config.protocol.name.upper()} run "
-                     "(each trained without its fold's test samples); probabilities averaged"),
-        "members": members,
-        "model": registry.title(config.model),
-        "class_names": list(data.class_names),
-        "chain": chain_of(config),
-        "input_shapes": {k: list(v.shape[1:]) for k, v in augment.model_views(data.views).items()},
-        "au_dim": registry.au_dim(config.model),
-        "training_data": {
+    meta = describe(
+        config, kind=kind, members=members, class_names=data.class_names,
+        input_shapes={k: v.shape[1:] for k, v in augment.model_views(data.views).items()},
+        ensemble=("one model per seed, trained on every sample" if kind == "single" else
+                  f"the {len(members)} fold models of a {config.protocol.name.upper()} run "
+                  "(each trained without its fold's test samples); probabilities averaged"),
+        training_data={
             "name": "+".join(config.data.get("names") or ()) or config.data.name,
             "num_samples": len(data),
             "num_subjects": len(set(zip(data.dataset.tolist(), data.subject.tolist()))),
             "databases": sorted(set(data.dataset.tolist())),
-            "samples_per_class": {n: int(c) for n, c in zip(data.class_names, counts)}},
+            "samples_per_class": {n: int(c) for n, c in zip(data.class_names, counts)}})
+    return write_folder(directory, meta, [history.final.path(m) for m in range(len(members))])
+
+
+def describe(config, *, kind: str, members: list, class_names, input_shapes: dict,
+             ensemble: str, training_data: dict) -> dict:
+    """model.json of a model folder: ``config`` the run config (its ``model`` builds
+    the module), ``input_shapes`` each view's shape without the batch axis."""
+    return {
+        "format": FORMAT, "format_version": FORMAT_VERSION,
+        "package_version": __version__,
+        "kind": kind, "ensemble": ensemble, "members": members,
+        "model": registry.title(config.model),
+        "class_names": list(class_names),
+        "chain": chain_of(config),
+        "input_shapes": {k: [int(n) for n in shape] for k, shape in input_shapes.items()},
+        "au_dim": registry.au_dim(config.model),
+        "training_data": training_data,
         "config": json.loads(config.to_json_best_effort()),
     }
+
+
+def write_folder(directory, meta: dict, members: list) -> pathlib.Path:
+    """``directory`` with model.json (``meta``) and one weights file per member:
+    ``members`` holds files (linked or copied) or {"params", "batch_stats"} trees
+    (serialised). Written into a temporary sibling and renamed: whole or absent."""
+    directory = pathlib.Path(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
     staging = pathlib.Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
     try:
         (staging / MEMBERS).mkdir()
-        for m in range(len(members)):
-            _link_or_copy(history.final.path(m), staging / MEMBERS / f"{m:05d}.msgpack")
+        for m, member in enumerate(members):
+            target = staging / MEMBERS / f"{m:05d}.msgpack"
+            if isinstance(member, dict):
+                target.write_bytes(flax.serialization.msgpack_serialize(
+                    jax.tree.map(np.asarray, member)))
+            else:
+                _link_or_copy(pathlib.Path(member), target)
         (staging / MODEL_JSON).write_text(json.dumps(meta, indent=2) + "\n")
         atomic_files.replace_folder(staging, directory)
     except BaseException:

@@ -1,6 +1,7 @@
-r"""Convert a PyTorch reference FaceSleuth checkpoint into a Flax/orbax checkpoint.
+r"""Convert a PyTorch reference FaceSleuth checkpoint into a model folder.
 
-  python -m faceslueth_jax.reference.convert --from_torch CHECKPOINT.pth --out DIR
+  python -m faceslueth_jax.reference.convert --from_torch CHECKPOINT.pth --out DIR \
+      --config=configs/reference_casme2_5class.py
 
 CHECKPOINT.pth: a ``state_dict`` of the reference model (``MMNet`` in
 Svardfox/FaceSleuth's CASME2_5.py), saved with ``torch.save(net.state_dict(), ...)``
@@ -10,29 +11,28 @@ containers. A pickled whole model (``torch.save(net)``) needs ``--allow_pickle``
 unpickling runs whatever code the file names, so use it only on files you trust.
 torch is needed for this command only: ``pip install torch==2.13.0`` (a CPU build).
 
-DIR (must not exist) receives, all at once:
-  variables/   orbax checkpoint of {params, batch_stats} of the paper preset with
-               the reference SOA (``configs.common.reference_network``);
-  model.json   that model's config and class count, so ``restore(DIR)`` rebuilds it.
-
-The class count and the AU vector's width are read from the checkpoint (fc3's
-outputs; fc2's inputs minus fc1's outputs).
+DIR (must not exist) becomes a model folder, the format a run writes
+(``inference.model_folder``: one member, kind 'converted'), so
+``faceslueth_jax.restore(DIR)`` and ``python -m faceslueth_jax.predict`` read it.
+``--config`` is the run config the checkpoint was trained with: it names the
+database (the class names), the clip chain and the input sizes; its model is
+replaced by the paper preset with the reference SOA (``configs.common.reference_network``),
+whose class count and AU vector width are read from the checkpoint (fc3's outputs;
+fc2's inputs minus fc1's outputs).
 """
 
 from __future__ import annotations
 
-import json
-import os
 import pathlib
-import shutil
 import sys
-import tempfile
 
 import ml_collections
 import numpy as np
 from absl import app, flags
+from ml_collections import config_flags
 
-from faceslueth_jax import atomic_files
+from faceslueth_jax import cli
+from faceslueth_jax.inference import model_folder
 from faceslueth_jax.models import faceslueth_r, registry
 from faceslueth_jax.reference import pickle_scan, torch_weights
 
@@ -53,16 +53,12 @@ def reference_model_config(state: dict) -> tuple[ml_collections.ConfigDict, int]
     return model, int(s["main_branch.fc3.weight"].shape[0])
 
 
-def build(model_config, num_classes: int):
-    return registry.from_config(model_config, num_classes)
-
-
 def check_against_model(variables: dict, model_config, num_classes: int) -> None:
     """Every converted array has the name and shape the Flax model expects."""
     import jax
     import jax.numpy as jnp
 
-    model = build(model_config, num_classes)
+    model = registry.from_config(model_config, num_classes)
     side = 224
     example = {"onset": jnp.zeros((2, side, side, 3)), "apex": jnp.zeros((2, side, side, 3))}
     au_dim = registry.au_dim(model_config)
@@ -124,48 +120,56 @@ def load_torch_checkpoint(path, allow_pickle: bool = False) -> dict:
     return dict(obj)
 
 
-def save(directory, variables: dict, model_config, num_classes: int) -> pathlib.Path:
-    """Write DIR/variables (orbax) and DIR/model.json into a temporary sibling
-    folder, then rename it to DIR: DIR appears complete or not at all."""
-    import orbax.checkpoint as ocp
+def converted_config(config, model_config) -> ml_collections.ConfigDict:
+    """The run config ``config`` with the converted network as its model."""
+    config = ml_collections.ConfigDict(config.to_dict())
+    config.model = model_config
+    return config
 
+
+def class_names_of(config, num_classes: int) -> tuple:
+    """The class names of the config's database and class set, as many as the
+    checkpoint's classifier has (ValueError when they differ)."""
+    from tfds_builders import registry as builders
+    builder = builders.database_builder(config.data.name)
+    classes = config.data.build.get("classes", "native")
+    names = builder.NATIVE_CLASSES if classes == "native" else builder.CLASS_NAMES[classes]
+    if len(names) != num_classes:
+        raise ValueError(f"the checkpoint classifies {num_classes} classes; the config's "
+                         f"{config.data.name} class set {classes!r} has {len(names)} "
+                         f"({', '.join(names)})")
+    return tuple(names)
+
+
+def write_model_folder(directory, variables: dict, config, class_names,
+                       checkpoint: str) -> pathlib.Path:
+    """DIR as a one-member model folder of ``config`` (its model the converted one)."""
     directory = pathlib.Path(directory).absolute()
     if directory.exists():
         raise FileExistsError(f"{directory} exists; choose a new --out folder")
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = pathlib.Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}."))
-    try:
-        with ocp.StandardCheckpointer() as checkpointer:
-            checkpointer.save(tmp / "variables", variables)
-        atomic_files.write_json(tmp / "model.json", {"model": model_config.to_dict(),
-                                                     "num_classes": num_classes})
-        os.replace(tmp, directory)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return directory
+    side, au_dim = config.data.face_size, registry.au_dim(config.model)
+    shapes = {"onset": (side, side, 3), "apex": (side, side, 3), **(
+        {"au": (au_dim,)} if au_dim else {})}
+    meta = model_folder.describe(
+        config, kind="converted", members=[{"checkpoint": str(checkpoint)}],
+        class_names=class_names, input_shapes=shapes,
+        ensemble="one model, converted from a PyTorch reference checkpoint",
+        training_data={"name": config.data.name, "source": "the PyTorch reference's training"})
+    return model_folder.write_folder(directory, meta, [variables])
 
 
-def restore(directory):
-    """(model, variables) from a folder written by ``save``."""
-    import orbax.checkpoint as ocp
-
-    directory = pathlib.Path(directory).absolute()
-    meta = json.loads((directory / "model.json").read_text())
-    model_config = ml_collections.ConfigDict(meta["model"])
-    with ocp.StandardCheckpointer() as checkpointer:
-        variables = checkpointer.restore(directory / "variables")
-    return build(model_config, meta["num_classes"]), variables
-
-
-def convert_file(checkpoint, out, allow_pickle: bool = False) -> pathlib.Path:
+def convert_file(checkpoint, out, config, allow_pickle: bool = False) -> pathlib.Path:
+    """Convert ``checkpoint`` into the model folder ``out`` (see the module doc)."""
     variables, model_config, num_classes = convert_state_dict(
         load_torch_checkpoint(checkpoint, allow_pickle))
-    return save(out, variables, model_config, num_classes)
+    run_config = converted_config(config, model_config)
+    return write_model_folder(out, variables, run_config,
+                              class_names_of(run_config, num_classes), checkpoint)
 
 
 flags.DEFINE_string("from_torch", None, "PyTorch state_dict of the reference model (.pth).")
-flags.DEFINE_string("out", None, "New folder for the Flax/orbax checkpoint.")
+flags.DEFINE_string("out", None, "New folder for the model folder.")
+config_flags.DEFINE_config_file("config", None, "The run config the checkpoint was trained with.")
 flags.DEFINE_bool("allow_pickle", False,
                   "UNSAFE: also load a pickled whole model (torch.load weights_only=False). "
                   "Unpickling runs any code the file names: use only on files you trust. "
@@ -175,14 +179,15 @@ flags.DEFINE_bool("allow_pickle", False,
 def main(argv):
     del argv
     try:
-        out = convert_file(flags.FLAGS.from_torch, flags.FLAGS.out, flags.FLAGS.allow_pickle)
+        out = convert_file(flags.FLAGS.from_torch, flags.FLAGS.out, flags.FLAGS.config,
+                           flags.FLAGS.allow_pickle)
     except (ImportError, ValueError, FileExistsError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {' '.join(str(e).split())}", file=sys.stderr)
         return 2
-    model, _ = restore(out)
-    print(f"wrote {out}: FaceSleuth-R paper preset, reference SOA, {model.num_classes} classes, "
-          f"AU vector {model.au_dim or 'off'}")
-    if model.au_dim:
+    model = model_folder.restore(out)
+    print(f"wrote {out}: {model.meta['model']}, reference SOA, classes "
+          f"{', '.join(model.class_names)}, AU vector {model.module.au_dim or 'off'}")
+    if model.module.au_dim:
         print("warning: this model reads the ground-truth AU codes of every sample, at test "
               "time too, which leaks the label", file=sys.stderr)
     return 0
@@ -190,4 +195,4 @@ def main(argv):
 
 if __name__ == "__main__":
     flags.mark_flags_as_required(["from_torch", "out"])
-    app.run(main)
+    app.run(main, flags_parser=cli.parse_flags)
