@@ -16,12 +16,11 @@ import sys
 import time
 
 from absl import app, flags
-from ml_collections import config_flags
 
 from faceslueth_jax import cli
 
 FLAGS = flags.FLAGS
-config_flags.DEFINE_config_file("config", None, "Experiment config file.", lock_config=True)
+flags.declare_key_flag("config")
 flags.DEFINE_string("workdir", None, "Output folder; default runs/<config name>-<time>.")
 
 

@@ -1,12 +1,21 @@
-"""The command lines' shared parts: absl flag parsing with one-line errors (exit 2)."""
+"""The command lines' shared parts: the flags several commands take, defined once
+(absl keeps one flag registry per process, so a command importing another's module
+must not meet a second ``--config``), and flag parsing with one-line errors (exit 2)."""
 
 from __future__ import annotations
 
 import sys
 
 from absl import flags
+from ml_collections import config_flags
 
 FLAGS = flags.FLAGS
+CONFIG = config_flags.DEFINE_config_file(
+    "config", None, "The experiment config, configs/NAME.py[:PRESET], e.g. "
+    "configs/loso_synthetic.py; override any field as --config.a.b=value.", lock_config=True)
+OUT = flags.DEFINE_string(
+    "out", None, "Where the command writes (atomically; it must not exist for a folder): "
+    "the model folder (convert), predictions.json and pictures (predict), the table (report).")
 
 
 def fail(message: str) -> None:

@@ -31,10 +31,10 @@ import time
 os.environ.setdefault("JAX_PLATFORMS", "cpu")  # planning runs on the CPU, for any target
 
 from absl import app, flags  # noqa: E402
-from ml_collections import config_flags  # noqa: E402
+from faceslueth_jax import cli  # noqa: E402
 
 FLAGS = flags.FLAGS
-config_flags.DEFINE_config_file("config", None, "Experiment config file.", lock_config=True)
+flags.declare_key_flag("config")
 flags.DEFINE_string("target", "local", "local | tpu:KIND:TOPOLOGY | gpu:KIND:N[xHOSTS]")
 flags.DEFINE_string("json", None, "Also write the plan as JSON to this path.")
 
@@ -231,5 +231,4 @@ def main(argv) -> int:
 
 
 if __name__ == "__main__":
-    from faceslueth_jax import cli
     app.run(lambda argv: sys.exit(main(argv)), flags_parser=cli.parse_flags)

@@ -21,7 +21,7 @@ import time
 
 from absl import app, flags, logging
 
-from faceslueth_jax import atomic_files
+from faceslueth_jax import atomic_files, cli  # noqa: F401 - cli defines --out
 from faceslueth_jax.inference import clip_input, model_folder, pictures
 from faceslueth_jax.inference.predict import (BAD_INPUT, ON_ERROR, PredictError,
                                               picture_names, predict)
@@ -34,7 +34,7 @@ flags.DEFINE_integer("apex", None, "apex frame index; default: spotted as the bu
 flags.DEFINE_enum("crop", "auto", clip_input.CROPS,
                   "face crop: 'auto' as the model's training data, 'detect' a face box "
                   "found on the onset frame, 'whole' the frames are face crops already")
-flags.DEFINE_string("out", None, "folder for predictions.json and the pictures")
+flags.declare_key_flag("out")  # the folder for predictions.json and the pictures
 flags.DEFINE_integer("batch_size", 32, "clips per model call")
 flags.DEFINE_string("clips_csv", None, "a CSV with the header clip,onset,apex: one clip per "
                     "row with its annotated onset and apex frame indices (blank: spotted); "

@@ -68,3 +68,18 @@ def test_one_line_error_and_exit_2(case, tmp_path):
     errors = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1 and expected in errors[0], proc.stderr[-3000:]
     assert not workdir.exists()
+
+
+def test_every_command_module_imports_into_one_process():
+    """absl keeps one flag registry per process: two commands defining the same flag
+    (a second --config, a second --out) cannot be imported together, as a test run or
+    a notebook does. The shared flags live in ``faceslueth_jax.cli``."""
+    modules = ["faceslueth_jax.plan", "faceslueth_jax.predict", "faceslueth_jax.reference.convert",
+               "faceslueth_jax.evaluation.report", "faceslueth_jax.data.descriptions.__main__",
+               "tfds_builders.synthetic_me.write_clip"]
+    code = "import importlib, runpy\n" + "".join(
+        f"importlib.import_module({m!r})\n" for m in modules) + (
+        "runpy.run_path('run.py', run_name='not_main')\nprint('ok')\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-2000:]

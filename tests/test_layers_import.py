@@ -50,3 +50,12 @@ def test_no_module_imports_a_layer_above_its_own():
                     if part and part != own and LAYER.get(part, 0) > LAYER.get(own, 0):
                         upward.append(f"{relative}:{line} imports {module}")
     assert not upward, "imports up the layers:\n" + "\n".join(upward)
+
+
+def test_models_use_the_layers_that_see_the_batch():
+    """flax's own BatchNorm and Dropout do not read ``batch_context``: they would count a
+    fold's fillers in the moments and draw by device position (docs/architecture.md)."""
+    found = [f"{path.relative_to(REPO)}:{n}" for path in sorted((REPO / "faceslueth_jax/models").glob("*.py"))
+             for n, line in enumerate(path.read_text().splitlines(), 1)
+             if "nn.BatchNorm" in line or "nn.Dropout" in line]
+    assert not found, "flax layers that do not see the batch's mask: " + ", ".join(found)

@@ -24,10 +24,10 @@ import sys
 
 from absl import app, flags
 
-from faceslueth_jax import atomic_files
+from faceslueth_jax import atomic_files, cli
 from faceslueth_jax.evaluation import paired, results_table
 
-_OUT = flags.DEFINE_string("out", "", "write the table here (atomically) instead of printing it")
+flags.declare_key_flag("out")  # the table goes here instead of to stdout
 _COMPARE = flags.DEFINE_bool("compare", False, "compare two runs pair-wise (A - B)")
 _NOT_RUN = flags.DEFINE_multi_string(
     "not_run", [], "'WHAT: WHY' for a configuration that was not run; shown as a row "
@@ -45,8 +45,8 @@ def main(argv):
                  else results_table.markdown(run_dirs, _NOT_RUN.value))
     except (results_table.NotAFinishedRun, paired.NotComparable) as e:
         sys.exit(f"error: {e}")
-    if _OUT.value:
-        atomic_files.write_text(_OUT.value, table)
+    if cli.OUT.value:
+        atomic_files.write_text(cli.OUT.value, table)
     else:
         print(table, end="")
 

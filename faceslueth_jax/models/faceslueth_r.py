@@ -20,8 +20,8 @@ Variants (``VARIANTS``, a config's ``model.preset``):
 ``compact``: trains on a 2-core CPU in minutes. Flow 28x28, faces 56x56;
   motion stem 16, SOA stages 24/32/48/48 (strides 2/1/2/1) -> 7x7x48;
   Swin patch 8, embed 48, one stage of depth 2, 3 heads, window 7 -> 7x7x48;
-  head 128 -> 64. (Forward and backward of a batch of 32: 0.08 s on 2 cores,
-  3.6x faster than stages 32/32/64/64 with a two-stage patch-4 Swin.)
+  head 128 -> 64. (Chosen over stages 32/32/64/64 with a two-stage patch-4 Swin,
+  several times slower per step, so that a LOSO sweep fits a laptop's CPU.)
 ``paper``: the reference sizes. 224x224 inputs; motion stem 180 (stride 2)
   then 128, SOA stages 128/128/256/512 (strides 1/2/2/2) -> 14x14x512;
   Swin patch 4, embed 128, depths 2/2/6, heads 4/8/16, window 7 -> 14x14x512;

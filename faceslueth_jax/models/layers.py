@@ -131,8 +131,8 @@ def matmul_2d(x, w):
     """x @ w over x's last axis, computed on x reshaped to (rows, features_in).
 
     The 2-D form makes the weight gradient w' = x^T dy one plain matmul; with the
-    leading axes kept, XLA:CPU first copies x and dy into transposed layouts (on 2
-    cores this took the compact train step from 61 to 38 ms). ``Conv``'s matmul form,
+    leading axes kept, XLA:CPU first copies x and dy into transposed layouts (what
+    that cost the compact train step: ``bench/README.md``). ``Conv``'s matmul form,
     the Swin's patch embedding and ``FlatDense`` use it."""
     return (x.reshape(-1, x.shape[-1]) @ w).reshape(x.shape[:-1] + (w.shape[-1],))
 
@@ -174,10 +174,10 @@ def resolve_conv_impl(impl: str) -> str:
     """'auto' -> the trainer's ``conv_formulation`` while it traces, else 'matmul' on
     CPU and 'xla' elsewhere (``platform_conv_impl``); 'xla' and 'matmul' as given.
 
-    On XLA:CPU (jax 0.10.2, 2 cores) a train step of the compact FaceSleuth-R inside
-    the epoch's rolled ``lax.scan`` takes 0.06 s with matmuls and 0.22 s with lax
-    convolutions, which there fall back from YNNPACK to a slow generic kernel
-    (``bench/README.md``); cuDNN and the TPU run lax convolutions well."""
+    On XLA:CPU a train step inside the epoch's rolled ``lax.scan`` is several times
+    faster with matmuls than with lax convolutions, which there fall back from YNNPACK
+    to a slow generic kernel (``bench/README.md``); cuDNN and the TPU run lax
+    convolutions well."""
     if impl not in CONV_IMPLS:
         raise ValueError(f"conv impl must be one of {CONV_IMPLS}, got {impl!r}")
     if impl == "auto":
@@ -244,8 +244,8 @@ def depthwise_3x3(x, kernel):
     """Depthwise 3x3 filtering of NHWC x by one (3, 3) kernel shared by every channel,
     zero padding 1: y = sum_{di, dj} kernel[di, dj] * xpad[:, i + di, j + dj, :], as
     nine multiply-adds, one fused element-wise pass everywhere. (As a depthwise
-    convolution it took 7 ms of a 54 ms compact train step on 2 CPU cores, each
-    direction, for a 32x14x14x32 map.)"""
+    convolution it was a large share of the compact train step on CPU:
+    ``bench/README.md``, "The compact composite sweep".)"""
     _, h, w, _ = x.shape
     xp = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
     y = None

@@ -231,8 +231,8 @@ def tuned_fold_logits(features: np.ndarray, labels: np.ndarray, folds, subjects,
     y = jnp.asarray(labels, jnp.int32)
     groups = inner_groups(folds, subjects, inner_folds)
     # data as arguments (closed-over arrays would be baked into the program); one call
-    # per outer fold, its inner fits batched (with L-BFGS, all 68 composite folds in one
-    # program took 453 s against 328 s one fold at a time)
+    # per outer fold, its inner fits batched (with L-BFGS, all outer folds in one program
+    # ran slower than one fold at a time: each fold iterates until the slowest converges)
     fit = jax.jit(lambda x, y, g: _tuned_fold(x, y, g >= 0, g, num_classes, tuple(grid),
                                               inner_folds, steps))
     out = np.zeros((len(x), num_classes), np.float32)

@@ -32,8 +32,8 @@ BATCH = 16  # TV-L1 runs on fixed-size batches, so it compiles once per image si
 
 def _tvl1_flows(i0s: np.ndarray, i1s: np.ndarray, params: tvl1.TVL1Params) -> np.ndarray:
     """(N, S, S) x (N, S, S) -> (N, S, S, 2): one pair per call on CPU, where that
-    measured faster per pair than ``tvl1_batch`` (9.4 vs 12.0 ms at 112 px,
-    bench/README.md: under vmap every pair iterates until the slowest converges);
+    measured faster per pair than ``tvl1_batch`` (``bench/README.md``, TV-L1: under
+    vmap every pair iterates until the slowest converges);
     padded batches of BATCH on accelerators."""
     if jax.default_backend() == "cpu":
         return np.stack([np.asarray(tvl1.tvl1(a.astype(np.float32), b.astype(np.float32), params))

@@ -29,7 +29,6 @@ import sys
 import ml_collections
 import numpy as np
 from absl import app, flags
-from ml_collections import config_flags
 
 from faceslueth_jax import cli
 from faceslueth_jax.inference import model_folder
@@ -168,8 +167,8 @@ def convert_file(checkpoint, out, config, allow_pickle: bool = False) -> pathlib
 
 
 flags.DEFINE_string("from_torch", None, "PyTorch state_dict of the reference model (.pth).")
-flags.DEFINE_string("out", None, "New folder for the model folder.")
-config_flags.DEFINE_config_file("config", None, "The run config the checkpoint was trained with.")
+flags.declare_key_flag("out")  # a new folder: the model folder
+flags.declare_key_flag("config")  # the run config the checkpoint was trained with
 flags.DEFINE_bool("allow_pickle", False,
                   "UNSAFE: also load a pickled whole model (torch.load weights_only=False). "
                   "Unpickling runs any code the file names: use only on files you trust. "

@@ -4,8 +4,8 @@ A save is due after every N-th epoch of a chunk and after a chunk's last epoch, 
 at least ``min_seconds`` have passed since the previous save by process 0's clock,
 which decides for every process since the save is collective (the sweep's very last
 step is always saved). So a kill loses at most about that much training, and short
-chunks (a fold in ~20 s on 2 CPU cores) do not pay a save each: without the interval
-the compact composite sweep spent 50 s of 23 min on its 272 saves.
+chunks (a compact fold takes seconds on a CPU) do not pay a save each (what the saves
+cost without the interval: ``bench/README.md``, "The compact composite sweep").
 
 A checkpoint at step t holds everything a sweep needs to go on exactly where it
 stopped, t = (chunk epochs finished) = c * E + e for chunk c after e epochs:

@@ -26,9 +26,9 @@ folds use (``chunk_data``).
 Chunks (``memory``): the number of folds per device comes from the compiled
 program's memory analysis against the device budget, or from
 ``max_folds_per_chunk``; on CPU without a budget it is one fold per device
-(on 2 cores, 8 folds in one program ran at 0.94x of folds in turn with the models'
-matmul convolutions, 0.62x with lax convolutions, which vmap turns into grouped
-ones: ``bench/README.md``). The epoch's step loop is a rolled ``lax.scan``,
+(on a CPU's few cores, folds in one program gain nothing over folds in turn, and
+lose with lax convolutions, which vmap turns into grouped ones: ``bench/README.md``,
+"K folds together after the change"). The epoch's step loop is a rolled ``lax.scan``,
 unrolled on CPU only when the program holds convolutions (``loop_hostile``).
 One compiled program runs
 every chunk. A fold's randomness depends only on (seed, f), so placement and
@@ -139,11 +139,10 @@ def loop_hostile(lowered, mesh: Mesh) -> bool:
 
     XLA:CPU runs a convolution inside a while-loop body with a generic kernel,
     several times slower than the same convolution in straight-line code (there
-    YNNPACK takes it; jax-ml/jax#12868). Measured for the compact FaceSleuth-R
-    with lax convolutions, batch 32, 2 cores: 0.22 s per step rolled, 0.054 s
-    unrolled, but 167 s to compile the unrolled 13-step epoch against 31 s. With
-    the matmul formulation (``layers.Conv``'s CPU default) there is no convolution
-    left and the rolled loop runs at 0.060 s per step.
+    YNNPACK takes it; jax-ml/jax#12868). Unrolling buys that speed back at several
+    times the compile time; with the matmul formulation (``layers.Conv``'s CPU
+    default) no convolution is left and the rolled loop is as fast (the figures:
+    ``bench/README.md``, "The compact composite sweep, before and after").
     """
     return placement.on_cpu(mesh) and "stablehlo.convolution" in lowered.as_text()
 

@@ -8,18 +8,16 @@ from __future__ import annotations
 import json
 
 from absl import app, flags
-from ml_collections import config_flags
-
-from faceslueth_jax import atomic_files
+from faceslueth_jax import atomic_files, cli
 from faceslueth_jax.data import records, sources
 from faceslueth_jax.data.descriptions import path_of, record
 
-config_flags.DEFINE_config_file("config", None, "Experiment config file.")
+flags.declare_key_flag("config")
 
 
 def main(argv) -> None:
     del argv
-    config = flags.FLAGS.config
+    config = cli.CONFIG.value
     data = records.read_builders(sources.prepare_all(config.data))
     name = "+".join(sources.database_names(config.data))
     atomic_files.write_text(path_of(name), json.dumps(record(data, name)) + "\n")
@@ -27,4 +25,4 @@ def main(argv) -> None:
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(main, flags_parser=cli.parse_flags)
