@@ -1,6 +1,8 @@
 r"""Train and evaluate a model under a cross-validation protocol.
 
   python run.py --config=configs/loso_synthetic.py [--workdir=runs/x] [--config.train.epochs=5]
+  python run.py --config=configs/loso_synthetic.py --print_config   # the config as resolved
+  python run.py --config=configs/loso_synthetic.py --helpfull       # flags and config fields
 
 Every config field can be overridden as --config.a.b=value. Results go to
 --workdir (default runs/<config name>-<time>); rerunning the same command with
@@ -22,6 +24,8 @@ from faceslueth_jax import cli
 FLAGS = flags.FLAGS
 flags.declare_key_flag("config")
 flags.DEFINE_string("workdir", None, "Output folder; default runs/<config name>-<time>.")
+flags.DEFINE_bool("print_config", False, "Print the config as resolved (the file's fields "
+                  "with every --config.* override applied and checked) and exit.")
 
 
 INTERRUPTED = 130  # the shell's status for a process stopped by Ctrl-C (128 + SIGINT)
@@ -42,6 +46,14 @@ def main(argv):
     from faceslueth_jax import distributed
 
     config = FLAGS.config
+    if FLAGS.print_config:
+        from faceslueth_jax.pipeline import checks
+        try:
+            checks.check_config(config)
+        except checks.ConfigError as e:
+            cli.fail(str(e))
+        print(config, end="")
+        return 0
     distributed.initialize(config)  # before anything touches a device
     # after flag parsing (keeps --help fast) and after joining the other processes
     from faceslueth_jax.data.sources import DataUnavailable

@@ -41,10 +41,38 @@ def config_error(error: Exception) -> str:
     return text
 
 
+def config_fields(config, prefix: str = "--config.") -> list[str]:
+    """One line per leaf field of ``config``: '--config.a.b=VALUE  (type)'."""
+    lines = []
+    for key, value in config.items():
+        if hasattr(value, "items"):
+            lines += config_fields(value, f"{prefix}{key}.")
+        else:
+            lines.append(f"  {prefix}{key}={value!r}  ({type(value).__name__})")
+    return lines
+
+
+def _full_help() -> None:
+    """absl's --helpfull, then every field of the --config given (each can be set)."""
+    print(FLAGS.get_help())
+    if FLAGS["config"].present and FLAGS.config is not None:
+        print(f"\nfields of {FLAGS['config'].config_filename} (override as "
+              "--config.FIELD=VALUE):")
+        print("\n".join(config_fields(FLAGS.config)))
+    else:
+        print("\ngive --config=configs/NAME.py to list its fields as well")
+    sys.exit(0)
+
+
 def parse_flags(argv):
-    """absl's flag parsing, with each failure as one line on stderr and exit 2."""
+    """absl's flag parsing, with each failure as one line on stderr and exit 2.
+    ``--helpfull`` also lists the fields of the config given with it."""
+    full_help = "--helpfull" in argv
+    argv = [a for a in argv if a != "--helpfull"]
     try:
         rest = FLAGS(argv)
+        if full_help:
+            _full_help()
         if FLAGS.config is None:
             fail("--config is required, e.g. --config=configs/loso_synthetic.py")
         FLAGS.config.keys()  # a config file that failed to load raises here
@@ -53,3 +81,15 @@ def parse_flags(argv):
         fail(config_error(e))
     except Exception as e:  # noqa: BLE001 - ml_collections raises many kinds
         fail(config_error(e))
+
+
+def override_fields(argv) -> list[str]:
+    """The config fields a command line overrides: a.b for each --config.a.b=VALUE
+    (or --config.a.b VALUE), in order, each once."""
+    fields = []
+    for arg in argv:
+        if arg.startswith("--config."):
+            field = arg[len("--config."):].partition("=")[0]
+            if field not in fields:
+                fields.append(field)
+    return fields

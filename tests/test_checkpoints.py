@@ -54,7 +54,7 @@ def uninterrupted(problem):
 
 
 def test_resumed_sweep_equals_uninterrupted(problem, uninterrupted, tmp_path):
-    def crash(chunk, num_chunks, epoch, epochs, losses):
+    def crash(chunk, num_chunks, epoch, epochs, record):
         if (chunk, epoch) == (1, 1):  # mid-way through the second chunk
             raise Interrupted
 
@@ -81,7 +81,7 @@ def test_unreadable_newest_step_is_skipped(problem, uninterrupted, tmp_path):
 
 
 def test_checkpoints_of_another_sweep_are_refused(problem, tmp_path):
-    def crash(chunk, num_chunks, epoch, epochs, losses):
+    def crash(chunk, num_chunks, epoch, epochs, record):
         if epoch == 1:  # after the first epoch's checkpoint
             raise Interrupted
 
@@ -109,7 +109,7 @@ def test_a_model_without_soa_layers_resumes(tmp_path):
     uninterrupted, _ = _fit(problem)
     assert uninterrupted.probes == {}
 
-    def crash(chunk, num_chunks, epoch, epochs, losses):
+    def crash(chunk, num_chunks, epoch, epochs, record):
         if (chunk, epoch) == (1, 1):
             raise Interrupted
 

@@ -83,3 +83,20 @@ def test_every_command_module_imports_into_one_process():
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
                           text=True, timeout=300)
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-2000:]
+
+
+def test_print_config_shows_the_overrides_applied_and_helpfull_lists_the_fields():
+    def run(*args):
+        return subprocess.run([sys.executable, "run.py", "--config=configs/loso_synthetic.py",
+                               *args], cwd=REPO, capture_output=True, text=True, timeout=300)
+    printed = run("--config.train.epochs=7", "--print_config")
+    assert printed.returncode == 0, printed.stderr[-2000:]
+    assert "epochs: 7" in printed.stdout and "name: loso_synthetic" in printed.stdout
+    bad = run("--config.train.epochs=0", "--print_config")
+    assert bad.returncode == 2 and "train.epochs must be an integer >= 1" in bad.stderr
+    helped = run("--helpfull")
+    assert helped.returncode == 0, helped.stderr[-2000:]
+    assert "--workdir" in helped.stdout and "print_config" in helped.stdout
+    assert "  --config.train.epochs=30  (int)" in helped.stdout
+    assert "  --config.model.faceslueth_r.soa.mode=" in helped.stdout or (
+        "--config.model.name='faceslueth_r'" in helped.stdout)

@@ -1,6 +1,7 @@
 """The results table of finished runs, from metrics.json / config.json files
 written by hand: columns, the logistic-regression baseline row, run numbers tied
-to the commands, and the circular-mean theta column (new and old metrics.json)."""
+to the commands, and the circular-mean theta column (new and old metrics.json).
+Labels, formats, folders and errors: tests/test_report_formats.py."""
 
 from __future__ import annotations
 
@@ -28,7 +29,9 @@ def _scores(uf1, uar, accuracy=0.5):
 
 def _write_run(path, *, command="python run.py --config=configs/loso_synthetic.py",
                baseline=None, theta=None, model="FaceSleuth-R", data="synthetic_me",
-               headline=None, other=None):
+               headline=None, other=None, config=None, **fields):
+    """A finished run's directory: metrics.json (``fields`` added to it or replacing
+    its own) and config.json (``config``, else just data.name)."""
     path.mkdir(parents=True)
     metrics = {
         "model": model, "preset": "compact", "protocol": "loso", "selection": "last_epoch",
@@ -38,10 +41,10 @@ def _write_run(path, *, command="python run.py --config=configs/loso_synthetic.p
         "logistic_regression_baseline": baseline, "final_theta_deg": theta,
         "num_samples": 12, "epochs": 2, "wall_seconds": 120.0,
         "execution": {"platform": "cpu", "host_cpus": 2, "device": "cpu", "num_devices": 1},
-        "command": command,
+        "command": command, **fields,
     }
     (path / "metrics.json").write_text(json.dumps(metrics))
-    (path / "config.json").write_text(json.dumps({"data": {"name": data}}))
+    (path / "config.json").write_text(json.dumps(config or {"data": {"name": data}}))
     return path
 
 
@@ -155,7 +158,7 @@ def test_report_cli_writes_the_table(tmp_path):
                           timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert out.read_text() == results_table.markdown([run])
-    assert "| [1] | logistic regression (baseline) |" in out.read_text()
+    assert "| [1] |  | logistic regression (baseline) |" in out.read_text()
 
 
 @pytest.mark.parametrize("missing", ["headline", "wall_seconds"])

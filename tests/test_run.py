@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import html
 import json
 import shutil
 import subprocess
@@ -43,7 +44,8 @@ def tiny_run(tmp_path_factory):
 def test_outputs_are_complete(tiny_run):
     workdir, proc = tiny_run
     for name in ("config.json", "metrics.json", "predictions.csv", "theta.csv",
-                 "confusion_matrix.png", "theta.png", "log", "summary.txt"):
+                 "confusion_matrix.png", "theta.png", "log", "summary.txt", "curves.csv",
+                 "per_subject.csv", "per_class.csv", "learning_curve.pdf", "index.html"):
         assert (workdir / name).is_file(), name
     assert not list(workdir.glob(".*.tmp")), "temporary files left behind"
     metrics = json.loads((workdir / "metrics.json").read_text())
@@ -72,6 +74,99 @@ def test_outputs_are_complete(tiny_run):
     assert "logistic regression on flow" in out and "layer 3" in out
     assert str(workdir.resolve()) in out
 
+
+
+def _events(directory) -> dict:
+    """tag -> {step: value} of the scalars, and '<images>' -> tags, of the event files
+    under ``directory`` (TFRecord framing: length, crc, Event proto, crc)."""
+    import struct
+
+    from tensorboardX.proto import event_pb2
+
+    found = {"<images>": set()}
+    for path in sorted(directory.rglob("events.out.tfevents.*")):
+        data = path.read_bytes()
+        at = 0
+        while at < len(data):
+            (length,) = struct.unpack("<Q", data[at:at + 8])
+            event = event_pb2.Event.FromString(data[at + 12:at + 12 + length])
+            at += 12 + length + 4
+            for value in event.summary.value:
+                if value.HasField("image"):
+                    found["<images>"].add(value.tag)
+                elif value.HasField("simple_value"):
+                    found.setdefault(value.tag, {})[event.step] = value.simple_value
+    return found
+
+
+def _png_dpi(path) -> float:
+    data = path.read_bytes()
+    at = data.index(b"pHYs") + 4
+    return int.from_bytes(data[at:at + 4], "big") * 0.0254  # pixels per metre -> per inch
+
+
+def test_the_views_agree_with_the_predictions_and_metrics(tiny_run):
+    """curves.csv, per_subject.csv, per_class.csv, the figures, the event files, the log
+    and index.html hold what predictions.csv, metrics.json and theta.csv hold."""
+    from faceslueth_jax.evaluation import angles
+
+    workdir, proc = tiny_run
+    metrics = json.loads((workdir / "metrics.json").read_text())
+    names, epochs = metrics["class_names"], metrics["epochs"]
+    rows = list(csv.DictReader(open(workdir / "predictions.csv")))
+    subjects = {}
+    for r in rows:
+        seen = subjects.setdefault(r["subject"], [0, 0])
+        seen[0] += 1
+        seen[1] += r["label"] == r["prediction"]
+    per_subject = [r for r in csv.DictReader(open(workdir / "per_subject.csv"))
+                   if r["selection"] == "last_epoch"]
+    assert {r["aggregate"] for r in per_subject} == {"single_seed"}
+    assert {r["subject"]: [int(r["samples"]), int(r["correct"])] for r in per_subject} == subjects
+    label = np.array([names.index(r["label"]) for r in rows])
+    predicted = np.array([names.index(r["prediction"]) for r in rows])
+    recall = scores(confusion_matrix(label, predicted, len(names)))["per_class_recall"]
+    pooled = {r["class"]: r for r in csv.DictReader(open(workdir / "per_class.csv"))
+              if r["selection"] == "last_epoch" and r["scope"] == "pooled"}
+    for k, name in enumerate(names):
+        assert int(pooled[name]["support"]) == int((label == k).sum())
+        assert float(pooled[name]["recall"] or "nan") == pytest.approx(recall[k], abs=1e-4) \
+            if recall[k] is not None else pooled[name]["recall"] == ""
+    curves = list(csv.DictReader(open(workdir / "curves.csv")))
+    assert [int(r["epoch"]) for r in curves] == list(range(1, epochs + 1))
+    loss = np.mean(metrics["loss_per_fold_epoch"], axis=0)
+    np.testing.assert_allclose([float(r["train_loss"]) for r in curves], loss, atol=1e-5)
+    assert [float(r["learning_curve_uf1"]) for r in curves] == metrics["learning_curve"]["uf1"]
+    theta = np.zeros((3, epochs, 4))
+    theta_rows = list(csv.DictReader(open(workdir / "theta.csv")))
+    folds = sorted({r["fold"] for r in theta_rows})
+    for r in theta_rows:
+        theta[folds.index(r["fold"]), int(r["epoch"]) - 1, int(r["layer"])] = float(r["theta_deg"])
+    np.testing.assert_allclose([[float(r[f"theta_layer_{l}"]) for l in range(4)] for r in curves],
+                               angles.axial_mean(theta, axis=0), atol=1e-3)
+    for stem in ("confusion_matrix", "theta", "learning_curve"):
+        assert (workdir / f"{stem}.pdf").read_bytes()[:4] == b"%PDF", stem
+        assert _png_dpi(workdir / f"{stem}.png") >= 199, stem
+    events = _events(workdir / "tensorboard")
+    curve = events["learning_curve_DIAGNOSTIC/uf1"]
+    assert [curve[e] for e in range(1, epochs + 1)] == pytest.approx(metrics["learning_curve"]["uf1"])
+    assert events["headline/last_epoch/uf1"][epochs] == pytest.approx(metrics["headline"]["uf1"])
+    assert events["headline/best_test_epoch_OPTIMISTIC/uf1"][epochs] == pytest.approx(
+        metrics["other_selections"]["best_test_epoch"]["uf1"])
+    assert sorted(k for k in events if k.startswith("train_loss/fold_group_")) == [
+        f"train_loss/fold_group_{c}" for c in range(3)]
+    assert {"figures/confusion_matrix", "figures/theta", "figures/learning_curve"} <= events["<images>"]
+    assert (workdir / "tensorboard" / "hparams").is_dir()
+    log = (workdir / "log").read_text()
+    assert sum(f"epoch {e}/{epochs}, chunk" in log for e in range(1, epochs + 1)) == epochs
+    assert len([line for line in log.splitlines() if ", chunk " in line]) == 3 * epochs
+    assert ", chunk " not in proc.stderr  # the console has the progress bar instead
+    summary = (workdir / "summary.txt").read_text()
+    assert "worst subjects" in summary
+    page = (workdir / "index.html").read_text()
+    assert f"{metrics['headline']['uf1']:.4f}" in page and "OPTIMISTIC" in page
+    assert "http://" not in page and "https://" not in page  # self-contained
+    assert page.count("data:image/png;base64,") == 3 and html.escape(metrics["command"]) in page
 
 def test_optimistic_headline_is_labelled(tiny_run, tmp_path):
     workdir, _ = tiny_run
@@ -168,23 +263,26 @@ def test_report_tables_finished_runs(tiny_run, tmp_path):
                           cwd=REPO, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     lines = out.read_text().splitlines()
-    rows = [line.split(" | ") for line in lines if line.startswith("| [1] | FaceSleuth-R | compact")]
+    rows = [line.split(" | ") for line in lines if line.startswith("| [1] | loso_synthetic")]
     assert len(rows) == 2  # one per selection rule, the headline (last epoch) first
-    assert rows[0][5] == "last epoch, seed 0"
-    assert rows[1][5] == "best test epoch (OPTIMISTIC), seed 0"
+    assert rows[0][2:4] == ["FaceSleuth-R", "compact"]
+    assert rows[0][6] == "last epoch, seed 0"
+    assert rows[1][6] == "best test epoch (OPTIMISTIC), seed 0"
     best = metrics["other_selections"]["best_test_epoch"]
-    # each score with its 95% subject-bootstrap interval
+    # each score a short cell; its 95% subject-bootstrap interval on the row's note (k)
     low, high = metrics["headline"]["seeds"]["uf1"]["ci95"]
-    assert rows[0][6] == f"{metrics['headline']['uf1']:.4f} [{low:.4f}, {high:.4f}]"
-    assert rows[1][7].startswith(f"{best['uar']:.4f} [")
-    assert rows[0][8] == f"{metrics['headline']['accuracy']:.4f}"
+    assert rows[0][7] == f"{metrics['headline']['uf1']:.4f}" and rows[0][10] == "(1)"
+    assert f"- (1) UF1 [{low:.4f}, {high:.4f}]" in "\n".join(lines)
+    assert rows[1][8] == f"{best['uar']:.4f}"
+    assert rows[0][9] == f"{metrics['headline']['accuracy']:.4f}"
     # 3 subjects: 2 training subjects per fold, so a 2-fold inner CV chooses l2
     assert metrics["logistic_regression_baseline"]["fit"]["inner_folds"] == 2
-    assert any(line.startswith("| [1] | logistic regression (baseline), l2 by inner CV, "
+    assert any(line.startswith("| [1] |  | logistic regression (baseline), l2 by inner CV, "
                                "balanced |") for line in lines)
     assert f"- [1] `{metrics['command']}`" in lines
     assert rows[0][-1].rstrip(" |") == f"{metrics['execution']['host_cpus']}-core CPU"
     assert "| FaceSleuth-R paper |" in out.read_text() and "not run: no GPU" in out.read_text()
+    assert "worst subjects of [1]" in proc.stdout  # printed, not in the table
     assert metrics["command"] in out.read_text()
     # a directory that holds no finished run is named, and no table is written
     proc = subprocess.run([sys.executable, "-m", "faceslueth_jax.evaluation.report", str(workdir),

@@ -15,13 +15,15 @@ from faceslueth_jax.evaluation import run_files
 def figures(monkeypatch):
     """The figures run_files writes, kept open for inspection (and still written)."""
     kept = {}
-    write = run_files.atomic_files.write_figure
+    save = run_files.figure_style.save
 
-    def keep(path, figure):
+    def keep(figure, path):
         kept[path.name] = figure
-        return write(path, figure)
+        written = save(figure, path)
+        assert [p.suffix for p in written] == [".png", ".pdf"]
+        return written
 
-    monkeypatch.setattr(run_files.atomic_files, "write_figure", keep)
+    monkeypatch.setattr(run_files.figure_style, "save", keep)
     return kept
 
 
@@ -66,10 +68,9 @@ def test_theta_plot_has_a_title_and_a_continuous_curve_across_zero(tmp_path, fig
     assert np.abs(np.diff(curve.get_ydata())).max() < 5  # not a jump of 175 degrees
     low, high = ax.get_ylim()
     assert low <= 175.0 and high >= 184.0 and high - low < 40  # zoomed to the data
-    # 90 and 88 lie far from these curves: named in the legend as off scale, not drawn
-    labels = _legend(ax)
-    assert any(t.startswith("vertical 90°") and "off scale" in t for t in labels)
-    assert any(t.startswith("paper ~88°") and "off scale" in t for t in labels)
+    # 90 and 88 lie far from these curves: neither drawn nor in the legend
+    assert _legend(ax) == ["SOA layer 0"]
+    assert all(tick == int(tick) for tick in ax.get_xticks())  # whole epochs
 
 
 def test_theta_plot_zooms_to_the_data_and_labels_the_reference_lines(tmp_path, figures):
@@ -80,10 +81,10 @@ def test_theta_plot_zooms_to_the_data_and_labels_the_reference_lines(tmp_path, f
     low, high = ax.get_ylim()
     assert 75.0 < low < 83.0 and 94.0 < high < 105.0  # not 0..180
     labels = _legend(ax)
-    assert "vertical 90°" in labels and "paper ~88°" in labels
+    assert "vertical 90°" in labels and "the paper's claim: ~88°" in labels
     assert {"SOA layer 0", "SOA layer 1"} <= set(labels)
     drawn = {line.get_label(): line.get_ydata()[0] for line in ax.get_lines()}
-    assert drawn["vertical 90°"] == 90.0 and drawn["paper ~88°"] == 88.0
+    assert drawn["vertical 90°"] == 90.0 and drawn["the paper's claim: ~88°"] == 88.0
 
 
 def test_theta_plot_extends_modestly_to_a_near_reference_line(tmp_path, figures):
@@ -91,7 +92,7 @@ def test_theta_plot_extends_modestly_to_a_near_reference_line(tmp_path, figures)
     ax = figures["theta.png"].axes[0]
     low, high = ax.get_ylim()
     assert high >= 90.0 and high - low < 30
-    assert {"vertical 90°", "paper ~88°"} <= set(_legend(ax))
+    assert {"vertical 90°", "the paper's claim: ~88°"} <= set(_legend(ax))
 
 
 def test_theta_plot_far_from_the_reference_lines_keeps_its_zoom(tmp_path, figures):
@@ -102,7 +103,7 @@ def test_theta_plot_far_from_the_reference_lines_keeps_its_zoom(tmp_path, figure
     assert not any(line.get_label().startswith(("vertical", "paper"))
                    for line in ax.get_lines() if len(line.get_ydata()) and
                    line.get_visible())
-    assert any("off scale" in t for t in _legend(ax))
+    assert _legend(ax) == ["SOA layer 0"]
 
 
 @pytest.mark.parametrize("rule, optimistic, name", [

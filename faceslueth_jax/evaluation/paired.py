@@ -4,19 +4,22 @@ From each run's probabilities.npz (``run_files.write_probabilities``), per
 selection rule, the difference A - B of the seed-mean UF1 and UAR and its 95%
 interval from one subject bootstrap applied to both runs
 (``bootstrap.paired_difference``). The difference is called beyond noise when
-that interval excludes 0.
+that interval excludes 0. A rule that lets the test labels choose the epoch
+(``best_test_epoch``) is marked OPTIMISTIC, as in the results table. The
+comparison is a ``results_table.Table``, so it renders in the same formats.
 """
 
 from __future__ import annotations
 
 import pathlib
+import zipfile
 
 import numpy as np
 
-from faceslueth_jax.evaluation import bootstrap
+from faceslueth_jax.evaluation import bootstrap, results_table, selection
 
 
-class NotComparable(ValueError):
+class NotComparable(results_table.ReportError):
     pass
 
 
@@ -25,36 +28,50 @@ def load_probabilities(run_dir) -> dict:
     if not path.is_file():
         raise NotComparable(f"{path}: missing (a run written before seed support, or not "
                             "a finished run)")
-    with np.load(path) as f:
-        return {k: f[k] for k in f.files}
+    try:
+        with np.load(path) as f:
+            return {k: f[k] for k in f.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+        raise NotComparable(f"{path}: unreadable ({e})") from e
 
 
 def compare(run_a, run_b) -> list:
     """Per selection rule both runs hold: {rule, seeds, uf1: {...}, uar: {...}} (A - B)."""
     a, b = load_probabilities(run_a), load_probabilities(run_b)
+    for key in ("sample_id", "label", "subject", "seeds", "class_names"):
+        if key not in a or key not in b:
+            raise NotComparable(f"{run_a if key not in a else run_b}: probabilities.npz holds "
+                                f"no {key!r}")
     for key in ("sample_id", "label", "subject", "seeds"):
         if not np.array_equal(a[key], b[key]):
             raise NotComparable(f"{run_a} and {run_b} differ in {key}: a paired comparison "
                                 "needs the same samples, folds and seeds")
     rules = [k[len("probs_"):] for k in a if k.startswith("probs_") and k in b]
+    if not rules:
+        raise NotComparable(f"{run_a} and {run_b} share no selection rule's probabilities")
     k = len(a["class_names"])
     return [dict(rule=rule, seeds=a["seeds"].tolist(), **bootstrap.paired_difference(
         a["label"], a[f"probs_{rule}"].argmax(-1), b[f"probs_{rule}"].argmax(-1),
         a["subject"], k)) for rule in rules]
 
 
-def markdown(run_a, run_b) -> str:
+def table(run_a, run_b) -> results_table.Table:
+    """A row per rule and statistic: A, B, A - B, its 95% interval, beyond noise."""
     rows = compare(run_a, run_b)
-    seeds = ",".join(str(s) for s in rows[0]["seeds"]) if rows else ""
-    lines = [f"A = `{run_a}`, B = `{run_b}`; seeds {seeds}; "
-             f"{rows[0]['interval'] if rows else ''}", "",
-             "| selection | metric | A | B | A - B | 95% CI | beyond noise |",
-             "|---|---|---|---|---|---|---|"]
+    seeds = ",".join(str(s) for s in rows[0]["seeds"])
+    out = []
     for row in rows:
+        title = results_table.rule_title(row["rule"], selection.OPTIMISTIC.get(row["rule"], False))
         for metric in bootstrap.STATISTICS:
             r = row[metric]
-            lines.append(f"| {row['rule'].replace('_', ' ')} | {metric.upper()} | {r['a']:.4f} | "
-                         f"{r['b']:.4f} | {r['difference']:+.4f} | "
-                         f"[{r['ci95'][0]:+.4f}, {r['ci95'][1]:+.4f}] | "
-                         f"{'yes' if r['beyond_noise'] else 'no'} |")
-    return "\n".join(lines) + "\n"
+            out.append(results_table.Row([
+                title, metric.upper(), f"{r['a']:.4f}", f"{r['b']:.4f}",
+                f"{r['difference']:+.4f}", f"[{r['ci95'][0]:+.4f}, {r['ci95'][1]:+.4f}]",
+                "yes" if r["beyond_noise"] else "no"]))
+    return results_table.Table(
+        ["selection", "metric", "A", "B", "A - B", "95% CI", "beyond noise"], out,
+        title=("A = ", str(run_a), ", B = ", str(run_b), f"; seeds {seeds}; {rows[0]['interval']}"))
+
+
+def markdown(run_a, run_b) -> str:
+    return results_table.to_markdown(table(run_a, run_b))

@@ -1,31 +1,43 @@
-r"""The results table of finished runs, as Markdown.
+r"""The results table of finished runs, as Markdown, CSV, LaTeX or HTML.
 
   python -m faceslueth_jax.evaluation.report RUN_DIR... [--out=results.md]
       [--not_run="FaceSleuth-R paper, LOSO: no GPU was available"]
 
-One row per run and selection rule, and one for the run's logistic-regression
-baseline when it has one (``evaluation/results_table.py``): run number [n],
-model, preset, data, protocol, selection, UF1 / UAR / accuracy pooled, UF1 / UAR
-per database, the learned SOA angles (circular mean ± spread over folds),
-epochs, wall time, device; then the command that made each run, as
-'[n] `python run.py ...`'. ``--out`` writes the table atomically; without it
-the table is printed.
+One row per run and selection rule, one for each distinct logistic-regression
+baseline, and one per run trained on every sample (no scores)
+(``evaluation/results_table.py``): run number [n], the config name and the fields
+that tell the runs apart, model, preset, data, protocol, selection, UF1 / UAR /
+accuracy pooled, UF1 / UAR per database, a marker (k) of the row's intervals, the
+learned SOA angles (circular mean ± spread over folds), epochs, wall time,
+device; under the table the intervals, line (k) per row, and the command that
+made each run, as '[n] python run.py ...'. A RUN_DIR that is not itself a run
+stands for every run below it (``runs/``). ``--out`` writes the table atomically
+in the format its suffix names: .md, .csv (intervals and command as columns),
+.tex (a booktabs tabular) or .html (a standalone page); without it the table is
+printed as Markdown. Then, for every run with a per_subject.csv, its five worst
+subjects (lowest accuracy under the run's headline rule) are printed.
 
   python -m faceslueth_jax.evaluation.report --compare RUN_A RUN_B
 
 compares two runs of the same samples, folds and seeds pair-wise: A - B of the
-seed-mean UF1 / UAR per selection rule, with a paired subject-bootstrap 95%
-interval, and whether the difference exceeds it (``evaluation/paired.py``).
+seed-mean UF1 / UAR per selection rule (best test epoch marked OPTIMISTIC), with
+a paired subject-bootstrap 95% interval, and whether the difference exceeds it
+(``evaluation/paired.py``); ``--out`` writes it in the same formats.
+
+Every error (a folder with no finished run, unreadable JSON, runs that cannot be
+compared, an unknown --out suffix, a bad flag) is one line 'error: ...' on
+stderr, exit status 2, and nothing is written.
 """
 
 from __future__ import annotations
 
-import sys
+import csv
+import pathlib
 
 from absl import app, flags
 
 from faceslueth_jax import atomic_files, cli
-from faceslueth_jax.evaluation import paired, results_table
+from faceslueth_jax.evaluation import breakdowns, paired, results_table
 
 flags.declare_key_flag("out")  # the table goes here instead of to stdout
 _COMPARE = flags.DEFINE_bool("compare", False, "compare two runs pair-wise (A - B)")
@@ -34,22 +46,66 @@ _NOT_RUN = flags.DEFINE_multi_string(
     "without numbers")
 
 
-def main(argv):
-    run_dirs = argv[1:]
-    if not run_dirs:
-        raise app.UsageError("give one or more run directories (each with metrics.json)")
-    if _COMPARE.value and len(run_dirs) != 2:
-        raise app.UsageError("--compare takes exactly two run directories")
+def report(paths: list) -> str:
+    """The text to write for the command line's RUN_DIRs, in --out's format."""
+    render = results_table.renderer(cli.OUT.value)
+    if not paths:
+        raise results_table.ReportError("give one or more run directories (each with "
+                                        "metrics.json), or a folder of them")
+    run_dirs, unfinished = results_table.find_runs(paths)
+    if not _COMPARE.value:
+        return render(results_table.table(run_dirs, _NOT_RUN.value, unfinished))
+    if len(run_dirs) != 2:
+        raise results_table.ReportError(
+            f"--compare takes exactly two runs; got {len(run_dirs)}: "
+            + ", ".join(map(str, run_dirs)))
+    for run_dir in run_dirs:
+        results_table.load_run(run_dir)  # a finished run, or the error says why not
+    return render(paired.table(*run_dirs))
+
+
+def worst_subjects(paths: list, count: int = 5) -> str:
+    """For each finished run among ``paths`` with a per_subject.csv, its ``count`` worst
+    subjects under its headline rule (``breakdowns.worst_subjects``)."""
+    run_dirs, _ = results_table.find_runs(paths)
+    lines = []
+    for number, run_dir in enumerate(run_dirs, 1):
+        path = pathlib.Path(run_dir) / "per_subject.csv"
+        if not path.is_file():
+            continue
+        with open(path, newline="") as f:
+            rows = [[*r[:2], int(r[2]), *r[3:]] for r in list(csv.reader(f))[1:]]
+        rule = results_table.load_run(run_dir)["metrics"]["selection"]
+        worst = breakdowns.worst_subjects(rows, rule, count)
+        lines.append(f"worst subjects of [{number}] ({rule}; {path}):")
+        lines += [f"  {name:<30} {correct}/{samples} correct  accuracy {accuracy}"
+                  for name, samples, correct, accuracy in worst]
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+def parse_flags(argv):
+    """absl's flag parsing, with a bad flag as one line on stderr and exit 2."""
     try:
-        table = (paired.markdown(*run_dirs) if _COMPARE.value
-                 else results_table.markdown(run_dirs, _NOT_RUN.value))
-    except (results_table.NotAFinishedRun, paired.NotComparable) as e:
-        sys.exit(f"error: {e}")
+        return flags.FLAGS(argv)
+    except flags.Error as e:
+        cli.fail(str(e))
+
+
+def main(argv):
+    try:
+        text = report(argv[1:])
+    except results_table.ReportError as e:
+        cli.fail(str(e))
     if cli.OUT.value:
-        atomic_files.write_text(cli.OUT.value, table)
+        try:
+            atomic_files.write_text(cli.OUT.value, text)
+        except OSError as e:
+            cli.fail(f"cannot write --out={cli.OUT.value}: {e.strerror or e}")
     else:
-        print(table, end="")
+        print(text, end="")
+    if not _COMPARE.value:
+        print(("\n" if not cli.OUT.value else "") + worst_subjects(argv[1:]), end="")
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(main, flags_parser=parse_flags)

@@ -1,7 +1,8 @@
 """A finished run's files and its printed summary.
 
 Files written here (each atomically): predictions.csv, probabilities.npz,
-theta.csv, confusion_matrix.png, theta.png; ``summary_table`` composes the printed summary.
+theta.csv, the confusion matrices and theta.png (each figure also as PDF,
+``figure_style``); ``summary_table`` composes the printed summary.
 The headline selection is the config's; the other rule is reported beside it,
 and every optimistic figure says so, as does the summary of every run whose
 metrics.json records an AU label leak. Learned SOA angles theta_deg
@@ -14,15 +15,11 @@ from __future__ import annotations
 import json
 import pathlib
 
-import matplotlib
+import numpy as np
+from matplotlib.ticker import MaxNLocator
 
-matplotlib.use("Agg")
-import matplotlib.lines  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from faceslueth_jax import atomic_files  # noqa: E402
-from faceslueth_jax.evaluation import angles, seed_scores, selection  # noqa: E402
+from faceslueth_jax import atomic_files
+from faceslueth_jax.evaluation import angles, figure_style, metrics, seed_scores, selection
 
 OPTIMISTIC_NOTE = ("OPTIMISTIC: each fold keeps its best test epoch, so test labels chose "
                    "the model (the references' practice); not an estimate for new subjects")
@@ -78,29 +75,54 @@ def rule_title(result: dict) -> str:
     return selection.RULE_TITLES.get(result["selection"], selection_label(result))
 
 
-def plot_confusion(workdir, result: dict, class_names, title: str) -> None:
-    """confusion_matrix.png; ``title``: the run (model, data, protocol), above the
-    rule in words and its UF1 / UAR."""
+def confusion_name(database: str | None = None) -> str:
+    """confusion_matrix.png, or confusion_matrix_<database>.png for one database."""
+    return "confusion_matrix.png" if database is None else f"confusion_matrix_{database}.png"
+
+
+def plot_confusion(workdir, result: dict, class_names, title: str,
+                   database: str | None = None) -> list:
+    """The confusion matrix of ``result`` (its ``confusion_matrix``) as PNG and PDF:
+    pooled, or of one ``database``. ``title``: the run (model, data, protocol), above
+    the scope, the rule in words and its UF1 / UAR."""
     cm = np.array(result["confusion_matrix"])
-    fig, ax = plt.subplots(figsize=(4.6, 4.2))
-    ax.imshow(cm, cmap="Blues")
+    fig, ax = figure_style.figure(figsize=(3.6, 3.3))
+    ax.imshow(cm, cmap=figure_style.COUNTS, vmin=0)
     for i in range(cm.shape[0]):
         for j in range(cm.shape[1]):
             ax.text(j, i, str(cm[i, j]), ha="center", va="center",
                     color="white" if cm[i, j] > cm.max() / 2 else "black")
     ax.set_xticks(range(len(class_names)), class_names, rotation=30)
     ax.set_yticks(range(len(class_names)), class_names)
+    ax.spines[:].set_visible(False)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
-    ax.set_title(f"{title}\n{rule_title(result)}: UF1 {result['uf1']:.3f}  "
-                 f"UAR {result['uar']:.3f}", fontsize=9)
-    atomic_files.write_figure(pathlib.Path(workdir) / "confusion_matrix.png", fig)
-    plt.close(fig)
+    scope = f"{database}, " if database else ""
+    ax.set_title(f"{title}\n{scope}{rule_title(result)}: UF1 {result['uf1']:.3f}  "
+                 f"UAR {result['uar']:.3f}")
+    return figure_style.save(fig, pathlib.Path(workdir) / confusion_name(database))
+
+
+def plot_confusions(workdir, result: dict, data, predicted, title: str) -> list:
+    """The pooled confusion matrix of ``result`` and, with several databases, one per
+    database from the headline's ``predicted`` classes (PNG and PDF each)."""
+    written = plot_confusion(workdir, result, data.class_names, title)
+    databases = sorted(set(np.asarray(data.dataset).tolist()))
+    if len(databases) > 1:
+        for name in databases:
+            mask = np.asarray(data.dataset) == name
+            cm = metrics.confusion_matrix(np.asarray(data.label)[mask], predicted[mask],
+                                          len(data.class_names))
+            part = dict(metrics.scores(cm), selection=result["selection"],
+                        optimistic=result["optimistic"])
+            written += plot_confusion(workdir, part, data.class_names, title, database=name)
+    return written
 
 
 # Reference orientations on theta.png: (degrees, legend label, line style).
-THETA_REFERENCES = ((90.0, "vertical 90°", dict(color="grey", ls="--")),
-                    (88.0, "paper ~88°", dict(color="tab:red", ls=":")))
+THETA_REFERENCES = ((90.0, "vertical 90°", dict(color=figure_style.REFERENCE, ls="--")),
+                    (88.0, "the paper's claim: ~88°", dict(color=figure_style.COLOURS[1],
+                                                          ls=":")))
 MAX_PLOTTED_SPREAD = 90.0  # a wider axial spread means the folds agree no better than chance
 
 
@@ -139,33 +161,30 @@ def theta_axis(low: float, high: float, references=THETA_REFERENCES):
     return (y0, y1), drawn, off_scale
 
 
-def plot_theta(workdir, theta_deg, title: str) -> None:
-    """theta.png: per SOA layer, the circular mean ± circular spread over folds of
-    ``theta_deg`` (F, E, L) per epoch (``theta_curves``), on a y axis zoomed to the
-    data (``theta_axis``), with the reference orientations in the legend."""
+def plot_theta(workdir, theta_deg, title: str) -> list:
+    """theta.png and .pdf: per SOA layer, the circular mean ± circular spread over folds
+    of ``theta_deg`` (F, E, L) per epoch (``theta_curves``), on a y axis zoomed to the
+    data (``theta_axis``), with the reference orientations it reaches drawn and named
+    (the vertical axis; the paper's claimed ~88°); integer epoch ticks."""
     mean, spread = theta_curves(theta_deg)
     epochs = np.arange(1, mean.shape[0] + 1)
-    fig, ax = plt.subplots(figsize=(6.0, 3.8))
+    fig, ax = figure_style.figure(figsize=(5.0, 3.2))
     for layer in range(mean.shape[1]):
         ax.plot(epochs, mean[:, layer], label=f"SOA layer {layer}")
         ax.fill_between(epochs, mean[:, layer] - spread[:, layer],
-                        mean[:, layer] + spread[:, layer], alpha=0.2)
-    (y0, y1), drawn, off_scale = theta_axis(float((mean - spread).min()),
-                                            float((mean + spread).max()))
+                        mean[:, layer] + spread[:, layer], alpha=0.2, lw=0)
+    (y0, y1), drawn, _ = theta_axis(float((mean - spread).min()),
+                                    float((mean + spread).max()))
     for degrees, label, style in drawn:
         ax.axhline(degrees, lw=0.8, label=label, **style)
-    handles, labels = ax.get_legend_handles_labels()
-    for label, style in off_scale:  # named, not drawn
-        handles.append(matplotlib.lines.Line2D([], [], lw=0.8, **style))
-        labels.append(f"{label} (off scale)")
     ax.set_ylim(y0, y1)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
     ax.set_ylabel(f"θ (degrees, mod 180)\ncircular mean ± spread over {np.shape(theta_deg)[0]} "
-                  "folds", fontsize=8)
-    ax.set_title(f"{title}\nlearned SOA orientation per layer", fontsize=9)
-    ax.legend(handles, labels, fontsize=7, loc="best")
-    atomic_files.write_figure(pathlib.Path(workdir) / "theta.png", fig)
-    plt.close(fig)
+                  "folds")
+    ax.set_title(f"{title}\nlearned SOA orientation per layer")
+    ax.legend(loc="best")
+    return figure_style.save(fig, pathlib.Path(workdir) / "theta.png")
 
 
 def theta_lines(theta_deg) -> list:

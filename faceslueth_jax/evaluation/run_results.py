@@ -1,5 +1,6 @@
 """A finished sweep's evaluation and files: every selection rule scored, the
-baseline beside them, the probes' records, metrics.json and summary.txt.
+baseline beside them, the probes' records, metrics.json and summary.txt (the
+figures and pages drawn from these files: ``pipeline.views``).
 
 The config's ``protocol.selection`` is the headline (predictions.csv, the
 confusion matrix); the other rule is scored too and reported beside it.
@@ -92,7 +93,6 @@ def write(workdir, config, data, folds, history, *, baseline, model_title: str, 
             ensembles[rule] = ensemble
         if rule == headline_rule:  # with several seeds: the seed ensemble's probabilities
             run_files.write_predictions(workdir, data, folds.names, fold_of, probs.mean(0))
-            run_files.plot_confusion(workdir, ensemble or results[rule], data.class_names, title)
     run_files.write_probabilities(workdir, data, seeds, probabilities)
     baseline_scores = None if baseline is None else dict(
         logits_scores(data, baseline), fit=baseline_facts or {},
@@ -101,12 +101,12 @@ def write(workdir, config, data, folds, history, *, baseline, model_title: str, 
     theta = history.probes.get("theta_deg")  # absent without SOA layers (FoldTrainer)
     if theta is not None:
         run_files.write_theta(workdir, theta, instance_names)
-        run_files.plot_theta(workdir, theta, title)
     divergence = diverged_account(history, folds, instance_names)
     diverged = divergence["folds"]
     optimistic = selection.OPTIMISTIC[headline_rule]
     summary = {
         "config_name": config.name,
+        "title": title,
         "model": model_title,
         "preset": config.model.get("preset", ""),
         "protocol": config.protocol.name,
@@ -182,6 +182,7 @@ def write_trained(workdir, config, data, history, *, model_title: str, train_sec
     theta = history.probes.get("theta_deg")
     summary = {
         "config_name": config.name,
+        "title": f"{model_title} trained on all {len(data)} samples of {data_title(config)}",
         "model": model_title,
         "preset": config.model.get("preset", ""),
         "protocol": "all",

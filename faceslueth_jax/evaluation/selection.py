@@ -97,7 +97,12 @@ def learning_curve(histories, folds, data) -> dict:
             for e in range(h.loss.shape[1])]
         uf1.append([r["uf1"] for r in per_epoch])
         uar.append([r["uar"] for r in per_epoch])
-    loss = np.nanmean(np.stack([h.loss for h in histories]), axis=(0, 1))
-    return {"epoch": list(range(1, len(loss) + 1)),
-            "uf1": np.mean(uf1, 0).round(4).tolist(), "uar": np.mean(uar, 0).round(4).tolist(),
-            "train_loss": loss.round(4).tolist(), "seeds_averaged": len(histories)}
+    per_seed_loss = np.nanmean(np.stack([h.loss for h in histories]), axis=1)  # (M, E)
+    curve = {"epoch": list(range(1, per_seed_loss.shape[1] + 1)),
+             "uf1": np.mean(uf1, 0).round(4).tolist(), "uar": np.mean(uar, 0).round(4).tolist(),
+             "train_loss": per_seed_loss.mean(0).round(4).tolist(),
+             "seeds_averaged": len(histories)}
+    if len(histories) > 1:  # each seed's curve, for a band over seeds
+        curve["per_seed"] = {"uf1": np.round(uf1, 4).tolist(), "uar": np.round(uar, 4).tolist(),
+                             "train_loss": per_seed_loss.round(4).tolist()}
+    return curve

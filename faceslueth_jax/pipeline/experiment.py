@@ -1,5 +1,5 @@
 """One experiment from a config, top to bottom, as the stages of ``pipeline``:
-checks -> data -> fit -> results -> artifacts. The model comes from
+checks -> data -> fit -> results -> views -> artifacts. The model comes from
 ``models.registry`` by ``model.name``; no stage has a per-model branch."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import pathlib
 import time
 
 from faceslueth_jax import atomic_files, distributed
-from faceslueth_jax.pipeline import artifacts, checks, data, fit, results
+from faceslueth_jax.pipeline import artifacts, checks, data, fit, results, views, watch
 from faceslueth_jax.stopwatch import Stopwatch
 
 
@@ -20,8 +20,8 @@ def train_and_evaluate(config, workdir: str) -> dict:
     checks.check_config(config)
     workdir = pathlib.Path(workdir)
     started = time.time()
-    watch = Stopwatch()
-    with watch("data"):  # missing, unreadable or differing data stops here, nothing written
+    stopwatch = Stopwatch()
+    with stopwatch("data"):  # missing, unreadable or differing data stops here, nothing written
         run_data = data.load(config)
     main = distributed.is_main_process()
     if main:
@@ -30,22 +30,27 @@ def train_and_evaluate(config, workdir: str) -> dict:
         if main:
             atomic_files.write_text(workdir / "config.json",
                                     config.to_json_best_effort(indent=2) + "\n")
-        fitted = fit.fit(config, workdir, run_data, watch, main)
+        fitted = fit.fit(config, workdir, run_data, stopwatch, main)
         if not main:
             return {}
-        summary = results.write(config, workdir, fitted, watch, started)
+        summary = results.write(config, workdir, fitted, stopwatch, started)
+        summary = views.write(config, workdir, fitted, summary)
         artifacts.write(config, workdir, fitted)
         return summary
 
 
 @contextlib.contextmanager
 def logging_to(path: pathlib.Path):
-    """Also send absl/Python log records to ``path`` while the block runs."""
+    """Also send absl/Python log records, and the epoch lines, to ``path`` while the
+    block runs."""
     handler = std_logging.FileHandler(path)
     handler.setFormatter(std_logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-    std_logging.getLogger().addHandler(handler)
+    loggers = (std_logging.getLogger(), watch.EPOCH_LOG)
+    for logger in loggers:
+        logger.addHandler(handler)
     try:
         yield
     finally:
-        std_logging.getLogger().removeHandler(handler)
+        for logger in loggers:
+            logger.removeHandler(handler)
         handler.close()

@@ -15,11 +15,11 @@ from absl import logging
 
 from faceslueth_jax import atomic_files
 from faceslueth_jax.data import sources
+from faceslueth_jax.pipeline import watch as epoch_watch
 from faceslueth_jax.stopwatch import Stopwatch
 from faceslueth_jax.train import checkpoints as checkpoints_lib
 from faceslueth_jax.train import protocols
 from faceslueth_jax.train import sweep as sweep_lib
-from faceslueth_jax.train.progress import Progress
 
 LAYOUT_FILE = "layout.json"  # the folds per program and convolutions a run chose
 FINAL_DIR = "final_variables"  # every fold model's variables, one file each (model folder)
@@ -63,10 +63,11 @@ def fit(config, workdir: pathlib.Path, run_data, watch: Stopwatch, main: bool) -
     folds, seeds = sweep.folds, sweep.seeds
     label = f"{config.name} ({folds.num_folds} folds" + (
         f" x {len(seeds)} seeds)" if len(seeds) > 1 else ")")
-    progress = Progress(label, sweep.plan.folds_per_chunk) if main else None
     try:
-        history = sweep.trainer.fit(sweep.instances, config.train.epochs, seeds,
-                                    checkpoints=checkpoints, on_epoch=progress, plan=sweep.plan)
+        with epoch_watch.watchers(config, workdir, sweep, main, label) as on_epoch:
+            history = sweep.trainer.fit(sweep.instances, config.train.epochs, seeds,
+                                        checkpoints=checkpoints, on_epoch=on_epoch,
+                                        plan=sweep.plan)
     except KeyboardInterrupt:
         raise checkpoints.interrupted() from None
     # every run of this sweep (resumed ones: the earlier ones' time to their last checkpoint)

@@ -466,8 +466,10 @@ class FoldTrainer:
         randomness, exactly as a one-seed sweep with that seed would
         (``instance_keys``). ``History.per_seed`` splits the records.
 
-        ``on_epoch(chunk, num_chunks, epoch, epochs, losses)`` is called after every
-        epoch of every chunk with that chunk's per-fold mean training losses.
+        ``on_epoch(chunk, num_chunks, epoch, epochs, record)`` is called after every
+        epoch of every chunk; ``record``: the chunk's ``instances`` (their indices) and
+        each one's epoch record but the test logits (``loss``, the mean training loss;
+        ``diverged``; probes as ``probe_<name>``).
         """
         plan = plan or self.plan(folds, max_folds_per_chunk, memory_budget)
         facts = dict(plan.facts)
@@ -512,7 +514,9 @@ class FoldTrainer:
                     with self.watch("final variables"):
                         _write_final(final, ids, _tested_variables(state), self.replicated)
                 if on_epoch is not None:
-                    on_epoch(c, plan.num_chunks, e, epochs, record["loss"][: len(ids)])
+                    on_epoch(c, plan.num_chunks, e, epochs, dict(
+                        {k: v[: len(ids)] for k, v in record.items() if k != "test_logits"},
+                        instances=np.asarray(ids)))
                 last_step = c == plan.num_chunks - 1 and e + 1 == epochs
                 if checkpoints is not None and checkpoints.due(e + 1, epochs, last_step):
                     with self.watch("checkpoints"):

@@ -63,3 +63,10 @@ def make_optimizer(cfg, steps_per_epoch: int,
         {"weights": adamw(cfg.lr, cfg.weight_decay),
          "theta": adamw(cfg.theta_lr, cfg.theta_weight_decay)},
         lambda params: param_groups(params, slow_params))
+
+
+def epoch_learning_rates(cfg, epoch: int) -> dict:
+    """Each group's learning rate during 0-based ``epoch``: lr_0 * gamma ** min(epoch,
+    decay_epochs) (the schedule above; a fold with fewer samples decays slightly late)."""
+    factor = cfg.gamma ** min(epoch, cfg.decay_epochs)
+    return {"weights": float(cfg.lr * factor), "theta": float(cfg.theta_lr * factor)}

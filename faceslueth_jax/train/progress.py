@@ -19,7 +19,7 @@ class Progress:
         self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
         self._last_print = 0.0
 
-    def __call__(self, chunk: int, num_chunks: int, epoch: int, epochs: int, losses) -> None:
+    def __call__(self, chunk: int, num_chunks: int, epoch: int, epochs: int, record) -> None:
         done, total = chunk * epochs + epoch + 1, num_chunks * epochs
         now = time.monotonic()
         if self.first_done is None:  # the first epoch includes compilation
@@ -27,7 +27,7 @@ class Progress:
         t0, d0 = self.first_done
         rate = (now - t0) / (done - d0) if done > d0 else None
         eta = "--:--" if rate is None else _clock(rate * (total - done))
-        losses = np.asarray(losses, np.float64)
+        losses = np.asarray(record["loss"], np.float64)
         finite = losses[np.isfinite(losses)]
         loss = f"{finite.mean():.4f}" if finite.size else "nan"
         if finite.size < losses.size:
