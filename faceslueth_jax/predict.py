@@ -63,7 +63,7 @@ def main(argv):
         if note:
             print(f"note: {model.meta['model']}: {note}", file=sys.stderr)
         loaded = time.time()
-        results, images = predict(model, clips, FLAGS.onset, FLAGS.apex, FLAGS.crop,
+        results, sheets = predict(model, clips, FLAGS.onset, FLAGS.apex, FLAGS.crop,
                                   FLAGS.batch_size, with_pictures=FLAGS.out is not None,
                                   on_error=FLAGS.on_error, max_frames=FLAGS.max_frames)
     except (model_folder.ModelFolderError, clip_input.ClipInputError, PredictError) as e:
@@ -84,8 +84,8 @@ def main(argv):
         out = pathlib.Path(FLAGS.out)
         out.mkdir(parents=True, exist_ok=True)
         names = picture_names(results)
-        for name, image in zip(names, images):
-            atomic_files.write_bytes(out / name, pictures.png_bytes(image))
+        for name, sheet in zip(names, sheets):
+            pictures.write(sheet, out / name)
         atomic_files.write_json(out / "predictions.json", {
             "model": str(FLAGS.model), "model_name": model.meta["model"],
             "members": model.num_members, "ensemble": model.meta["ensemble"],

@@ -1,6 +1,7 @@
 """Using a trained model: the model folder round-trips, a clip on disk (frames or
 video) is classified exactly as the same frames in memory, bad input exits 2 with
-one line naming the file and writes nothing, and the attention picture is drawn."""
+one line naming the file and writes nothing, and the attention-and-flow sheet is
+drawn (PNG, PDF) with its raw maps beside it (.npz)."""
 
 from __future__ import annotations
 
@@ -11,13 +12,16 @@ import sys
 
 import cv2
 import jax
+import matplotlib.pyplot as plt
 import ml_collections
 import numpy as np
 import pytest
 
 import faceslueth_jax
 from faceslueth_jax.data import model_inputs, records, sources
+from faceslueth_jax.evaluation import angles
 from faceslueth_jax.inference import clip_input, model_folder, pictures, predict
+from faceslueth_jax.models.motion_stream import soa_angles_deg
 from faceslueth_jax.train import protocols
 from tests.conftest import REPO
 from tests.test_run import TINY_RUN
@@ -91,19 +95,104 @@ def test_frames_and_video_give_the_in_memory_probabilities(model, clip_on_disk):
     np.testing.assert_allclose(in_memory.sum(), 1.0, rtol=1e-6)
 
 
+def _member_angles(model) -> np.ndarray:
+    """(M, L) every member's learned SOA angles, in degrees."""
+    return np.asarray(jax.vmap(soa_angles_deg)(model.variables["params"]))
+
+
+def _check_sheet_files(png, stages: int) -> dict:
+    """The sheet's PNG decodes at a sheet's size, its PDF is a PDF, and its .npz holds
+    the face, the flow and one attention map and angle per stage. Returns the .npz."""
+    image = cv2.imread(str(png))
+    assert image is not None and image.std() > 10, png  # drawn, not blank
+    height, width = image.shape[:2]
+    assert 300 <= height < width and width >= 150 * (2 + stages), image.shape  # >= 200 dpi
+    assert png.with_suffix(".pdf").read_bytes().startswith(b"%PDF")
+    with np.load(png.with_suffix(".npz")) as saved:
+        raw = {k: saved[k] for k in saved.files}
+    face, flow = raw["apex_face"], raw["flow"]
+    assert face.ndim == 3 and face.shape[0] == face.shape[1] and flow.shape[-1] == 3
+    assert raw["theta_deg"].shape == (stages,)
+    assert sorted(k for k in raw if k.startswith("attention_")) == [
+        f"attention_motion_stage{i}" for i in range(stages)]
+    np.testing.assert_allclose(raw["probabilities"].sum(), 1.0, rtol=1e-5)
+    return raw
+
+
 def test_several_clips_are_batched_and_pictured(model, clip_on_disk, tmp_path):
     folder, video, _, _ = clip_on_disk
     clips = tmp_path / "clips"  # a folder of clips: one frame folder, one video
     shutil.copytree(folder, clips / "a")
     shutil.copy(video, clips / "b.avi")
-    results, images = predict.predict(model, [clips], batch_size=1, with_pictures=True)
+    results, sheets = predict.predict(model, [clips], batch_size=1, with_pictures=True)
     assert [r["clip"] for r in results] == [str(clips / "a"), str(clips / "b.avi")]
     assert results[0]["probabilities"] == pytest.approx(results[1]["probabilities"], abs=1e-6)
-    stages = len(predict.stage_angles(model))
-    assert stages == 4
-    for image in images:
-        assert image.shape == (pictures.TITLE + 2 * pictures.PANEL, stages * pictures.PANEL, 3)
-        assert image.dtype == np.uint8 and image.std() > 10  # drawn, not blank
+    assert len(sheets) == 2 and [len(s.stages) for s in sheets] == [4, 4]
+    for k, (result, sheet) in enumerate(zip(results, sheets)):
+        written = pictures.write(sheet, tmp_path / "out" / f"clip{k}.png")
+        assert [p.name for p in written] == [f"clip{k}.png", f"clip{k}.pdf", f"clip{k}.npz"]
+        raw = _check_sheet_files(written[0], stages=4)
+        assert list(raw["class_names"]) == list(model.class_names)
+        np.testing.assert_allclose(raw["probabilities"],
+                                   list(result["probabilities"].values()), atol=1e-6)
+    assert not list((tmp_path / "out").glob(".*.tmp")), "temporary files left behind"
+
+
+def _sheet(stages: int) -> pictures.Sheet:
+    """A sheet of made-up maps: a 32 px face, a 16 px flow pointing right, and stage
+    i's map at 8 / 2**i px with values up to i + 1."""
+    rng = np.random.default_rng(0)
+    flow = np.zeros((16, 16, 3), np.float32)
+    flow[..., 0] = 1.0
+    attention = {f"motion/stage{i}": (i + 1) * rng.random((8 >> i, 8 >> i)) for i in range(stages)}
+    theta = {f"motion/stage{i}": t for i, t in enumerate((10.0, 90.0, 135.0, 170.0)[:stages])}
+    return pictures.Sheet("clip: surprise (p 0.70)", rng.random((32, 32, 1)), flow, attention,
+                          theta, np.array([0.1, 0.2, 0.7]), ("negative", "positive", "surprise"))
+
+
+def _all_axes(fig) -> list:
+    return [a for ax in fig.axes for a in (ax, *ax.child_axes)]
+
+
+def test_a_sheet_shares_one_attention_scale_and_draws_each_angle():
+    """Every stage's map on the common scale of all of them with one colour bar; each
+    stage's line runs along (cos theta, sin theta) in image axes; axes off."""
+    sheet = _sheet(stages=4)
+    fig = pictures.draw(sheet)
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles == ["apex face", "flow onset → apex"] + [
+        f"stage {i} attention" for i in range(4)]
+    assert fig._suptitle.get_text() == sheet.title
+    assert not any(ax.axison for ax in fig.axes)
+    maps = list(sheet.attention.values())
+    common = (min(m.min() for m in maps), max(m.max() for m in maps))
+    for ax in fig.axes[2:]:
+        assert ax.images[-1].get_clim() == pytest.approx(common)
+        assert ax.images[-1].get_array().shape == (32, 32)  # upsampled to the face
+    bars = [a for a in _all_axes(fig) if a.get_ylabel() == pictures.ATTENTION_LABEL]
+    assert len(bars) == 1
+    flow_ax = fig.axes[1]
+    assert len(flow_ax.images) == 1 and flow_ax.child_axes  # the flow once, the wheel inset
+    lines = flow_ax.get_lines()
+    assert [t.get_text() for t in flow_ax.get_legend().get_texts()] == [
+        "stage 0: 10.0°", "stage 1: 90.0°", "stage 2: 135.0°", "stage 3: 170.0°"]
+    for line, theta in zip(lines, sheet.theta_deg.values()):
+        (x0, x1), (y0, y1) = line.get_xdata(), line.get_ydata()
+        assert np.degrees(np.arctan2(y1 - y0, x1 - x0)) % 180 == pytest.approx(theta % 180)
+    right_down_still = pictures.flow_colours(np.array([[[2.0, 0.0], [0.0, 1.0], [0.0, 0.0]]]))
+    np.testing.assert_allclose(right_down_still[0], [[1.0, 0.0, 0.0], [0.25, 0.5, 0.0],
+                                                     [0.0, 0.0, 0.0]])  # hue 0, 90 deg; black
+    plt.close(fig)
+
+
+def test_a_model_without_soa_layers_gets_the_face_and_the_flow(tmp_path):
+    sheet = _sheet(stages=0)
+    fig = pictures.draw(sheet)
+    assert [ax.get_title() for ax in fig.axes] == ["apex face", "flow onset → apex"]
+    assert not fig.axes[1].get_lines()
+    plt.close(fig)
+    raw = _check_sheet_files(pictures.write(sheet, tmp_path / "baseline.png")[0], stages=0)
+    assert raw["apex_face"].shape == (32, 32, 1) and raw["flow"].shape == (16, 16, 3)
 
 
 def _cli(*args):
@@ -111,7 +200,7 @@ def _cli(*args):
                           capture_output=True, text=True, timeout=300)
 
 
-def test_the_command_writes_its_results(loso_run, clip_on_disk, tmp_path):
+def test_the_command_writes_its_results(loso_run, model, clip_on_disk, tmp_path):
     folder = clip_on_disk[0]
     out = tmp_path / "out"
     proc = _cli(f"--model={loso_run / 'model'}", f"--clip={folder}", f"--out={out}")
@@ -119,8 +208,25 @@ def test_the_command_writes_its_results(loso_run, clip_on_disk, tmp_path):
     assert "(spotted)" in proc.stdout and "frames: " in proc.stdout
     written = json.loads((out / "predictions.json").read_text())
     assert written["members"] == 3 and written["clips"][0]["picture"] == "frames.png"
-    assert cv2.imread(str(out / "frames.png")).shape[:2] == (
-        pictures.TITLE + 2 * pictures.PANEL, 4 * pictures.PANEL)
+    assert sorted(p.name for p in out.iterdir()) == [
+        "frames.npz", "frames.pdf", "frames.png", "predictions.json"]
+    raw = _check_sheet_files(out / "frames.png", stages=4)
+    # the maps the model gives these inputs: each stage's at its own resolution, the
+    # mean over members and channels; theta: the members' axial mean angle per stage
+    rgb = [cv2.cvtColor(f, cv2.COLOR_GRAY2RGB) for f in clip_on_disk[2]]
+    views, flow, face, _ = clip_input.model_inputs([clip_input.Clip(folder, rgb)],
+                                                   model.meta["chain"], model.config)
+    _, maps = model.member_logits(views, capture_attention=True)
+    for i in range(4):
+        expected = np.asarray(maps[f"motion/stage{i}"])[:, 0].mean(axis=(0, -1))  # (H, W)
+        assert raw[f"attention_motion_stage{i}"].shape == expected.shape
+        np.testing.assert_allclose(raw[f"attention_motion_stage{i}"], expected, atol=1e-5)
+    np.testing.assert_allclose(raw["theta_deg"], angles.axial_mean(_member_angles(model)),
+                               atol=1e-4)
+    np.testing.assert_allclose(raw["apex_face"], face[0], atol=1e-6)
+    np.testing.assert_allclose(raw["flow"], flow[0], atol=1e-6)
+    np.testing.assert_allclose(raw["probabilities"],
+                               list(written["clips"][0]["probabilities"].values()), atol=1e-6)
 
 
 @pytest.mark.parametrize("case", ["unreadable video", "model file missing"])
@@ -191,15 +297,18 @@ def test_a_model_folder_of_another_version_is_refused(loso_run, tmp_path):
         faceslueth_jax.restore(copy)
 
 
-def test_a_run_draws_its_test_samples_attention(loso_run):
-    """--config.report.attention_samples=1: one picture per class of the database (the
-    classes that have test samples), each as tall and wide as a clip's."""
+def test_a_run_draws_its_test_samples_attention(loso_run, model):
+    """--config.report.attention_samples=1: one sheet per class of the database (the
+    classes that have test samples), each with the angles of the fold model that
+    tested the sample."""
     drawn = sorted((loso_run / "attention").glob("*/*/*.png"))
     classes = {p.parent.name for p in drawn}
     assert drawn and classes <= {"negative", "positive", "surprise"} and len(drawn) == len(classes)
+    members = _member_angles(model)  # (3 folds, 4 stages)
     for path in drawn:
-        assert cv2.imread(str(path)).shape == (pictures.TITLE + 2 * pictures.PANEL,
-                                                4 * pictures.PANEL, 3)
+        raw = _check_sheet_files(path, stages=4)
+        assert np.abs(members - raw["theta_deg"]).max(axis=1).min() < 1e-4, raw["theta_deg"]
+        assert list(raw["class_names"]) == list(model.class_names)
 
 
 def test_a_batch_goes_on_past_bad_clips_and_lists_them(loso_run, clip_on_disk, tmp_path):

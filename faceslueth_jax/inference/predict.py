@@ -7,8 +7,9 @@ Each clip (a folder of frames, a video, or a folder of clips) goes through the
 chain of the model's training records (``clip_input``); all clips are then
 classified in batches. One line per clip is printed: the predicted class, every
 class's probability, the onset and apex used. With ``--out``: ``predictions.json``
-and one picture per clip (``pictures``), written only once every clip succeeded
-(each file atomically). Bad input: one line naming the file on stderr, exit 2.
+and one attention-and-flow sheet per clip (``pictures``: .png, .pdf and its raw maps
+as .npz), written only once every clip succeeded (each file atomically). Bad input:
+one line naming the file on stderr, exit 2.
 """
 
 from __future__ import annotations
@@ -67,11 +68,12 @@ def requests_of(paths, onset=None, apex=None) -> list:
 
 def predict(model, paths, onset=None, apex=None, crop="auto", batch_size=32,
             with_pictures=False, on_error="raise", max_frames=clip_input.MAX_FRAMES):
-    """Results (one dict per clip) and, with ``with_pictures``, the pictures (BGR) of
-    the clips that succeeded. ``paths``: see ``requests_of``. ``on_error``: 'raise' =
-    the first clip that cannot be used raises its ClipInputError; 'skip' = its result
-    is {'clip', 'error'} and the others go on. A clip whose frames are taken as the
-    face (crop 'whole') and in whose onset frame no face is found gets a 'warning'."""
+    """Results (one dict per clip) and, with ``with_pictures``, the sheets
+    (``pictures.Sheet``) of the clips that succeeded. ``paths``: see ``requests_of``.
+    ``on_error``: 'raise' = the first clip that cannot be used raises its
+    ClipInputError; 'skip' = its result is {'clip', 'error'} and the others go on. A
+    clip whose frames are taken as the face (crop 'whole') and in whose onset frame
+    no face is found gets a 'warning'."""
     if on_error not in ON_ERROR:
         raise ValueError(f"on_error must be one of {ON_ERROR}, got {on_error!r}")
     if model.meta.get("au_dim"):
@@ -94,7 +96,7 @@ def predict(model, paths, onset=None, apex=None, crop="auto", batch_size=32,
             faces.append(face[0])
             facts.extend(fact)
         _progress(i + 1, len(requests), "preparing clips")  # failed clips count as done
-    probs, images = _classify(model, views, flows, faces, facts, batch_size, with_pictures)
+    probs, sheets = _classify(model, views, flows, faces, facts, batch_size, with_pictures)
     done = iter(zip(facts, probs))
     results = []
     for i, request in enumerate(requests):
@@ -112,16 +114,16 @@ def predict(model, paths, onset=None, apex=None, crop="auto", batch_size=32,
                                  "frames taken as the face (--crop=whole): the class is not "
                                  "a reading of a face")
         results.append(result)
-    return results, images
+    return results, sheets
 
 
 def _classify(model, views, flows, faces, facts, batch_size, with_pictures):
-    """(N, K) ensemble probabilities of the prepared clips, and their pictures."""
+    """(N, K) ensemble probabilities of the prepared clips, and their sheets."""
     if not views:
         return np.zeros((0, len(model.class_names))), []
     views = {k: np.concatenate([v[k] for v in views]) for k in views[0]}
     count = len(facts)
-    probs, images = [], []
+    probs, sheets = [], []
     thetas = stage_angles(model) if with_pictures else {}
     for start in range(0, count, batch_size):
         batch = {k: v[start:start + batch_size] for k, v in views.items()}
@@ -135,14 +137,14 @@ def _classify(model, views, flows, faces, facts, batch_size, with_pictures):
             k = start + j
             title = (f"{pathlib.Path(facts[k].clip).name}: {model.class_names[p[j].argmax()]} "
                      f"(p {p[j].max():.2f}), onset {facts[k].onset}, apex {facts[k].apex}")
-            images.append(pictures.clip_picture(faces[k], flows[k], pictures.stage_maps(maps, j),
-                                                thetas, title))
-    return np.concatenate(probs), images
+            sheets.append(pictures.Sheet(title, faces[k], flows[k], pictures.stage_maps(maps, j),
+                                         thetas, p[j], tuple(model.class_names)))
+    return np.concatenate(probs), sheets
 
 
 def picture_names(results) -> list[str]:
-    """One PNG name per classified clip (those without an 'error'), made unique when
-    two clips share a name."""
+    """One sheet name (<stem>.png; its .pdf and .npz share the stem) per classified clip
+    (those without an 'error'), made unique when two clips share a name."""
     names, seen = [], {}
     for r in results:
         if "error" in r:
