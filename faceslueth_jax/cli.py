@@ -55,10 +55,10 @@ def config_fields(config, prefix: str = "--config.") -> list[str]:
 def _full_help() -> None:
     """absl's --helpfull, then every field of the --config given (each can be set)."""
     print(FLAGS.get_help())
-    if FLAGS["config"].present and FLAGS.config is not None:
-        print(f"\nfields of {FLAGS['config'].config_filename} (override as "
-              "--config.FIELD=VALUE):")
-        print("\n".join(config_fields(FLAGS.config)))
+    config = FLAGS["config"]
+    if config.present and config.value is not None:
+        print(f"\nfields of {config.config_filename} (override as --config.FIELD=VALUE):")
+        print("\n".join(config_fields(config.value)))
     else:
         print("\ngive --config=configs/NAME.py to list its fields as well")
     sys.exit(0)
@@ -69,10 +69,14 @@ def parse_flags(argv):
     ``--helpfull`` also lists the fields of the config given with it."""
     full_help = "--helpfull" in argv
     argv = [a for a in argv if a != "--helpfull"]
+    if full_help:  # before the required flags' checks, which help must not meet
+        try:
+            FLAGS(argv)
+        except flags.IllegalFlagValueError:
+            pass
+        _full_help()
     try:
         rest = FLAGS(argv)
-        if full_help:
-            _full_help()
         if FLAGS.config is None:
             fail("--config is required, e.g. --config=configs/loso_synthetic.py")
         FLAGS.config.keys()  # a config file that failed to load raises here
