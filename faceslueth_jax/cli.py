@@ -69,13 +69,13 @@ def parse_flags(argv):
     ``--helpfull`` also lists the fields of the config given with it."""
     full_help = "--helpfull" in argv
     argv = [a for a in argv if a != "--helpfull"]
-    if full_help:  # before the required flags' checks, which help must not meet
-        try:
-            FLAGS(argv)
-        except flags.IllegalFlagValueError:
-            pass
-        _full_help()
     try:
+        if full_help:  # before the required flags' checks, which help must not meet
+            try:
+                FLAGS(argv)
+            except flags.IllegalFlagValueError:
+                pass
+            _full_help()
         rest = FLAGS(argv)
         if FLAGS.config is None:
             fail("--config is required, e.g. --config=configs/loso_synthetic.py")

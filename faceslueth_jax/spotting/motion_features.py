@@ -19,6 +19,12 @@ from faceslueth_jax.preprocess import tvl1
 GRID = 6
 
 
+def _top_third_mean(values: np.ndarray) -> float:
+    """The mean of the largest third of ``values`` (at least one)."""
+    top = np.sort(np.ravel(values))[::-1]
+    return float(top[:max(1, len(top) // 3)].mean())
+
+
 def block_values(flow: np.ndarray, grid: int = GRID) -> np.ndarray:
     """(grid * grid,) main-direction strength of each block of (S, S, 2) ``flow``."""
     flow = flow - np.median(flow.reshape(-1, 2), axis=0)
@@ -31,15 +37,13 @@ def block_values(flow: np.ndarray, grid: int = GRID) -> np.ndarray:
             cut = (slice(by * side, (by + 1) * side), slice(bx * side, (bx + 1) * side))
             m, q = magnitude[cut].ravel(), quadrant[cut].ravel()
             main = np.bincount(q, minlength=4).argmax()
-            top = np.sort(m[q == main])[::-1]
-            values.append(top[:max(1, len(top) // 3)].mean())
+            values.append(_top_third_mean(m[q == main]))
     return np.asarray(values)
 
 
 def frame_value(flow: np.ndarray, grid: int = GRID) -> float:
     """The mean of the top third of the frame's block values."""
-    values = np.sort(block_values(flow, grid))[::-1]
-    return float(values[:max(1, len(values) // 3)].mean())
+    return _top_third_mean(block_values(flow, grid))
 
 
 def stream(frames, spans, size: int, params: tvl1.TVL1Params = tvl1.TVL1Params(),
