@@ -4,6 +4,7 @@ features of hand-made flows and of a short streamed clip."""
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
@@ -87,9 +88,12 @@ def test_streamed_strength_rises_where_a_patch_moves():
         frame[8 + shift:16 + shift, 8:16] = 1.0
         frame[20:28, 20:28] = 0.5
     seen = []
-    strengths = motion_features.stream(frames, (2,), size=32, on_frame=seen.append)
-    s = strengths[2]
-    assert s.shape == (10,) and seen == list(range(10))
+    blocks = motion_features.stream(frames, (2,), size=32, on_frame=seen.append)[2]
+    assert blocks.shape == (10, motion_features.GRID ** 2) and seen == list(range(10))
+    s = motion_features.strength(blocks)
+    assert s[7] == pytest.approx(motion_features.frame_value(
+        np.asarray(motion_features.tvl1.tvl1(
+            cv2.resize(frames[5], (32, 32)), cv2.resize(frames[7], (32, 32))))), rel=1e-5)
     assert s[6:8].min() > 5 * max(s[:6].max(), 1e-3)  # frames 6, 7 see the move over 2
     with pytest.raises(ValueError, match="shorter than k"):
         motion_features.stream(frames[:2], (2,), size=32)

@@ -26,6 +26,12 @@ OPEN_BUILDERS = {
     "htnet_composite": ("tfds_builders.htnet_composite", "HtnetComposite"),
 }
 NAMES = tuple(OPEN_BUILDERS) + tuple(DATABASE_BUILDERS)
+# spotting.data.name -> (module, class) of the long-video builders (``long_video``)
+LONG_VIDEO_BUILDERS = {
+    "synthetic_lv": ("tfds_builders.synthetic_lv", "SyntheticLv"),
+    "casme2_lv": ("tfds_builders.casme2_lv", "Casme2Lv"),
+    "samm_lv": ("tfds_builders.samm_lv", "SammLv"),
+}
 
 
 class UnknownBuilder(ValueError):
@@ -39,6 +45,20 @@ def builder_class(name: str):
         raise UnknownBuilder(f"unknown data.name {name!r}; known: {', '.join(NAMES)}")
     module, cls = entry
     return getattr(importlib.import_module(module), cls)
+
+
+def long_video_builder(name: str, data_dir: str, *, synthetic: dict | None = None,
+                       build: dict | None = None, on_error: str = "raise"):
+    """A long-video builder of ``name`` writing under ``data_dir``: the synthetic one
+    from its generator's fields, a database's from its ``LongVideoConfig`` fields."""
+    entry = LONG_VIDEO_BUILDERS.get(name)
+    if entry is None:
+        raise UnknownBuilder(f"unknown long-video data {name!r}; known: "
+                             f"{', '.join(LONG_VIDEO_BUILDERS)}")
+    cls = getattr(importlib.import_module(entry[0]), entry[1])
+    if name == "synthetic_lv":
+        return cls.from_fields(data_dir, **(synthetic or {}))
+    return cls.from_fields(data_dir, on_error=on_error, **(build or {}))
 
 
 def database_builder(name: str):

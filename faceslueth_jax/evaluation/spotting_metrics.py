@@ -43,6 +43,7 @@ class Interval:
     kind: str = "micro"  # 'micro' or 'macro'
     score: float = 0.0  # a spotter's confidence (ground truth: unused)
     label: int = -1  # the class: a ground truth's emotion, a recognised one
+    apex: int = -1  # the apex frame, where known (-1: not given)
 
     def __post_init__(self):
         if self.offset < self.onset:

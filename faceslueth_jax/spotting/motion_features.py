@@ -1,4 +1,4 @@
-"""Per-frame motion strength of a long video over spans of k frames, streamed (at
+"""Per-frame motion features of a long video over spans of k frames, streamed (at
 most max k + 1 frames held).
 
 For frame i >= k, the TV-L1 flow w = (u, v) from frame i - k to frame i, less its
@@ -6,8 +6,10 @@ median over the face (the head's rigid motion), is cut into a G x G grid of bloc
 In each block the pixels are binned by direction into four quadrants; the block's
 value is the mean of the top third of |w| among the pixels of its most populated
 quadrant (its main direction). The frame's value is the mean of the top third of its
-G^2 block values (the MDMD baseline of MEGC2020, with TV-L1 flow in place of RLOF and
-the median flow in place of landmark alignment). Frames 0..k-1 get frame k's value.
+G^2 block values, its motion strength (the MDMD baseline of MEGC2020, with TV-L1 flow
+in place of RLOF and the median flow in place of landmark alignment). ``stream``
+keeps the block values, (T, G^2) per span: the learned spotter reads them, the
+strength is ``strength(blocks)``. Frames 0..k-1 get frame k's values.
 """
 
 from __future__ import annotations
@@ -46,11 +48,19 @@ def frame_value(flow: np.ndarray, grid: int = GRID) -> float:
     return _top_third_mean(block_values(flow, grid))
 
 
+def strength(blocks: np.ndarray) -> np.ndarray:
+    """(T,) motion strength of (T, G^2) block values: the top third's mean per frame."""
+    blocks = np.asarray(blocks)
+    top = np.sort(blocks, axis=-1)[..., ::-1][..., :max(1, blocks.shape[-1] // 3)]
+    return top.mean(-1)
+
+
 def stream(frames, spans, size: int, params: tvl1.TVL1Params = tvl1.TVL1Params(),
            grid: int = GRID, on_frame=None) -> dict:
-    """span k -> (T,) motion strength over k frames of the (H, W) grey ``frames`` (any
-    iterable, each resized to ``size`` x ``size``), for each k of ``spans``; at most
-    max(spans) + 1 frames are held. ``on_frame(t)`` after each frame (a progress bar)."""
+    """span k -> (T, grid^2) block values over k frames of the (H, W) grey ``frames``
+    (any iterable, each resized to ``size`` x ``size``), for each k of ``spans``; at
+    most max(spans) + 1 frames are held. ``on_frame(t)`` after each frame (a progress
+    bar)."""
     import cv2
 
     spans = sorted(set(int(k) for k in spans))
@@ -64,9 +74,10 @@ def stream(frames, spans, size: int, params: tvl1.TVL1Params = tvl1.TVL1Params()
         for k in spans:
             if len(held) >= k + 1:
                 flow = np.asarray(tvl1.tvl1(held[-1 - k], held[-1], params))
-                values[k].append(frame_value(flow, grid))
+                values[k].append(block_values(flow, grid))
         if on_frame is not None:
             on_frame(t)
     if not values[spans[-1]]:
         raise ValueError(f"a video of {count} frames is shorter than k + 1 = {spans[-1] + 1}")
-    return {k: np.concatenate([np.full(k, v[0]), v]) for k, v in values.items()}
+    return {k: np.concatenate([np.repeat(v[:1], k, 0), v]).astype(np.float32)
+            for k, v in values.items()}

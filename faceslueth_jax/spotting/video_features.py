@@ -1,0 +1,59 @@
+"""The chain from a long video's frames to what spotting reads, shared by the
+long-video builders and ``faceslueth_jax.analyze``: the face found on the first
+frame and followed (``face_track``), each frame's grey face crop at ``size``, and
+the crops' block values over each span (``motion_features.stream``). Frames stream
+through: memory holds max(spans) + 1 crops, never the video."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from faceslueth_jax.spotting import face_track, motion_features
+from faceslueth_jax.spotting.mdmd import Windows
+
+FLOW_SIZE = 64  # the face crop's side for the spotting flow
+
+
+def spans_for(fps: float) -> tuple:
+    """The spans a video at ``fps`` is streamed over: half the micro span, the micro
+    span and the macro span (``Windows.for_fps``); the half span is for the study of
+    the window size."""
+    w = Windows.for_fps(fps)
+    return tuple(sorted({max(1, w.k_micro // 2), w.k_micro, w.k_macro}))
+
+
+@dataclasses.dataclass
+class VideoFeatures:
+    """A long video's spotting features: ``blocks`` span k -> (T, G^2) float32."""
+    fps: float
+    blocks: dict
+    face_box: tuple  # (x, y, side) of the first frame's face box, frame pixels
+
+    @property
+    def num_frames(self) -> int:
+        return len(next(iter(self.blocks.values())))
+
+    def strengths(self) -> dict:
+        """span k -> (T,) motion strength (``motion_features.strength``)."""
+        return {k: motion_features.strength(b) for k, b in self.blocks.items()}
+
+
+def features(frames, fps: float, size: int = FLOW_SIZE, crop: str = "detect",
+             spans: tuple | None = None, on_frame=None) -> VideoFeatures:
+    """``VideoFeatures`` of the (H, W) grey or (H, W, 3) RGB ``frames`` (an iterable).
+    face.FaceNotFound when the first frame shows no face (``crop='detect'``)."""
+    spans = tuple(spans or spans_for(fps))
+    track = None
+
+    def crops():
+        nonlocal track
+        for frame in frames:
+            if track is None:
+                track = face_track.FaceTrack.start(frame, size, crop)
+            yield track.crop(frame)
+
+    blocks = motion_features.stream(crops(), spans, size, on_frame=on_frame)
+    box = track.first
+    return VideoFeatures(float(fps), blocks, (box.x, box.y, box.side))
