@@ -46,6 +46,8 @@ def main(argv):
     from faceslueth_jax import distributed
 
     config = FLAGS.config
+    if config.get("task") == "spotting":
+        return spotting_main(config)
     if FLAGS.print_config:
         from faceslueth_jax.pipeline import checks
         try:
@@ -82,6 +84,24 @@ def main(argv):
         cli.fail(str(e))
     if distributed.is_main_process():
         print(summary["summary_text"])
+    return 0
+
+
+def spotting_main(config) -> int:
+    """A spotting run (``faceslueth_jax.spotting.experiment``): one process."""
+    if FLAGS.print_config:
+        print(config, end="")
+        return 0
+    from faceslueth_jax.spotting import experiment
+    from tfds_builders.errors import BadInputError
+
+    workdir = FLAGS.workdir or f"runs/{config.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    try:
+        summary = experiment.spot_and_evaluate(config, workdir)
+    except (BadInputError, ValueError) as e:
+        cli.fail(str(e).splitlines()[0] if isinstance(e, ValueError) and
+                 not isinstance(e, BadInputError) else str(e))
+    print(experiment.summary_text(summary, workdir))
     return 0
 
 

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from faceslueth_jax.evaluation.spotting_metrics import Interval, iou
-from faceslueth_jax.spotting import mdmd, motion_features
+from faceslueth_jax.preprocess import motion_features
+from faceslueth_jax.spotting import mdmd
 
 WINDOWS = mdmd.Windows.for_fps(30.0)  # k 12 and 39 frames, micro <= 15, macro <= 120
 

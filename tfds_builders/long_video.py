@@ -41,7 +41,7 @@ import tensorflow_datasets as tfds
 from absl import logging
 
 from faceslueth_jax.preprocess import face, frames
-from faceslueth_jax.spotting import motion_features, video_features
+from faceslueth_jax.preprocess import motion_features, video_features
 from tfds_builders import source_fingerprint
 from tfds_builders.errors import BadInputError
 from tfds_builders.me_database import ON_ERROR, Problems

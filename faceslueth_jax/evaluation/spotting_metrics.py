@@ -145,3 +145,40 @@ def recognition_on_spotted(pairs: list, num_classes: int) -> dict:
 def strs(spotting_f1: float | None, recognition_f1: float) -> float:
     """Spot-then-recognise score: spotting F1 x recognition F1 (0 without a spot)."""
     return float((spotting_f1 or 0.0) * recognition_f1)
+
+
+def subject_counts(videos: dict, subject_of: dict) -> tuple[list, np.ndarray]:
+    """(subjects, (S, 2, 3) counts): per subject, for micro and macro, TP, FP, FN summed
+    over its videos. ``videos`` as ``spotting_scores``; ``subject_of``: video -> subject."""
+    subjects = sorted(set(subject_of[v] for v in videos))
+    counts = np.zeros((len(subjects), len(TYPES), 3), np.int64)
+    for name, (spotted, truth) in videos.items():
+        row = subjects.index(subject_of[name])
+        for t, kind in enumerate(TYPES):
+            c, _ = video_counts(spotted, truth, kind)
+            counts[row, t] += (c.tp, c.fp, c.fn)
+    return subjects, counts
+
+
+def _f1(counts: np.ndarray) -> np.ndarray:
+    """F1 = 2 TP / (2 TP + FP + FN) of (..., 3) counts (0 where nothing was spotted or true)."""
+    tp, fp, fn = counts[..., 0], counts[..., 1], counts[..., 2]
+    return np.where(2 * tp + fp + fn > 0, 2 * tp / np.maximum(2 * tp + fp + fn, 1), 0.0)
+
+
+def bootstrap_f1(counts: np.ndarray, draws: int = 2000, level: float = 0.95,
+                 seed: int = 0) -> dict:
+    """95% intervals of micro, macro and overall F1 from a bootstrap over subjects:
+    draw b takes S subjects with replacement (counts c_b(j)) and scores the summed
+    counts sum_j c_b(j) N_j, as ``bootstrap`` does for recognition. ``counts``:
+    (S, 2, 3) of ``subject_counts``."""
+    rng = np.random.default_rng(seed)
+    picks = rng.multinomial(len(counts), np.full(len(counts), 1.0 / len(counts)), size=draws)
+    summed = np.einsum("bs,stc->btc", picks, counts)  # (draws, 2, 3)
+    tails = (100 * (1 - level) / 2, 100 * (1 + level) / 2)
+    out = {}
+    for name, c in (("micro", summed[:, 0]), ("macro", summed[:, 1]),
+                    ("overall", summed.sum(1))):
+        lo, hi = np.percentile(_f1(c), tails)
+        out[name] = [float(lo), float(hi)]
+    return out

@@ -40,6 +40,7 @@ MODELS = {
     "htnet": Entry("faceslueth_jax.models.htnet", "HTNet"),
     "fdp": Entry("faceslueth_jax.models.fdp", "FDP"),
     "ststnet": Entry("faceslueth_jax.models.ststnet", "STSTNet"),
+    "spot_net": Entry("faceslueth_jax.models.spot_net", "SpotNet"),
 }
 
 

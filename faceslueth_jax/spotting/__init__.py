@@ -1,3 +1,4 @@
-"""Spotting micro- and macro-expressions in long videos: per-frame motion features
-streamed from the frames (``motion_features``) and spotters that turn them into
-intervals (``mdmd``: training-free, its threshold chosen on training subjects)."""
+"""Spotting micro- and macro-expressions in long videos, on the per-frame motion
+features of ``preprocess.video_features``: the training-free spotter (``mdmd``, its
+threshold chosen on training subjects), the learned one (``learned``), spotting runs
+under LOSO (``experiment``)."""

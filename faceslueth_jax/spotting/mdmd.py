@@ -19,31 +19,13 @@ videos (ties: the smaller p), the same p for both passes.
 
 from __future__ import annotations
 
-import dataclasses
 
 import numpy as np
 
 from faceslueth_jax.evaluation.spotting_metrics import Interval, spotting_scores
+from faceslueth_jax.preprocess.video_features import Windows  # noqa: F401 (the spotter's spans)
 
 P_GRID = tuple(float(p) for p in np.round(np.arange(0.05, 1.0, 0.05), 2))
-
-
-@dataclasses.dataclass(frozen=True)
-class Windows:
-    """A frame rate's spans and interval limits (frames)."""
-    k_micro: int
-    k_macro: int
-    micro_max: int  # MEGC: a micro-expression lasts at most 0.5 s
-    macro_max: int  # longer intervals are left out (4 s)
-
-    @classmethod
-    def for_fps(cls, fps: float) -> "Windows":
-        return cls(k_micro=max(2, int(round(0.4 * fps))), k_macro=max(3, int(round(1.3 * fps))),
-                   micro_max=int(round(0.5 * fps)), macro_max=int(round(4.0 * fps)))
-
-    @property
-    def spans(self) -> tuple:
-        return (self.k_micro, self.k_macro)
 
 
 def contrast(strength: np.ndarray, k: int) -> np.ndarray:

@@ -14,7 +14,7 @@ import dataclasses
 
 import tensorflow_datasets as tfds
 
-from faceslueth_jax.spotting import video_features
+from faceslueth_jax.preprocess import video_features
 from tfds_builders import long_video, source_fingerprint
 from tfds_builders.features import MEGC_CLASSES
 from tfds_builders.synthetic_me import long_videos

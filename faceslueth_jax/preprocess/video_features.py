@@ -10,10 +10,27 @@ import dataclasses
 
 import numpy as np
 
-from faceslueth_jax.spotting import face_track, motion_features
-from faceslueth_jax.spotting.mdmd import Windows
+from faceslueth_jax.preprocess import face_track, motion_features
 
 FLOW_SIZE = 64  # the face crop's side for the spotting flow
+
+
+@dataclasses.dataclass(frozen=True)
+class Windows:
+    """A frame rate's spans and interval limits (frames)."""
+    k_micro: int
+    k_macro: int
+    micro_max: int  # MEGC: a micro-expression lasts at most 0.5 s
+    macro_max: int  # longer intervals are left out (4 s)
+
+    @classmethod
+    def for_fps(cls, fps: float) -> "Windows":
+        return cls(k_micro=max(2, int(round(0.4 * fps))), k_macro=max(3, int(round(1.3 * fps))),
+                   micro_max=int(round(0.5 * fps)), macro_max=int(round(4.0 * fps)))
+
+    @property
+    def spans(self) -> tuple:
+        return (self.k_micro, self.k_macro)
 
 
 def spans_for(fps: float) -> tuple:
