@@ -13,7 +13,7 @@ from tests.conftest import REPO
 LAYER = {"preprocess": 0, "atomic_files": 0, "batch_context": 0, "stopwatch": 0,
          "distributed": 0, "cli": 0, "version": 0, "tfds_builders": 1, "data": 2, "models": 2, "train": 3,
          "evaluation": 4, "spotting": 5, "inference": 5, "reference": 5, "pipeline": 6, "plan": 7,
-         "predict": 7, "__init__": 7}
+         "predict": 7, "analyze": 7, "__init__": 7}
 
 
 def _part(module: str) -> str | None:

@@ -96,7 +96,7 @@ def predict(model, paths, onset=None, apex=None, crop="auto", batch_size=32,
             faces.append(face[0])
             facts.extend(fact)
         _progress(i + 1, len(requests), "preparing clips")  # failed clips count as done
-    probs, sheets = _classify(model, views, flows, faces, facts, batch_size, with_pictures)
+    probs, sheets = classify(model, views, flows, faces, facts, batch_size, with_pictures)
     done = iter(zip(facts, probs))
     results = []
     for i, request in enumerate(requests):
@@ -117,7 +117,7 @@ def predict(model, paths, onset=None, apex=None, crop="auto", batch_size=32,
     return results, sheets
 
 
-def _classify(model, views, flows, faces, facts, batch_size, with_pictures):
+def classify(model, views, flows, faces, facts, batch_size, with_pictures):
     """(N, K) ensemble probabilities of the prepared clips, and their sheets."""
     if not views:
         return np.zeros((0, len(model.class_names))), []

@@ -153,6 +153,8 @@ class Casme2Lv(LongVideoBuilder):
                 problems.add(row_id, where, f"expected one video folder {root / subject}/*_"
                              f"{codes[key]}* (naming rule2: {key}), found {found or 'none'}")
                 continue
+            if found[0] not in videos:
+                continue  # its folder's problem is listed
             video = videos[found[0]]
             event = cls._event(video, firsts[video.video_id], where, onset, apex, offset, kind,
                                emotion, problems)
@@ -164,19 +166,22 @@ class Casme2Lv(LongVideoBuilder):
 
     @classmethod
     def _videos(cls, root: pathlib.Path, problems: Problems):
-        """({video id: Video} of every video folder with its frames (no events yet),
-        {(subject, code): [video ids]}, {video id: first frame number})."""
-        videos, by_code, firsts = {}, {}, {}
+        """({video id: Video} of every usable video folder with its frames (no events
+        yet), {(subject, code): [video ids]} of every video folder, {video id: first
+        frame number})."""
+        videos, by_code, firsts, seen = {}, {}, {}, {}
         for subject in sorted(p for p in root.iterdir() if p.is_dir()):
             folders = sorted(p for p in subject.iterdir() if p.is_dir())
             if not folders:
                 problems.add(subject.name, str(subject), "subject folder has no video folders")
             for folder in folders:
                 video_id = folder.name
-                if video_id in videos:
+                by_code.setdefault((subject.name, video_code(video_id)), []).append(video_id)
+                if video_id in seen:  # both left out: a record's key is its video id
                     problems.add(video_id, str(folder),
-                                 f"duplicated video folder: also {videos[video_id].where}")
+                                 f"duplicated video folder: also {seen[video_id]}")
                     continue
+                seen[video_id] = folder
                 numbered = frames.numbered_frames(folder, FRAME_PREFIX)
                 files = consecutive_frames(numbered, video_id, folder, problems)
                 if not files:
@@ -187,7 +192,6 @@ class Casme2Lv(LongVideoBuilder):
                     continue
                 videos[video_id] = video
                 firsts[video_id] = min(numbered)
-                by_code.setdefault((subject.name, video_code(video_id)), []).append(video_id)
         return videos, by_code, firsts
 
     @classmethod

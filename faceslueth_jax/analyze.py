@@ -1,0 +1,118 @@
+r"""``python -m faceslueth_jax.analyze``: spot and recognise the expressions of a long video.
+
+  python -m faceslueth_jax.analyze --video=interview.mp4 [--spotter=baseline|SPOTTER_FOLDER] \
+      [--model=RECOGNITION_MODEL_FOLDER] [--out=DIR] [--truth=intervals.json] \
+      [--crop=detect|whole] [--fps=30] [--p=0.5]
+
+The video (a file OpenCV reads, or a folder of frames) streams through the face chain
+and the spotter (``faceslueth_jax.inference.analyze``); a table of the intervals is
+printed (onset, apex, offset, type, score, and with ``--model`` each
+micro-expression's class and probabilities), with a progress bar and the frames per
+second of the whole chain on stderr. With ``--out``: ``intervals.json``,
+``timeline.png``/``.pdf`` (the motion strength over time, the spotted intervals and,
+with ``--truth``, the true ones) and with ``--model`` one attention sheet per
+micro-expression (``attention/<onset>-<offset>.png``, ``.pdf``, ``.npz``), written
+once everything succeeded. Bad input: one line naming the file, exit 2.
+"""
+
+from __future__ import annotations
+
+import pathlib
+import sys
+
+from absl import app, flags, logging
+
+from faceslueth_jax import atomic_files, cli  # noqa: F401 - cli defines --out
+from faceslueth_jax.inference import analyze as analysis
+from faceslueth_jax.inference import clip_input, model_folder, pictures
+from faceslueth_jax.preprocess import face_track, motion_features
+from faceslueth_jax.preprocess.video_features import Windows
+from faceslueth_jax.spotting import timeline
+
+FLAGS = flags.FLAGS
+BAD_INPUT = 2
+flags.DEFINE_string("video", None, "a video file (.mp4, .avi, ...) or a folder of frames")
+flags.DEFINE_string("spotter", "baseline", "'baseline' (MDMD, training-free) or the model "
+                    "folder of a spotting run (<workdir>/model)")
+flags.DEFINE_string("model", None, "a recognition model folder: classify each micro-expression")
+flags.declare_key_flag("out")
+flags.DEFINE_string("truth", None, "JSON of the true intervals, drawn on the timeline")
+flags.DEFINE_enum("crop", "detect", face_track.CROPS, "'detect': find the face on the first "
+                  "frame; 'whole': the frames are the face already")
+flags.DEFINE_enum("model_crop", "auto", clip_input.CROPS, "the face crop of the recognition "
+                  "model's clips ('auto': as its training data)")
+flags.DEFINE_float("fps", None, "frame rate (default: the container's; 30 for frame folders)")
+flags.DEFINE_float("p", analysis.DEFAULT_P, "the baseline's threshold p, T = mean + p (max - "
+                   "mean) of the contrast", lower_bound=0.0, upper_bound=1.0)
+
+
+def table(rows: list) -> str:
+    head = f"{'onset':>7s} {'apex':>7s} {'offset':>7s} {'type':>6s} {'score':>7s}  class"
+    lines = [head]
+    for r in rows:
+        cls = ""
+        if "class" in r:
+            cls = f"{r['class']}  (" + "  ".join(f"{n} {p:.3f}" for n, p in
+                                                 r["probabilities"].items()) + ")"
+        lines.append(f"{r['onset']:7d} {r['apex']:7d} {r['offset']:7d} {r['kind']:>6s} "
+                     f"{r['score']:7.3f}  {cls}")
+    return "\n".join(lines)
+
+
+def main(argv):
+    del argv
+    if not FLAGS.video:
+        print("error: --video is required (a video file or a folder of frames)", file=sys.stderr)
+        return BAD_INPUT
+    logging.set_verbosity(logging.WARNING)
+    try:
+        source = analysis.open_video(FLAGS.video, FLAGS.fps)
+        truth = analysis.read_truth(FLAGS.truth) if FLAGS.truth else None
+        spotter = "baseline"
+        if FLAGS.spotter != "baseline":
+            spotter = model_folder.restore(FLAGS.spotter)
+            if spotter.meta.get("task") != "spotting":
+                raise analysis.AnalyzeError(f"{FLAGS.spotter} is a recognition model folder, "
+                                            "not a spotter's (a spotting run's <workdir>/model)")
+        model = model_folder.restore(FLAGS.model) if FLAGS.model else None
+        if model is not None and model.meta.get("task") == "spotting":
+            raise analysis.AnalyzeError(f"{FLAGS.model} is a spotter's model folder; --model "
+                                        "takes a recognition model folder")
+        found = analysis.analyze(source, spotter, FLAGS.p, model, FLAGS.crop, FLAGS.model_crop,
+                                 with_pictures=bool(FLAGS.out and model),
+                                 progress=analysis.Progress(source.num_frames))
+    except (analysis.AnalyzeError, model_folder.ModelFolderError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return BAD_INPUT
+    rows, feats, seconds = found["intervals"], found["features"], found["seconds"]
+    print(table(rows))
+    kinds = [r["kind"] for r in rows]
+    print(f"{source.path}: {feats.num_frames} frames at {source.fps:g} fps; "
+          f"{kinds.count('micro')} micro, {kinds.count('macro')} macro spotted "
+          f"({'baseline p=%g' % FLAGS.p if spotter == 'baseline' else FLAGS.spotter}); "
+          f"{seconds['frames_per_second']} frames per second over the whole chain")
+    if FLAGS.out:
+        out = pathlib.Path(FLAGS.out)
+        out.mkdir(parents=True, exist_ok=True)
+        names = model.class_names if model is not None else ()
+        for r, sheet in zip([r for r in rows if "class" in r], found["sheets"]):
+            pictures.write(sheet, out / "attention" / f"{r['onset']}-{r['offset']}.png")
+        w = Windows.for_fps(source.fps)
+        spotted = analysis.as_intervals(rows, names)
+        timeline.write(out / "timeline", f"{source.path.name}: {feats.num_frames} frames at "
+                       f"{source.fps:g} fps", source.fps,
+                       {f"k = {k} ({kind})": motion_features.strength(feats.blocks[k])
+                        for kind, k in (("micro", w.k_micro), ("macro", w.k_macro))},
+                       {**({"truth": truth} if truth is not None else {}), "spotted": spotted},
+                       names)
+        atomic_files.write_json(out / "intervals.json", {
+            "video": str(source.path), "fps": source.fps, "num_frames": feats.num_frames,
+            "face_box_first_frame": list(feats.face_box),
+            "spotter": "baseline" if spotter == "baseline" else str(FLAGS.spotter),
+            "p": FLAGS.p if spotter == "baseline" else None,
+            "model": FLAGS.model, "intervals": rows, "seconds": seconds})
+    return 0
+
+
+if __name__ == "__main__":
+    app.run(lambda argv: sys.exit(main(argv)))
