@@ -2,7 +2,7 @@ r"""``python -m faceslueth_jax.analyze``: spot and recognise the expressions of 
 
   python -m faceslueth_jax.analyze --video=interview.mp4 [--spotter=baseline|SPOTTER_FOLDER] \
       [--model=RECOGNITION_MODEL_FOLDER] [--out=DIR] [--truth=intervals.json] \
-      [--crop=detect|whole] [--fps=30] [--p=0.5]
+      [--crop=auto|detect|whole] [--fps=30] [--p=0.5]
 
 The video (a file OpenCV reads, or a folder of frames) streams through the face chain
 and the spotter (``faceslueth_jax.inference.analyze``); a table of the intervals is
@@ -24,24 +24,19 @@ from absl import app, flags, logging
 
 from faceslueth_jax import atomic_files, cli  # noqa: F401 - cli defines --out
 from faceslueth_jax.inference import analyze as analysis
-from faceslueth_jax.inference import clip_input, model_folder, pictures
-from faceslueth_jax.preprocess import face_track, motion_features
+from faceslueth_jax.inference import model_folder, pictures
+from faceslueth_jax.preprocess import motion_features
 from faceslueth_jax.preprocess.video_features import Windows
 from faceslueth_jax.spotting import timeline
 
 FLAGS = flags.FLAGS
 BAD_INPUT = 2
-flags.DEFINE_string("video", None, "a video file (.mp4, .avi, ...) or a folder of frames")
+for _name in ("video", "model", "crop", "fps"):  # shared: faceslueth_jax.cli
+    flags.declare_key_flag(_name)
 flags.DEFINE_string("spotter", "baseline", "'baseline' (MDMD, training-free) or the model "
                     "folder of a spotting run (<workdir>/model)")
-flags.DEFINE_string("model", None, "a recognition model folder: classify each micro-expression")
 flags.declare_key_flag("out")
 flags.DEFINE_string("truth", None, "JSON of the true intervals, drawn on the timeline")
-flags.DEFINE_enum("crop", "detect", face_track.CROPS, "'detect': find the face on the first "
-                  "frame; 'whole': the frames are the face already")
-flags.DEFINE_enum("model_crop", "auto", clip_input.CROPS, "the face crop of the recognition "
-                  "model's clips ('auto': as its training data)")
-flags.DEFINE_float("fps", None, "frame rate (default: the container's; 30 for frame folders)")
 flags.DEFINE_float("p", analysis.DEFAULT_P, "the baseline's threshold p, T = mean + p (max - "
                    "mean) of the contrast", lower_bound=0.0, upper_bound=1.0)
 
@@ -78,7 +73,7 @@ def main(argv):
         if model is not None and model.meta.get("task") == "spotting":
             raise analysis.AnalyzeError(f"{FLAGS.model} is a spotter's model folder; --model "
                                         "takes a recognition model folder")
-        found = analysis.analyze(source, spotter, FLAGS.p, model, FLAGS.crop, FLAGS.model_crop,
+        found = analysis.analyze(source, spotter, FLAGS.p, model, FLAGS.crop,
                                  with_pictures=bool(FLAGS.out and model),
                                  progress=analysis.Progress(source.num_frames))
     except (analysis.AnalyzeError, model_folder.ModelFolderError) as e:

@@ -15,7 +15,21 @@ CONFIG = config_flags.DEFINE_config_file(
     "configs/loso_synthetic.py; override any field as --config.a.b=value.", lock_config=True)
 OUT = flags.DEFINE_string(
     "out", None, "Where the command writes (atomically; it must not exist for a folder): "
-    "the model folder (convert), predictions.json and pictures (predict), the table (report).")
+    "the model folder (convert), predictions.json and pictures (predict), the table (report), "
+    "intervals.json and figures (analyze).")
+MODEL = flags.DEFINE_string("model", None, "a model folder (<workdir>/model of a run)")
+CROP = flags.DEFINE_enum(
+    "crop", "auto", ("auto", "detect", "whole"),
+    "face crop: 'auto' as the model's training data (analyze: 'detect' for the spotting "
+    "pass), 'detect' a face box found on the first (onset) frame, 'whole' the frames are "
+    "face crops already")
+VIDEO = flags.DEFINE_string("video", None, "a video file (.mp4, .avi, ...); analyze also "
+                            "takes a folder of frames")
+SEED = flags.DEFINE_integer("seed", 1000, "seed of a generated subject (the built-in data "
+                            "sets use other seeds, so its face is in none of them)")
+SIZE = flags.DEFINE_integer("size", 128, "a generated face's side in pixels")
+FPS = flags.DEFINE_float("fps", None, "frame rate (default: the video's own; 30 for a "
+                         "folder of frames or a generated video)")
 
 
 def fail(message: str) -> None:

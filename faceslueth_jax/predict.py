@@ -27,13 +27,11 @@ from faceslueth_jax.inference.predict import (BAD_INPUT, ON_ERROR, PredictError,
                                               picture_names, predict)
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("model", None, "model folder (<workdir>/model of a run)")
+flags.declare_key_flag("model")
 flags.DEFINE_multi_string("clip", [], "a folder of frames, a video, or a folder of clips")
 flags.DEFINE_integer("onset", None, "onset frame index (from 0); default 0")
 flags.DEFINE_integer("apex", None, "apex frame index; default: spotted as the builders do")
-flags.DEFINE_enum("crop", "auto", clip_input.CROPS,
-                  "face crop: 'auto' as the model's training data, 'detect' a face box "
-                  "found on the onset frame, 'whole' the frames are face crops already")
+flags.declare_key_flag("crop")
 flags.declare_key_flag("out")  # the folder for predictions.json and the pictures
 flags.DEFINE_integer("batch_size", 32, "clips per model call")
 flags.DEFINE_string("clips_csv", None, "a CSV with the header clip,onset,apex: one clip per "

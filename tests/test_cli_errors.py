@@ -76,7 +76,8 @@ def test_every_command_module_imports_into_one_process():
     a notebook does. The shared flags live in ``faceslueth_jax.cli``."""
     modules = ["faceslueth_jax.plan", "faceslueth_jax.predict", "faceslueth_jax.reference.convert",
                "faceslueth_jax.evaluation.report", "faceslueth_jax.data.descriptions.__main__",
-               "tfds_builders.synthetic_me.write_clip"]
+               "tfds_builders.synthetic_me.write_clip", "faceslueth_jax.analyze",
+               "tfds_builders.synthetic_me.write_long_video"]
     code = "import importlib, runpy\n" + "".join(
         f"importlib.import_module({m!r})\n" for m in modules) + (
         "runpy.run_path('run.py', run_name='not_main')\nprint('ok')\n")

@@ -22,7 +22,8 @@ def _bump(length: int, centre: int, half_base: int, height: float = 1.0) -> np.n
 
 
 def test_windows_follow_the_frame_rate():
-    assert WINDOWS == mdmd.Windows(k_micro=12, k_macro=39, micro_max=15, macro_max=120)
+    assert WINDOWS == mdmd.Windows(k_micro=12, k_macro=39, micro_max=15, macro_max=120,
+                                   min_length=6)
     fast = mdmd.Windows.for_fps(200.0)
     assert fast.k_micro == 80 and fast.micro_max == 100 and fast.macro_max == 800
 

@@ -124,12 +124,15 @@ class LongVideoConfig(tfds.core.BuilderConfig):
 
 
 def check_video(video: Video, problems: Problems) -> bool:
-    """Whether ``video``'s events lie within its frames and are ordered; the faults go
-    to ``problems``."""
+    """Whether ``video`` is long enough for its spans and its events lie within its
+    frames, ordered; the faults go to ``problems``."""
     ok = True
     last = len(video.frames) - 1
-    if last < 1:
-        problems.add(video.video_id, video.where, f"{last + 1} frame files; a video needs 2")
+    needed = max(video_features.spans_for(video.fps)) + 1
+    if last + 1 < needed:
+        problems.add(video.video_id, video.where,
+                     f"{last + 1} frame files; a video at {video.fps:g} fps needs at least "
+                     f"{needed} (its longest flow span + 1)")
         return False
     for e in video.events:
         if not 0 <= e.onset <= e.apex <= e.offset <= last:
@@ -212,7 +215,12 @@ class LongVideoBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
         source_fingerprint.record(self, dl_manager.manual_dir)
         manual_dir = pathlib.Path(dl_manager.manual_dir)
         problems = Problems()
-        videos = [v for v in self.list_videos(manual_dir, problems) if check_video(v, problems)]
+        listed, seen = self.list_videos(manual_dir, problems), {}
+        for v in listed:
+            if v.video_id in seen:
+                problems.add(v.video_id, v.where, f"duplicated video: also at {seen[v.video_id]}")
+            seen.setdefault(v.video_id, v.where)
+        videos = [v for v in listed if check_video(v, problems)]
         self._stop_or_skip(problems, manual_dir)
         bad = {p.sample_id for p in problems}
         videos = [v for v in videos if v.video_id not in bad]
@@ -238,7 +246,7 @@ class LongVideoBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
             try:
                 feats = video_features.features(
                     (frames.read_frame(p, color=False) for p in video.frames), video.fps,
-                    c.flow_size, "whole" if video.cropped else "detect")
+                    c.flow_size, "whole" if video.cropped else "detect", margin=c.margin)
             except (frames.FrameError, face.FaceNotFound) as e:
                 problems = Problems()
                 problems.add(video.video_id, video.where, str(e))

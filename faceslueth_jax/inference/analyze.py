@@ -184,15 +184,18 @@ def recognise(source: Source, intervals: list, model: model_folder.TrainedModel,
 
 
 def analyze(source: Source, spotter="baseline", p: float = DEFAULT_P, model=None,
-            crop: str = "detect", model_crop: str = "auto", with_pictures: bool = False,
+            crop: str = "auto", with_pictures: bool = False,
             progress: Progress | None = None) -> dict:
     """Everything analyze finds in ``source``: 'features', 'intervals' (each with its
     apex; recognised micro-expressions with 'class' and 'probabilities'), 'sheets'
     and 'seconds'. ``spotter``: 'baseline' or a restored spotter model folder;
-    ``model``: a restored recognition model folder or None."""
+    ``model``: a restored recognition model folder or None. ``crop``: 'detect' or
+    'whole' for both passes; 'auto' detects the face for spotting and crops each
+    micro-expression as the recognition model's training data."""
     started = time.perf_counter()
     try:
-        feats = video_features.features(source.frames(), source.fps, crop=crop,
+        feats = video_features.features(source.frames(), source.fps,
+                                        crop="detect" if crop == "auto" else crop,
                                         on_frame=progress)
     except face.FaceNotFound:
         raise AnalyzeError(f"{source.path}: no face found in the first frame; for a video "
@@ -206,7 +209,7 @@ def analyze(source: Source, spotter="baseline", p: float = DEFAULT_P, model=None
     found = spot_baseline(feats, p) if spotter == "baseline" else spot_learned(feats, spotter)
     found = with_apexes(sorted(found, key=lambda i: i.onset), feats)
     micro = [i for i in found if i.kind == "micro"]
-    probs, sheets = (recognise(source, micro, model, model_crop, with_pictures)
+    probs, sheets = (recognise(source, micro, model, crop, with_pictures)
                      if model is not None and micro else ([], []))
     recognised = dict(zip([(i.onset, i.offset) for i in micro], probs))
     rows = []

@@ -7,7 +7,9 @@ In each block the pixels are binned by direction into four quadrants; the block'
 value is the mean of the top third of |w| among the pixels of its most populated
 quadrant (its main direction). The frame's value is the mean of the top third of its
 G^2 block values, its motion strength (the MDMD baseline of MEGC2020, with TV-L1 flow
-in place of RLOF and the median flow in place of landmark alignment). ``stream``
+in place of RLOF and the median flow in place of landmark alignment; MDMD also takes
+off the magnitude of the flow from i - k to i + k, which this one flow per span does
+not, so a span-k strength stays raised up to k frames after an expression ends). ``stream``
 keeps the block values, (T, G^2) per span: the learned spotter reads them, the
 strength is ``strength(blocks)``. Frames 0..k-1 get frame k's values.
 """

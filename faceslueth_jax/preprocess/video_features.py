@@ -22,11 +22,14 @@ class Windows:
     k_macro: int
     micro_max: int  # MEGC: a micro-expression lasts at most 0.5 s
     macro_max: int  # longer intervals are left out (4 s)
+    min_length: int  # shorter intervals are left out (0.2 s: the shortest coded micro-
+                     # expressions of CAS(ME)^2 and SAMM-LV last 7 of 30 and 47 of 200 frames)
 
     @classmethod
     def for_fps(cls, fps: float) -> "Windows":
         return cls(k_micro=max(2, int(round(0.4 * fps))), k_macro=max(3, int(round(1.3 * fps))),
-                   micro_max=int(round(0.5 * fps)), macro_max=int(round(4.0 * fps)))
+                   micro_max=int(round(0.5 * fps)), macro_max=int(round(4.0 * fps)),
+                   min_length=max(2, int(round(0.2 * fps))))
 
     @property
     def spans(self) -> tuple:
@@ -58,7 +61,7 @@ class VideoFeatures:
 
 
 def features(frames, fps: float, size: int = FLOW_SIZE, crop: str = "detect",
-             spans: tuple | None = None, on_frame=None) -> VideoFeatures:
+             spans: tuple | None = None, on_frame=None, margin: float = 0.1) -> VideoFeatures:
     """``VideoFeatures`` of the (H, W) grey or (H, W, 3) RGB ``frames`` (an iterable).
     face.FaceNotFound when the first frame shows no face (``crop='detect'``)."""
     spans = tuple(spans or spans_for(fps))
@@ -68,7 +71,7 @@ def features(frames, fps: float, size: int = FLOW_SIZE, crop: str = "detect",
         nonlocal track
         for frame in frames:
             if track is None:
-                track = face_track.FaceTrack.start(frame, size, crop)
+                track = face_track.FaceTrack.start(frame, size, crop, margin)
             yield track.crop(frame)
 
     blocks = motion_features.stream(crops(), spans, size, on_frame=on_frame)

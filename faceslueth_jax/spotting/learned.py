@@ -19,7 +19,7 @@ each position is the argmax of p after a median filter over 3 positions; a run o
 positions of class c in {micro, macro} from t_a to t_b is the interval
 [t_a, t_b + s - 1] of that kind, scored by its largest p_c, kept when its length fits
 the kind (micro: at most ``Windows.micro_max``; macro: above it, at most ``macro_max``;
-both at least 3 frames).
+both at least ``Windows.min_length``, 0.2 s).
 """
 
 from __future__ import annotations
@@ -33,7 +33,6 @@ from faceslueth_jax.preprocess import motion_features
 from faceslueth_jax.preprocess.video_features import Windows
 
 CLASSES = ("none", "micro", "macro")
-MIN_LENGTH = 3
 
 
 def stride(fps: float) -> int:
@@ -105,6 +104,6 @@ def intervals(probabilities: np.ndarray, positions: np.ndarray, fps: float,
             length = offset - onset + 1
             fits = (length <= windows.micro_max if kind == "micro"
                     else windows.micro_max < length <= windows.macro_max)
-            if fits and length >= MIN_LENGTH:
+            if fits and length >= windows.min_length:
                 out.append(Interval(onset, offset, kind, float(probabilities[a:b + 1, c].max())))
     return sorted(out, key=lambda i: i.onset)

@@ -64,7 +64,7 @@ def spot_pass(strength: np.ndarray, k: int, p: float, kind: str, windows: Window
         length = offset - onset + 1
         fits = (length <= windows.micro_max if kind == "micro"
                 else windows.micro_max < length <= windows.macro_max)
-        if fits:
+        if fits and length >= windows.min_length:
             out.append(Interval(int(onset), int(offset), kind, score))
     return out
 

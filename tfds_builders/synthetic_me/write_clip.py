@@ -18,16 +18,16 @@ import cv2
 import numpy as np
 from absl import app, flags
 
-from faceslueth_jax import atomic_files
+from faceslueth_jax import atomic_files, cli  # noqa: F401 - cli defines --video, --seed, --size
 from tfds_builders.features import MEGC_CLASSES
 from tfds_builders.synthetic_me import synthetic_faces
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("frames", None, "folder for the frames (img0.jpg .. img8.jpg)")
-flags.DEFINE_string("video", None, "path of a lossless .avi (FFV1)")
+flags.declare_key_flag("video")  # a lossless .avi (FFV1)
 flags.DEFINE_enum("label", "surprise", list(MEGC_CLASSES), "the expression")
-flags.DEFINE_integer("seed", 1000, "seed of the subject and the clip")
-flags.DEFINE_integer("size", 128, "frame side in pixels")
+flags.declare_key_flag("seed")  # faceslueth_jax.cli
+flags.declare_key_flag("size")  # faceslueth_jax.cli
 flags.DEFINE_float("orientation_deg", 90.0, "the motion's dominant axis (90: vertical)")
 
 

@@ -21,16 +21,14 @@ import cv2
 import numpy as np
 from absl import app, flags
 
-from faceslueth_jax import atomic_files
+from faceslueth_jax import atomic_files, cli  # noqa: F401 - cli defines --video, --fps, --seed, --size
 from tfds_builders.features import MEGC_CLASSES
 from tfds_builders.synthetic_me import long_videos
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("video", None, "path of the video (.mp4 or .avi)")
+for _name in ("video", "fps", "seed", "size"):  # shared: faceslueth_jax.cli
+    flags.declare_key_flag(_name)
 flags.DEFINE_float("seconds", 60.0, "length in seconds", lower_bound=1.0)
-flags.DEFINE_float("fps", 30.0, "frame rate", lower_bound=1.0)
-flags.DEFINE_integer("seed", 1000, "seed of the subject and its video")
-flags.DEFINE_integer("size", 128, "the face's side in pixels")
 flags.DEFINE_integer("pad", 64, "background pixels around the face", lower_bound=0)
 CODECS = {".mp4": "mp4v", ".avi": "FFV1"}
 
@@ -76,7 +74,8 @@ def main(argv):
         print("error: give --video=PATH.mp4 (or .avi)", file=sys.stderr)
         return 2
     try:
-        video = write(FLAGS.video, FLAGS.seconds, FLAGS.fps, FLAGS.seed, FLAGS.size, FLAGS.pad)
+        video = write(FLAGS.video, FLAGS.seconds, FLAGS.fps or 30.0, FLAGS.seed, FLAGS.size,
+                      FLAGS.pad)
     except (ValueError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
