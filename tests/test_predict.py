@@ -352,3 +352,26 @@ def test_frames_taken_as_the_face_without_a_face_are_flagged(model, tmp_path):
         cv2.imwrite(str(noise / f"f{i}.png"), np.full((64, 64), 128, np.uint8))
     (result,), _ = predict.predict(model, [noise], crop="whole")
     assert result["face_found"] is False and "no face found" in result["warning"]
+
+
+def test_analyze_recognises_each_spotted_micro_expression(loso_run, tmp_path):
+    """A long video of 64 px faces (the model's training size), the baseline spotter at
+    a low threshold: every micro-expression gets the model's classes and a sheet."""
+    from tests.test_analyze import cli, face_frames
+    frames = face_frames(tmp_path / "frames", seconds=20)
+    out = tmp_path / "out"
+    proc = cli(f"--video={frames}", "--crop=whole", "--p=0.1", f"--model={loso_run / 'model'}",
+               f"--out={out}")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    found = json.loads((out / "intervals.json").read_text())
+    micro = [r for r in found["intervals"] if r["kind"] == "micro"]
+    assert micro, found["intervals"]
+    for r in micro:
+        assert set(r["probabilities"]) == {"negative", "positive", "surprise"}
+        assert sum(r["probabilities"].values()) == pytest.approx(1.0, abs=1e-3)
+        assert r["class"] in r["probabilities"] and r["class"] in proc.stdout
+        assert (out / "attention" / f"{r['onset']}-{r['offset']}.png").is_file()
+        assert (out / "attention" / f"{r['onset']}-{r['offset']}.npz").is_file()
+    assert all("class" not in r for r in found["intervals"] if r["kind"] == "macro")
+    refused = cli(f"--video={frames}", f"--spotter={loso_run / 'model'}")
+    assert refused.returncode == 2 and "recognition model folder" in refused.stderr

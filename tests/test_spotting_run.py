@@ -131,6 +131,20 @@ def test_no_test_subject_labels_reach_its_own_spotting(run):
     assert found["synthetic_lv/s00"] == found_blind["synthetic_lv/s00"]
 
 
+def test_analyze_spots_with_the_runs_spotter_folder(run, tmp_path):
+    from tests.test_analyze import cli, face_frames
+    _, workdir, _ = run
+    frames = face_frames(tmp_path / "frames", seconds=5)
+    proc = cli(f"--video={frames}", "--crop=whole", f"--spotter={workdir / 'model'}",
+               f"--out={tmp_path / 'out'}")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    found = json.loads((tmp_path / "out" / "intervals.json").read_text())
+    assert found["spotter"] == str(workdir / "model") and found["num_frames"] == 150
+    assert all(r["kind"] in ("micro", "macro") for r in found["intervals"])
+    refused = cli(f"--video={frames}", f"--model={workdir / 'model'}")
+    assert refused.returncode == 2 and "spotter's model folder" in refused.stderr
+
+
 def test_an_unknown_spotter_is_refused(tmp_path):
     with pytest.raises(ValueError, match="spotters must be among"):
         experiment.spot_and_evaluate(_config(tmp_path, spotters=("peaks",)), tmp_path / "w")
