@@ -89,11 +89,17 @@ def main(argv):
 
 def spotting_main(config) -> int:
     """A spotting run (``faceslueth_jax.spotting.experiment``): one process."""
+    from faceslueth_jax.pipeline import checks
+    from faceslueth_jax.spotting import experiment
+    from tfds_builders.errors import BadInputError
+
+    try:
+        checks.check_config(config)
+    except checks.ConfigError as e:
+        cli.fail(str(e))
     if FLAGS.print_config:
         print(config, end="")
         return 0
-    from faceslueth_jax.spotting import experiment
-    from tfds_builders.errors import BadInputError
 
     workdir = FLAGS.workdir or f"runs/{config.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     try:

@@ -35,14 +35,16 @@ def spotting_config(name: str, data_name: str) -> ml_collections.ConfigDict:
     c.data.build = ml_collections.ConfigDict(dict(classes="megc3", flow_size=64, margin=0.1,
                                                   overwrite=False))
     c.spotters = ("mdmd", "learned")
-    # the training-free spotter's micro span: 'micro' (0.4 s, MDMD's k) or 'half'
-    c.mdmd = ml_collections.ConfigDict(dict(micro_span="micro"))
+    # the training-free spotter's micro span: 'micro' (0.4 s, MDMD's k) or 'half'; its
+    # threshold p: -1 = chosen per fold on the training subjects, else fixed for every fold
+    c.mdmd = ml_collections.ConfigDict(dict(micro_span="micro", p=-1.0))
     # the learned spotter's input: W positions around a frame, of these spans' blocks
     c.learned = ml_collections.ConfigDict(dict(window=16, spans=("micro", "macro")))
     c.model = ml_collections.ConfigDict()
     c.model.name = "spot_net"
     c.model.preset = "spot"
     c.model.spot_net = ml_collections.ConfigDict(dict(frame_width=16, hidden=64, dropout=0.3))
+    # seeds > 1: the learned spotter's seeds' probabilities averaged, each seed's F1 beside
     c.protocol = ml_collections.ConfigDict(dict(name="loso", seeds=1))
     c.train = ml_collections.ConfigDict()
     c.train.epochs = 15

@@ -42,7 +42,7 @@ from absl import logging
 
 from faceslueth_jax.preprocess import face, frames
 from faceslueth_jax.preprocess import motion_features, video_features
-from tfds_builders import source_fingerprint
+from tfds_builders import sheets, source_fingerprint
 from tfds_builders.errors import BadInputError
 from tfds_builders.me_database import ON_ERROR, Problems
 
@@ -123,17 +123,32 @@ class LongVideoConfig(tfds.core.BuilderConfig):
                    **fields)
 
 
+def kind_of(type_cell) -> str | None:
+    """'micro' or 'macro' from a sheet's type cell ('micro-expression', 'Micro - 1/2',
+    'Macro'), None otherwise."""
+    text = sheets.cell_text(type_cell).lower()
+    return next((kind for kind in KINDS if text.startswith(kind)), None)
+
+
+def streamable(video: Video, problems: Problems) -> bool:
+    """Whether ``video`` has more frames than its longest flow span (the stream needs
+    k + 1); a shorter one is a problem."""
+    need = max(video_features.spans_for(video.fps)) + 1
+    if len(video.frames) < need:
+        problems.add(video.video_id, video.where,
+                     f"{len(video.frames)} frames; a video at {video.fps:g} fps needs at least "
+                     f"{need} (its longest flow span + 1)")
+        return False
+    return True
+
+
 def check_video(video: Video, problems: Problems) -> bool:
-    """Whether ``video`` is long enough for its spans and its events lie within its
-    frames, ordered; the faults go to ``problems``."""
+    """Whether ``video`` is long enough for its spans (``streamable``) and its events lie
+    within its frames, ordered; the faults go to ``problems``."""
+    if not streamable(video, problems):
+        return False
     ok = True
     last = len(video.frames) - 1
-    needed = max(video_features.spans_for(video.fps)) + 1
-    if last + 1 < needed:
-        problems.add(video.video_id, video.where,
-                     f"{last + 1} frame files; a video at {video.fps:g} fps needs at least "
-                     f"{needed} (its longest flow span + 1)")
-        return False
     for e in video.events:
         if not 0 <= e.onset <= e.apex <= e.offset <= last:
             problems.add(video.video_id, e.where,

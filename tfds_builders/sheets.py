@@ -35,16 +35,21 @@ def cell_int(value) -> int | None:
 
 
 def read_sheet(path: pathlib.Path, database: str, required: tuple[str, ...],
-               header_row: int = 1) -> list[dict]:
-    """The rows of the first worksheet below ``header_row`` (1-based), as dicts
-    keyed by header text, each with ``where`` = '<file> row <n>'. Rows with no
-    value in any required column are skipped (trailing blank lines)."""
+               header_row: int = 1, worksheet: str | None = None) -> list[dict]:
+    """The rows of the first worksheet (or the one named ``worksheet``) below
+    ``header_row`` (1-based), as dicts keyed by header text, each with ``where`` =
+    '<file> row <n>'. Rows with no value in any required column are skipped (trailing
+    blank lines)."""
     try:
         workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as e:  # openpyxl raises several types for damaged files
         raise BadInputError(f"{database}: cannot read sheet {path}: {e}") from e
     try:
-        rows = list(workbook.worksheets[0].iter_rows(values_only=True))
+        if worksheet is not None and worksheet not in workbook.sheetnames:
+            raise BadInputError(f"{database}: {path.name} has no worksheet {worksheet!r}; "
+                                f"found {workbook.sheetnames}")
+        chosen = workbook[worksheet] if worksheet is not None else workbook.worksheets[0]
+        rows = list(chosen.iter_rows(values_only=True))
     finally:
         workbook.close()
     if len(rows) < header_row:

@@ -68,6 +68,13 @@ def check_numbers(config) -> None:
 def check_config(config) -> None:
     """Reject misspelt choices and options that cannot work together before any data
     is built or any epoch is trained (ConfigError naming the field)."""
+    if config.get("task") == "spotting":
+        from faceslueth_jax.spotting import experiment
+        try:
+            experiment.check_config(config)
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
+        return
     choices = {"protocol.name": (config.protocol.name, protocols.PROTOCOLS),
                "protocol.selection": (config.protocol.selection, selection.RULES),
                "data.flow_norm": (config.data.flow_norm, records.FLOW_NORMS),

@@ -4,7 +4,8 @@ files. ``run.py`` runs it for configs with ``task='spotting'``.
 
 Spotters (``config.spotters``):
   mdmd     training-free (``mdmd``): for test subject s, p is chosen on the videos of
-           every other subject (``mdmd.choose_p``), then s's videos are spotted;
+           every other subject (``mdmd.choose_p``), then s's videos are spotted; or
+           p fixed for every fold (``mdmd.p`` >= 0);
   learned  ``learned``: SpotNet trained for every LOSO fold at once by the fold-parallel
            trainer (last epoch), fold f's model spotting subject f's videos.
 Neither sees a test subject's labels before its intervals are fixed.
@@ -58,7 +59,11 @@ def mdmd_loso(config, videos: list) -> tuple[dict, dict]:
     for subject in sorted({v.subject for v in videos}):
         train = [v for v in videos if v.subject != subject]
         windows = mdmd_windows(config, train[0].fps)
-        p, f1 = mdmd.choose_p({v.key: (strengths(v, windows), v.truth) for v in train}, windows)
+        if config.mdmd.p >= 0:
+            p, f1 = float(config.mdmd.p), None
+        else:
+            p, f1 = mdmd.choose_p({v.key: (strengths(v, windows), v.truth) for v in train},
+                                  windows)
         chosen[subject] = (p, f1)
         for v in videos:
             if v.subject == subject:
@@ -67,7 +72,9 @@ def mdmd_loso(config, videos: list) -> tuple[dict, dict]:
 
 
 def learned_loso(config, videos: list, final_dir=None):
-    """({video key: spotted intervals}, the trainer's History, the Samples, the folds)."""
+    """({video key: spotted intervals} of the seeds' ensemble (probabilities averaged),
+    the trainer's History, the Samples, the instances, the seeds, [{video key: spotted
+    intervals}] of each seed alone)."""
     from faceslueth_jax.models import registry
     from faceslueth_jax.train import fold_trainer, placement, protocols
 
@@ -89,17 +96,18 @@ def learned_loso(config, videos: list, final_dir=None):
                      epoch + 1, epochs, np.round(np.asarray(record["loss"]), 4).tolist())
 
     history = trainer.fit(instances, config.train.epochs, seeds, plan=plan, on_epoch=on_epoch)
-    probs = np.zeros((len(data.labels), len(learned.CLASSES)))
-    for f in range(instances.num_folds):  # the seeds' fold models, probabilities averaged
-        n = instances.num_test[f]
-        logits = history.test_logits[f, -1, :n]
+    probs = np.zeros((len(seeds), len(data.labels), len(learned.CLASSES)))
+    for m in range(instances.num_folds):  # instance m: seed m // F's fold m % F
+        n = instances.num_test[m]
+        logits = history.test_logits[m, -1, :n]
         e = np.exp(logits - logits.max(-1, keepdims=True))
-        probs[instances.test_idx[f, :n]] += e / e.sum(-1, keepdims=True) / len(seeds)
-    spotted = {}
-    for i, v in enumerate(videos):
-        rows = data.video == i
-        spotted[v.key] = learned.intervals(probs[rows], data.position[rows], v.fps, v.num_frames)
-    return spotted, history, data, instances, seeds
+        probs[m // folds.num_folds, instances.test_idx[m, :n]] = e / e.sum(-1, keepdims=True)
+
+    def spot(p):
+        return {v.key: learned.intervals(p[data.video == i], data.position[data.video == i],
+                                         v.fps, v.num_frames) for i, v in enumerate(videos)}
+    return (spot(probs.mean(0)), history, data, instances, seeds,
+            [spot(p) for p in probs] if len(seeds) > 1 else [])
 
 
 def scores_of(spotted: dict, videos: list, draws: int, seed: int) -> tuple[dict, list]:
@@ -126,11 +134,36 @@ def _intervals_json(it) -> dict:
             **({"score": round(it.score, 4)} if it.score else {})}
 
 
-def spot_and_evaluate(config, workdir) -> dict:
-    """Runs the config's spotters under LOSO; returns metrics.json's content."""
+def check_config(config) -> None:
+    """ValueError naming the field of a spotting config that cannot run."""
+    from tfds_builders.registry import LONG_VIDEO_BUILDERS
+
     unknown = [s for s in config.spotters if s not in SPOTTERS]
     if unknown or not config.spotters:
         raise ValueError(f"spotters must be among {SPOTTERS}, got {tuple(config.spotters)}")
+    if config.data.name not in LONG_VIDEO_BUILDERS:
+        raise ValueError(f"data.name must be one of {tuple(LONG_VIDEO_BUILDERS)} (long "
+                         f"videos), got {config.data.name!r}")
+    spans = ("half", "micro", "macro")
+    if config.mdmd.micro_span not in spans[:2]:
+        raise ValueError(f"mdmd.micro_span must be 'micro' or 'half', got "
+                         f"{config.mdmd.micro_span!r}")
+    if not config.mdmd.p < 1.0:
+        raise ValueError(f"mdmd.p must be below 1 (-1: chosen per fold), got {config.mdmd.p}")
+    bad = [s for s in config.learned.spans if s not in spans] or not config.learned.spans
+    if bad:
+        raise ValueError(f"learned.spans must be among {spans}, got {tuple(config.learned.spans)}")
+    if not (isinstance(config.learned.window, int) and config.learned.window >= 1):
+        raise ValueError(f"learned.window must be an integer >= 1, got {config.learned.window!r}")
+    if config.protocol.name != "loso":
+        raise ValueError(f"spotting runs protocol.name='loso', got {config.protocol.name!r}")
+    if not (isinstance(config.train.epochs, int) and config.train.epochs >= 1):
+        raise ValueError(f"train.epochs must be an integer >= 1, got {config.train.epochs!r}")
+
+
+def spot_and_evaluate(config, workdir) -> dict:
+    """Runs the config's spotters under LOSO; returns metrics.json's content."""
+    check_config(config)
     started = time.time()
     videos, class_names, builder = video_data.load(config.data)
     workdir = pathlib.Path(workdir)
@@ -141,19 +174,28 @@ def spot_and_evaluate(config, workdir) -> dict:
         t = time.time()
         spotted["mdmd"], chosen = mdmd_loso(config, videos)
         extra["mdmd"] = {"p_per_fold": {s: p for s, (p, _) in chosen.items()},
-                         "training_f1_per_fold": {s: round(f, 4) for s, (_, f) in chosen.items()},
+                         "training_f1_per_fold": {s: None if f is None else round(f, 4)
+                                                  for s, (_, f) in chosen.items()},
                          "micro_span": config.mdmd.micro_span}
         seconds["mdmd"] = time.time() - t
     if "learned" in config.spotters:
         t = time.time()
         final_dir = workdir / "final_variables" if config.model_folder else None
-        spotted["learned"], history, data, instances, seeds = learned_loso(config, videos,
-                                                                           final_dir)
+        spotted["learned"], history, data, instances, seeds, per_seed = learned_loso(
+            config, videos, final_dir)
         seconds["learned"] = time.time() - t
         extra["learned"] = {"samples": int(len(data.labels)), "epochs": config.train.epochs,
                             "seeds": list(seeds), "window": config.learned.window,
                             "spans": list(config.learned.spans),
                             "samples_per_class": np.bincount(data.labels, minlength=3).tolist()}
+        if per_seed:  # the seeds alone (the scores above are their ensemble's)
+            alone = [spotting_metrics.spotting_scores({v.key: (s[v.key], v.truth) for v in videos})
+                     for s in per_seed]
+            extra["learned"]["per_seed"] = {
+                kind: {"f1": [a[kind]["f1"] for a in alone],
+                       "mean": float(np.mean([a[kind]["f1"] for a in alone])),
+                       "std": float(np.std([a[kind]["f1"] for a in alone], ddof=1))}
+                for kind in ("micro", "macro", "overall")}
         atomic_files.write_csv(workdir / "curves.csv", ["instance", "fold", "epoch", "loss"], [
             [m, instances.names[m], e + 1, float(history.loss[m, e])]
             for m in range(instances.num_folds) for e in range(history.loss.shape[1])])

@@ -25,7 +25,8 @@ import numpy as np
 from faceslueth_jax.evaluation.spotting_metrics import Interval, spotting_scores
 from faceslueth_jax.preprocess.video_features import Windows  # noqa: F401 (the spotter's spans)
 
-P_GRID = tuple(float(p) for p in np.round(np.arange(0.05, 1.0, 0.05), 2))
+P_GRID = (0.01, 0.02, 0.03, 0.05, 0.075) + tuple(float(p) for p in
+                                             np.round(np.arange(0.1, 1.0, 0.05), 2))
 
 
 def contrast(strength: np.ndarray, k: int) -> np.ndarray:

@@ -37,7 +37,7 @@ import pathlib
 from faceslueth_jax.preprocess import frames
 from tfds_builders import long_video, sheets
 from tfds_builders.errors import BadInputError
-from tfds_builders.features import MEGC_CLASSES
+from tfds_builders.casme2me import Casme2me
 from tfds_builders.long_video import Event, LongVideoBuilder, Video, consecutive_frames
 from tfds_builders.me_database import Problems
 
@@ -45,25 +45,6 @@ SHEET_GLOB = "CAS(ME)^2code_final*.xlsx"
 FRAMES = "rawpic"
 FRAME_PREFIX = "img"
 FPS = 30.0
-TYPES = {"micro": "micro", "macro": "macro"}  # type cell prefix -> Event.kind
-
-
-def kind_of(type_cell) -> str | None:
-    """'micro' or 'macro' from a type cell ('micro-expression', 'Macro'), None otherwise."""
-    text = sheets.cell_text(type_cell).lower()
-    return next((kind for prefix, kind in TYPES.items() if text.startswith(prefix)), None)
-
-
-def streamable(video: Video, problems: Problems) -> bool:
-    """Whether ``video`` has more frames than its longest flow span (the stream needs
-    k + 1); a shorter one is a problem."""
-    need = max(long_video.video_features.spans_for(video.fps)) + 1
-    if len(video.frames) < need:
-        problems.add(video.video_id, video.where,
-                     f"{len(video.frames)} frames; a video at {video.fps:g} fps needs at least "
-                     f"{need} (its longest flow span + 1)")
-        return False
-    return True
 
 
 def naming_rules(rule1: list, rule2: list, sheet_name: str) -> tuple[dict, dict]:
@@ -110,14 +91,10 @@ class Casme2Lv(LongVideoBuilder):
     """CAS(ME)^2 long videos with coded micro- and macro-expressions -> spotting records."""
 
     DATABASE = "casme2_lv"
-    MANUAL_DOWNLOAD_INSTRUCTIONS = (
-        "CAS(ME)^2 is licensed: request it from the Institute of Psychology, Chinese Academy "
-        "of Sciences (http://casme.psych.ac.cn/casme/e3, licence agreement). Pass as "
-        "manual_dir the folder holding CAS(ME)^2code_final.xlsx and "
-        "rawpic/s15/15_0101disgustingteeth/img1.jpg ...")
-    NATIVE_CLASSES = ("negative", "positive", "surprise", "others")
-    CLASS_NAMES = {"megc3": MEGC_CLASSES}
-    CLASS_MAPS = {"megc3": {e: e for e in MEGC_CLASSES}}
+    # the same release as the micro-expression clips' builder reads
+    MANUAL_DOWNLOAD_INSTRUCTIONS = Casme2me.MANUAL_DOWNLOAD_INSTRUCTIONS
+    NATIVE_CLASSES, CLASS_NAMES, CLASS_MAPS = (Casme2me.NATIVE_CLASSES, Casme2me.CLASS_NAMES,
+                                               Casme2me.CLASS_MAPS)
 
     @classmethod
     def list_videos(cls, manual_dir: pathlib.Path, problems: Problems) -> list:
@@ -188,7 +165,7 @@ class Casme2Lv(LongVideoBuilder):
                     continue
                 video = Video(video_id=video_id, subject=subject.name, fps=FPS, frames=files,
                               events=[], where=str(folder))
-                if not streamable(video, problems):
+                if not long_video.streamable(video, problems):
                     continue
                 videos[video_id] = video
                 firsts[video_id] = min(numbered)
@@ -215,7 +192,7 @@ class Casme2Lv(LongVideoBuilder):
                          f"onset {onset}, apex {apex}, offset {offset} (frame numbers) not ordered "
                          f"within the video's frames {first}..{last}")
             return None
-        event_kind = kind_of(kind)
+        event_kind = long_video.kind_of(kind)
         if event_kind is None:
             problems.add(video.video_id, where, f"type {sheets.cell_text(kind)!r} is neither "
                          "micro-expression nor macro-expression")

@@ -31,8 +31,6 @@ from __future__ import annotations
 
 import pathlib
 
-import openpyxl
-
 from faceslueth_jax.preprocess import frames
 from tfds_builders import long_video, sheets
 from tfds_builders.errors import BadInputError
@@ -46,64 +44,16 @@ HEADER_ROW = 10  # the column header's row (1-based), as the public loaders read
 COLUMNS = ("Subject", "Filename", "Onset", "Apex", "Offset", "Type")
 FRAMES = "SAMM_longvideos"
 FPS = 200.0
-TYPES = {"micro": "micro", "macro": "macro"}  # Type cell prefix -> Event.kind
-
-
-def kind_of(type_cell) -> str | None:
-    """'micro' or 'macro' from a Type cell ('Micro - 1/2', 'Macro'), None otherwise."""
-    text = sheets.cell_text(type_cell).lower()
-    return next((kind for prefix, kind in TYPES.items() if text.startswith(prefix)), None)
-
-
-def streamable(video: Video, problems: Problems) -> bool:
-    """Whether ``video`` has more frames than its longest flow span (the stream needs
-    k + 1); a shorter one is a problem."""
-    need = max(long_video.video_features.spans_for(video.fps)) + 1
-    if len(video.frames) < need:
-        problems.add(video.video_id, video.where,
-                     f"{len(video.frames)} frames; a video at {video.fps:g} fps needs at least "
-                     f"{need} (its longest flow span + 1)")
-        return False
-    return True
 
 
 def read_rows(path: pathlib.Path, database: str) -> list[dict]:
-    """The rows of worksheet WORKSHEET below HEADER_ROW as dicts keyed by header text,
-    each with ``where`` = '<file> row <n>'; rows with no value in any of COLUMNS are
-    passed over (blank lines)."""
-    try:
-        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as e:  # openpyxl raises several types for damaged files
-        raise BadInputError(f"{database}: cannot read sheet {path}: {e}") from e
-    try:
-        if WORKSHEET not in workbook.sheetnames:
-            raise BadInputError(f"{database}: {path.name} has no worksheet {WORKSHEET!r}; "
-                                f"found {workbook.sheetnames}")
-        rows = list(workbook[WORKSHEET].iter_rows(values_only=True))
-    finally:
-        workbook.close()
-    if len(rows) < HEADER_ROW:
-        raise BadInputError(f"{database}: {path.name} worksheet {WORKSHEET!r} has no header on "
-                            f"row {HEADER_ROW}")
-    header = [sheets.cell_text(v) for v in rows[HEADER_ROW - 1]]
-    missing = [c for c in COLUMNS if c not in header]
-    if missing:
-        raise BadInputError(
-            f"{database}: {path.name} row {HEADER_ROW} (the header): missing column(s) "
-            f"{missing}; found {[h for h in header if h]}")
-    out = []
-    for number, values in enumerate(rows[HEADER_ROW:], start=HEADER_ROW + 1):
-        row = dict(zip(header, values))
-        if all(sheets.cell_text(row.get(c)) == "" for c in COLUMNS):
-            continue
-        row["where"] = f"{path.name} row {number}"
-        out.append(row)
-    return out
+    """The rows of worksheet WORKSHEET below HEADER_ROW (``sheets.read_sheet``)."""
+    return sheets.read_sheet(path, database, COLUMNS, HEADER_ROW, worksheet=WORKSHEET)
 
 
 def dropped(row: dict) -> bool:
     """Whether the rule above leaves the row out: a Macro row with onset 0."""
-    return kind_of(row["Type"]) == "macro" and sheets.cell_int(row["Onset"]) == 0
+    return long_video.kind_of(row["Type"]) == "macro" and sheets.cell_int(row["Onset"]) == 0
 
 
 def sheet_rows(manual_dir: pathlib.Path, database: str) -> tuple[list[dict], list[str]]:
@@ -145,7 +95,7 @@ class SammLv(LongVideoBuilder):
                 continue
             video = Video(video_id=video_id, subject=video_id.split("_")[0], fps=FPS,
                           frames=files, events=[], where=str(folder))
-            if streamable(video, problems):
+            if long_video.streamable(video, problems):
                 videos[video_id], firsts[video_id] = video, min(numbered)
         for row in rows:
             filename = sheets.cell_text(row["Filename"])
@@ -192,7 +142,7 @@ class SammLv(LongVideoBuilder):
                          f"onset {onset}, apex {apex}, offset {offset} (frame numbers) not ordered "
                          f"within the video's frames {first}..{last}")
             return None
-        kind = kind_of(row["Type"])
+        kind = long_video.kind_of(row["Type"])
         if kind is None:
             problems.add(video.video_id, where, f"Type {sheets.cell_text(row['Type'])!r} is "
                          "neither Micro nor Macro")
