@@ -11,7 +11,8 @@ Variants of configs/spot_synthetic.py (everything else as the config):
   learned_half_span the learned spotter also reads the half span's blocks
   learned_window8   its window 8 positions (~0.5 s) instead of 16
   learned_window32  32 positions (~2.1 s)
-Each variant's metrics.json, per_subject.csv and intervals.json go to <out>/<variant>/,
+Each variant's config.json, metrics.json, per_subject.csv, intervals.json and curves.csv
+go to <out>/<variant>/,
 and <out>/table.md holds every F1 with its 95% interval (bootstrap over subjects).
 """
 
@@ -34,7 +35,7 @@ from faceslueth_jax.spotting import experiment  # noqa: E402
 flags.DEFINE_string("out", "bench/runs/spotting", "where the variants' files go")
 flags.DEFINE_integer("seeds", 3, "the learned spotter's seeds")
 FLAGS = flags.FLAGS
-KEPT = ("metrics.json", "per_subject.csv", "intervals.json", "curves.csv")
+KEPT = ("config.json", "metrics.json", "per_subject.csv", "intervals.json", "curves.csv")
 
 
 def variants(seeds: int) -> dict:

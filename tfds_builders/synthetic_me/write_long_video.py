@@ -80,7 +80,7 @@ def main(argv):
         print(f"error: {e}", file=sys.stderr)
         return 2
     kinds = [e.kind for e in video.events]
-    print(f"{FLAGS.video}: {video.num_frames} frames at {FLAGS.fps:g} fps, "
+    print(f"{FLAGS.video}: {video.num_frames} frames at {video.fps:g} fps, "
           f"{kinds.count('micro')} micro- and {kinds.count('macro')} macro-expressions "
           f"({truth_path(pathlib.Path(FLAGS.video))})")
     return 0
