@@ -7,8 +7,9 @@ subjects) and the learned spotter (SpotNet, every fold trained at once, last epo
 
   python run.py --config=configs/spot_synthetic.py
 
-Building the videos' features takes about 11 minutes on a 2-core CPU on first use
-(30000 frames, three TV-L1 flows each); the run itself then about 2 minutes.
+Building the videos' features took 8.4 minutes on a 2-core CPU on first use (30000
+frames, three TV-L1 flows each); the run itself then 20 s (50 s with
+--config.protocol.seeds=3). Results: docs/spotting.md.
 Window size: --config.mdmd.micro_span=half; the learned spotter's spans:
 --config.learned.spans='("half","micro","macro")'.
 """
