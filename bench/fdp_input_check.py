@@ -7,10 +7,15 @@ approximate-rank-pooled dynamic image (at 64 and 128 px), and the TV-L1 flow of 
 same clips. Prints UF1 / UAR per input.
 
   python bench/fdp_input_check.py      # about 1 minute on 2 CPU cores (data built)
+  python bench/fdp_input_check.py --aligned --peak_scale=2   # the 'aligned' variant
+
+``--aligned``, ``--peak_scale``, ``--clip_length``: the synthetic data's variant fields
+(``configs/fdp_aligned.py``); ``--inputs=frames`` leaves out the slower inputs.
 """
 
 from __future__ import annotations
 
+import argparse
 import pathlib
 import time
 
@@ -25,7 +30,18 @@ from faceslueth_jax.train import protocols
 
 
 def main() -> None:
-    data = records.read_builder(sources.prepare(get_config().data))
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--aligned", action="store_true")
+    parser.add_argument("--peak_scale", type=float, default=1.0)
+    parser.add_argument("--clip_length", type=int, default=9)
+    parser.add_argument("--inputs", choices=("all", "frames"), default="all")
+    args = parser.parse_args()
+    config = get_config()
+    config.data.synthetic.update(aligned=args.aligned, peak_scale=args.peak_scale,
+                                 clip_length=args.clip_length)
+    print(f"synthetic data: aligned={args.aligned}, peak_scale={args.peak_scale:g}, "
+          f"clip_length={args.clip_length}", flush=True)
+    data = records.read_builder(sources.prepare(config.data))
     folds = protocols.make_folds("loso", data.dataset, data.subject)
     subjects = protocols.subject_keys(data.dataset, data.subject)
 
@@ -37,13 +53,14 @@ def main() -> None:
         print(f"{name:34s} UF1 {m['uf1']:.3f}  UAR {m['uar']:.3f}  ({time.time() - start:.0f} s)",
               flush=True)
 
-    for size in (64, 128):
+    for size in (64,) if args.inputs == "frames" else (64, 128):
         frames = records.prepare_clip_frames(data.views["frames"], size)[..., 0]  # (N, T, S, S)
         score(f"frames, {size} px", frames)
         score(f"frame t - frame 0, {size} px", frames - frames[:, :1])
         score(f"dynamic image, {size} px",
               np.asarray(dynamic_image.dynamic_image(jnp.asarray(frames[..., None]))))
-    score("TV-L1 flow (u, v, strain), 128 px", data.views["flow"])
+    if args.inputs == "all":
+        score("TV-L1 flow (u, v, strain), 128 px", data.views["flow"])
 
 
 if __name__ == "__main__":

@@ -33,16 +33,15 @@ import ml_collections
 import numpy as np
 from absl import app, flags
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
-from faceslueth_jax import atomic_files  # noqa: E402
-from faceslueth_jax.evaluation import spotting_metrics  # noqa: E402
-from faceslueth_jax.evaluation.spotting_metrics import Interval  # noqa: E402
-from faceslueth_jax.inference import analyze, model_folder  # noqa: E402
-from faceslueth_jax.preprocess import motion_features  # noqa: E402
-from faceslueth_jax.preprocess.video_features import Windows  # noqa: E402
-from faceslueth_jax.spotting import videos as video_data  # noqa: E402
-from tfds_builders.synthetic_lv.synthetic_lv_dataset_builder import (  # noqa: E402
+from faceslueth_jax import atomic_files
+from faceslueth_jax.evaluation import spotting_metrics
+from faceslueth_jax.evaluation.spotting_metrics import Interval
+from faceslueth_jax.inference import analyze, model_folder
+from faceslueth_jax.preprocess import motion_features
+from faceslueth_jax.preprocess.video_features import Windows
+from faceslueth_jax.spotting import videos as video_data
+from tfds_builders.synthetic_lv.synthetic_lv_dataset_builder import (
     SyntheticLvConfig, subject_video)
 
 flags.DEFINE_string("run", None, "a finished spotting run's workdir")

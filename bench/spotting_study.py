@@ -26,11 +26,10 @@ import tempfile
 
 from absl import app, flags
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
-from configs import spot_synthetic  # noqa: E402
-from faceslueth_jax import atomic_files  # noqa: E402
-from faceslueth_jax.spotting import experiment  # noqa: E402
+from configs import spot_synthetic
+from faceslueth_jax import atomic_files
+from faceslueth_jax.spotting import experiment
 
 flags.DEFINE_string("out", "bench/runs/spotting", "where the variants' files go")
 flags.DEFINE_integer("seeds", 3, "the learned spotter's seeds")

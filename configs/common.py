@@ -30,7 +30,10 @@ def base_config(name: str, preset: str = "compact") -> ml_collections.ConfigDict
     c.data.manual_dir = ""
     c.data.synthetic = ml_collections.ConfigDict(dict(
         num_subjects=16, clips_per_subject=12, orientation_deg=90.0, seed=0, size=128,
-        clip_frames=0))  # T > 0: also T frames uniform over each clip (FDP's input)
+        clip_frames=0,  # T > 0: also T frames uniform over each clip (FDP's input)
+        # the 'aligned' variant (tfds_builders/synthetic_me): faces centred and equally
+        # scaled across subjects, the peak displacement scaled, clips of clip_length frames
+        aligned=False, peak_scale=1.0, clip_length=9))
     # How a licensed database's builder makes its records (tfds_builders/me_database.py):
     # class set, stored flow and face sides, flow method, apex spotting where the sheet
     # has none. The model's inputs are then resized to flow_size/face_size below.

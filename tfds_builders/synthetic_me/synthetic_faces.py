@@ -197,13 +197,18 @@ def _texture(rng: np.random.Generator, size: int, scale: float) -> np.ndarray:
     return total / total.std()
 
 
-def make_subject(rng: np.random.Generator, size: int = 128) -> Face:
-    """Draw the geometry, texture and lighting of one subject."""
+def make_subject(rng: np.random.Generator, size: int = 128, aligned: bool = False) -> Face:
+    """Draw the geometry, texture and lighting of one subject. ``aligned``: the face
+    centred and at the reference scale, as a face chain's alignment would leave it (the
+    same draws are made, so the other features are those of the misaligned face)."""
     r = size / _REF_SIZE
     u = rng.uniform
     cx = size / 2 + u(-16, 16) * r  # crops are not perfectly aligned across subjects
     cy = size / 2 + u(-12, 12) * r
-    r = r * u(0.85, 1.15)  # nor equally scaled: every size below follows the face scale
+    scale = u(0.85, 1.15)  # nor equally scaled: every size below follows the face scale
+    if aligned:
+        cx, cy, scale = size / 2, size / 2, 1.0
+    r = r * scale
     eye_y = cy - u(8, 14) * r
     eye_dx = u(14, 19) * r
     eye_h = u(2.4, 3.4) * r
@@ -459,8 +464,9 @@ def _pulse(rng: np.random.Generator, num_frames: int) -> np.ndarray:
 
 def make_clip(rng: np.random.Generator, face: Face, label: int,
               orientation_deg: float = 90.0, num_frames: int = 9,
-              size: int = 128) -> Clip:
-    """Draw one clip of ``face`` showing expression ``label``."""
+              size: int = 128, peak_scale: float = 1.0) -> Clip:
+    """Draw one clip of ``face`` showing expression ``label``; ``peak_scale`` multiplies
+    the expression's peak displacement (0.3..1.5 px at 128 px by default)."""
     if size != face.size:
         raise ValueError(f"face was made for size {face.size}, not {size}")
     if num_frames < 3:
@@ -470,7 +476,7 @@ def make_clip(rng: np.random.Generator, face: Face, label: int,
     apex = int(rng.integers(max(1, round(last / 3)), min(last - 1, round(2 * last / 3)) + 1))
     amplitude = _amplitude_profile(num_frames, apex, rng.uniform(0.0, 0.2))
 
-    peak = rng.uniform(_MIN_PEAK_PX, _MAX_PEAK_PX) * r
+    peak = rng.uniform(_MIN_PEAK_PX, _MAX_PEAK_PX) * r * peak_scale
     bumps = _jitter(rng, _class_bumps(face, label), face)
     true_flow = _rotate(_with_peak(_field(bumps, size), peak), orientation_deg)
 
@@ -508,7 +514,8 @@ def make_clip(rng: np.random.Generator, face: Face, label: int,
 
 def make_dataset(seed: int = 0, num_subjects: int = 16, clips_per_subject: int = 12,
                  orientation_deg: float = 90.0, size: int = 128,
-                 num_frames: int = 9) -> list[Sample]:
+                 num_frames: int = 9, aligned: bool = False,
+                 peak_scale: float = 1.0) -> list[Sample]:
     """Samples of ``num_subjects`` subjects, each from its own child seed.
 
     Subject ``k`` uses ``SeedSequence(seed).spawn(num_subjects)[k]``, so it is
@@ -519,12 +526,13 @@ def make_dataset(seed: int = 0, num_subjects: int = 16, clips_per_subject: int =
     samples = []
     for k, child in enumerate(np.random.SeedSequence(seed).spawn(num_subjects)):
         rng = np.random.default_rng(child)
-        face = make_subject(rng, size)
+        face = make_subject(rng, size, aligned)
         num_clips = max(1, clips_per_subject + int(rng.integers(-2, 3)))
         labels = rng.choice(len(LABEL_PROBS), size=num_clips, p=LABEL_PROBS)
         subject = f"s{k + 1:0{width}d}"
         for i, label in enumerate(labels):
-            clip = make_clip(rng, face, int(label), orientation_deg, num_frames, size)
+            clip = make_clip(rng, face, int(label), orientation_deg, num_frames, size,
+                             peak_scale)
             samples.append(Sample(subject=subject, sample_id=f"{subject}_c{i + 1:02d}",
                                   label=int(label), clip=clip))
     return samples

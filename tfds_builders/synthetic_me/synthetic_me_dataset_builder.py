@@ -33,6 +33,12 @@ class SyntheticMeConfig(tfds.core.BuilderConfig):
     seed: int = 0
     size: int = 128
     clip_frames: int = 0  # T > 0: also T frames uniform over the clip (``frames``)
+    # the 'aligned' variant: faces centred and equally scaled across subjects (as a
+    # face chain's alignment leaves them), the peak displacement scaled, clips of
+    # clip_length frames; the defaults are the original data
+    aligned: bool = False
+    peak_scale: float = 1.0
+    clip_length: int = 9
 
     @classmethod
     def named(cls, **fields) -> "SyntheticMeConfig":
@@ -42,9 +48,16 @@ class SyntheticMeConfig(tfds.core.BuilderConfig):
         if not isinstance(c.clip_frames, int) or c.clip_frames < 0 or c.clip_frames == 1:
             raise ValueError(f"clip_frames must be 0 (off) or an integer >= 2, "
                              f"got {c.clip_frames!r}")
+        if not isinstance(c.clip_length, int) or c.clip_length < 3:
+            raise ValueError(f"clip_length must be an integer >= 3, got {c.clip_length!r}")
+        if not c.peak_scale > 0:
+            raise ValueError(f"peak_scale must be > 0, got {c.peak_scale!r}")
         name = (f"n{c.num_subjects}_c{c.clips_per_subject}_o{c.orientation_deg:g}"
                 f"_seed{c.seed}_px{c.size}"
                 + (f"_frames{c.clip_frames}" if c.clip_frames else "")
+                + ("_aligned" if c.aligned else "")
+                + (f"_peak{c.peak_scale:g}" if c.peak_scale != 1.0 else "")
+                + (f"_len{c.clip_length}" if c.clip_length != 9 else "")
                 ).replace(".", "p").replace("-", "m")
         return cls(name=name, **fields)
 
@@ -91,7 +104,8 @@ class SyntheticMe(tfds.core.GeneratorBasedBuilder):
         c = self.builder_config
         samples = synthetic_faces.make_dataset(
             seed=c.seed, num_subjects=c.num_subjects, clips_per_subject=c.clips_per_subject,
-            orientation_deg=c.orientation_deg, size=c.size)
+            orientation_deg=c.orientation_deg, size=c.size, num_frames=c.clip_length,
+            aligned=c.aligned, peak_scale=c.peak_scale)
         for start in range(0, len(samples), FLOW_BATCH):
             chunk = samples[start:start + FLOW_BATCH]
             onsets = np.stack([s.clip.frames[s.clip.onset] for s in chunk])
