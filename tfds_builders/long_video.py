@@ -44,7 +44,7 @@ from faceslueth_jax.preprocess import face, frames
 from faceslueth_jax.preprocess import motion_features, video_features
 from tfds_builders import sheets, source_fingerprint
 from tfds_builders.errors import BadInputError
-from tfds_builders.me_database import ON_ERROR, Problems
+from tfds_builders.me_database import ManualBuilder, Problems
 
 KINDS = ("micro", "macro")
 CLASS_SETS = ("megc3", "native")
@@ -142,6 +142,18 @@ def streamable(video: Video, problems: Problems) -> bool:
     return True
 
 
+def ordered(video: Video, first: int, numbers: tuple, where: str, problems: Problems) -> bool:
+    """Whether a row's (onset, apex, offset) frame numbers are ordered within the video's
+    frames first..first + T - 1; otherwise a problem naming the row."""
+    onset, apex, offset = numbers
+    last = first + len(video.frames) - 1
+    if first <= onset <= apex <= offset <= last:
+        return True
+    problems.add(video.video_id, where, f"onset {onset}, apex {apex}, offset {offset} (frame "
+                 f"numbers) not ordered within the video's frames {first}..{last}")
+    return False
+
+
 def check_video(video: Video, problems: Problems) -> bool:
     """Whether ``video`` is long enough for its spans (``streamable``) and its events lie
     within its frames, ordered; the faults go to ``problems``."""
@@ -177,7 +189,8 @@ def consecutive_frames(numbered: dict, video_id: str, folder, problems: Problems
     return [numbered[n] for n in numbers]
 
 
-class LongVideoBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
+class LongVideoBuilder(ManualBuilder, tfds.core.GeneratorBasedBuilder,
+                       skip_registration=True):
     """Base of the long-video builders: subclasses set the class attributes and
     implement ``list_videos``."""
 
@@ -189,19 +202,7 @@ class LongVideoBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
     RELEASE_NOTES = {"1.0.0": "First release."}
     BUILDER_CONFIGS = [LongVideoConfig.named()]
 
-    def __init__(self, *, on_error: str = "raise", **kwargs):
-        if on_error not in ON_ERROR:
-            raise ValueError(f"on_error must be one of {ON_ERROR}, got {on_error!r}")
-        self.on_error = on_error
-        self.problems: list = []
-        super().__init__(**kwargs)
-
-    @classmethod
-    def from_fields(cls, data_dir: str, on_error: str = "raise", **fields):
-        config = LongVideoConfig.named(**fields)
-        registered = {c.name for c in cls.BUILDER_CONFIGS}
-        return cls(config=config.name if config.name in registered else config,
-                   data_dir=data_dir, file_format="array_record", on_error=on_error)
+    CONFIG = LongVideoConfig
 
     @classmethod
     @abc.abstractmethod

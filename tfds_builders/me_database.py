@@ -242,7 +242,29 @@ class _Faces:
     faces: clip_record.ClipFaces  # onset and apex crops for the flow, the stored faces
 
 
-class MEDatabaseBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
+class ManualBuilder:
+    """What a builder reading a licensed database's files has: ``on_error`` and the
+    problems found, and ``from_fields`` making its ``CONFIG`` from plain fields."""
+
+    CONFIG = None  # the BuilderConfig class, with ``named(**fields)``
+
+    def __init__(self, *, on_error: str = "raise", **kwargs):
+        if on_error not in ON_ERROR:
+            raise ValueError(f"on_error must be one of {ON_ERROR}, got {on_error!r}")
+        self.on_error = on_error
+        self.problems: list = []
+        super().__init__(**kwargs)
+
+    @classmethod
+    def from_fields(cls, data_dir: str, on_error: str = "raise", **fields):
+        """The builder for these config fields (a registered config or a custom one)."""
+        config = cls.CONFIG.named(**fields)
+        registered = {c.name for c in cls.BUILDER_CONFIGS}
+        return cls(config=config.name if config.name in registered else config,
+                   data_dir=data_dir, file_format="array_record", on_error=on_error)
+
+
+class MEDatabaseBuilder(ManualBuilder, tfds.core.GeneratorBasedBuilder, skip_registration=True):
     """Base of the database builders; subclasses set the class attributes below
     and implement ``list_clips``."""
 
@@ -254,21 +276,11 @@ class MEDatabaseBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True)
     VERSION, RELEASE_NOTES = BASE_VERSION, BASE_RELEASE_NOTES
     BUILDER_CONFIGS = DEFAULT_CONFIGS
 
-    def __init__(self, *, on_error: str = "raise", **kwargs):
-        if on_error not in ON_ERROR:
-            raise ValueError(f"on_error must be one of {ON_ERROR}, got {on_error!r}")
-        self.on_error = on_error
-        self.problems: list[Problem] = []
-        self.excluded: dict[str, int] = {}
-        super().__init__(**kwargs)
+    CONFIG = MEConfig
 
-    @classmethod
-    def from_fields(cls, data_dir: str, on_error: str = "raise", **fields):
-        """The builder for these config fields (a registered config or a custom one)."""
-        config = MEConfig.named(**fields)
-        registered = {c.name for c in cls.BUILDER_CONFIGS}
-        return cls(config=config.name if config.name in registered else config,
-                   data_dir=data_dir, file_format="array_record", on_error=on_error)
+    def __init__(self, *, on_error: str = "raise", **kwargs):
+        self.excluded: dict[str, int] = {}
+        super().__init__(on_error=on_error, **kwargs)
 
     @classmethod
     @abc.abstractmethod

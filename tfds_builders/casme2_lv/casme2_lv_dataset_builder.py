@@ -186,11 +186,7 @@ class Casme2Lv(LongVideoBuilder):
             return None
         offset = offset or apex
         apex = apex or (onset + offset) // 2
-        last = first + len(video.frames) - 1
-        if not first <= onset <= apex <= offset <= last:
-            problems.add(video.video_id, where,
-                         f"onset {onset}, apex {apex}, offset {offset} (frame numbers) not ordered "
-                         f"within the video's frames {first}..{last}")
+        if not long_video.ordered(video, first, (onset, apex, offset), where, problems):
             return None
         event_kind = long_video.kind_of(kind)
         if event_kind is None:

@@ -136,11 +136,7 @@ class SammLv(LongVideoBuilder):
             return None
         offset = offset or apex
         apex = apex if apex > 0 else (onset + offset) // 2
-        last = first + len(video.frames) - 1
-        if not first <= onset <= apex <= offset <= last:
-            problems.add(video.video_id, where,
-                         f"onset {onset}, apex {apex}, offset {offset} (frame numbers) not ordered "
-                         f"within the video's frames {first}..{last}")
+        if not long_video.ordered(video, first, (onset, apex, offset), where, problems):
             return None
         kind = long_video.kind_of(row["Type"])
         if kind is None:
