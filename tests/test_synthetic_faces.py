@@ -182,3 +182,37 @@ def test_subjects_look_different():
             moved = (abs(faces[i].eye_y - faces[j].eye_y)
                      + abs(faces[i].mouth_y - faces[j].mouth_y))
             assert moved > 0.5
+
+
+def test_the_aligned_variant_centres_every_face_and_scales_the_motion():
+    """Faces centred at one scale across subjects (their other features as the default
+    faces of the same draws), the peak displacement multiplied, the clip's length set;
+    the default data is the same bytes with the variant's fields at their defaults."""
+    default = sf.make_dataset(seed=4, num_subjects=3, clips_per_subject=2, size=64)
+    plain = sf.make_dataset(seed=4, num_subjects=3, clips_per_subject=2, size=64,
+                            aligned=False, peak_scale=1.0)
+    assert [a.clip.frames.tobytes() for a in default] == [b.clip.frames.tobytes() for b in plain]
+    aligned = sf.make_dataset(seed=4, num_subjects=3, clips_per_subject=2, size=64,
+                              aligned=True, peak_scale=2.0, num_frames=7)
+    faces = [sf.make_subject(rng, 64, aligned=True) for rng in
+             (np.random.default_rng(c) for c in np.random.SeedSequence(4).spawn(3))]
+    misaligned = [sf.make_subject(rng, 64) for rng in
+                  (np.random.default_rng(c) for c in np.random.SeedSequence(4).spawn(3))]
+    assert {f.center for f in faces} == {(32.0, 32.0)}
+    assert len({f.center for f in misaligned}) == 3
+    assert [f.skin for f in faces] == [f.skin for f in misaligned]  # the same draws
+    assert all(s.clip.frames.shape == (7, 64, 64) for s in aligned)
+    peak = lambda s: np.linalg.norm(s.clip.true_flow, axis=-1).max()
+    for a in aligned:  # peaks of 0.3..1.5 px at 128 px, doubled (at 64 px: 0.3..1.5 px)
+        assert 2 * sf._MIN_PEAK_PX * 0.5 - 1e-4 <= peak(a) <= 2 * sf._MAX_PEAK_PX * 0.5 + 1e-4
+
+
+def test_the_aligned_variant_is_a_builder_config_of_its_own():
+    from tfds_builders.synthetic_me import SyntheticMe
+    default = SyntheticMe.from_fields("/tmp/unused")
+    assert default.builder_config.name == "n16_c12_o90_seed0_px128"  # unchanged
+    variant = SyntheticMe.from_fields("/tmp/unused", aligned=True, peak_scale=2.0,
+                                      clip_frames=8, num_subjects=8)
+    assert variant.builder_config.name == "n8_c12_o90_seed0_px128_frames8_aligned_peak2"
+    with pytest.raises(ValueError, match="clip_length"):
+        SyntheticMe.from_fields("/tmp/unused", clip_length=2)

@@ -162,6 +162,8 @@ class FDP(nn.Module):
     decoder_dims: Sequence[int] = (32, 64)
     mse_weight: float = 100.0
     batch_axis: str | None = None      # mapped axis a batch is split over (layers.batch_norm)
+    decode_at_eval: bool = False       # also decode in eval mode, sown as intermediates
+                                       # 'decoded' (for pictures; the logits are unchanged)
 
     @nn.compact
     def __call__(self, views: dict, *, train: bool):
@@ -188,9 +190,11 @@ class FDP(nn.Module):
             h = Dropout(self.dropout)(h, deterministic=not train)
         logits = nn.Dense(self.num_classes, name="classifier")(h)
 
-        if train or self.is_initializing():
+        if train or self.is_initializing() or self.decode_at_eval:
             decoded = DynamicImageDecoder(s, self.decoder_grid, tuple(self.decoder_dims),
                                           self.batch_axis, name="decoder")(pooled, train)
+            if not train:
+                self.sow("intermediates", "decoded", decoded)
             if train:
                 target = jax.lax.stop_gradient(dynamic_image(frames))
                 per_sample = self.mse_weight * jnp.mean(
