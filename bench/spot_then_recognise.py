@@ -38,8 +38,6 @@ from faceslueth_jax import atomic_files
 from faceslueth_jax.evaluation import spotting_metrics
 from faceslueth_jax.evaluation.spotting_metrics import Interval
 from faceslueth_jax.inference import analyze, model_folder
-from faceslueth_jax.preprocess import motion_features
-from faceslueth_jax.preprocess.video_features import Windows
 from faceslueth_jax.spotting import videos as video_data
 from tfds_builders.synthetic_lv.synthetic_lv_dataset_builder import (
     SyntheticLvConfig, subject_video)
@@ -107,14 +105,11 @@ def main(argv):
         true_micro = [e for e in v.truth if e.kind == "micro"]
         truth_pairs[v.subject] = [(v.key, r, t) for r, t in
                                   zip(recognised(source, true_micro, model), true_micro)]
-        w = Windows.for_fps(v.fps)
-        strength = motion_features.strength(v.blocks[w.k_micro])
         for spotter in metrics["spotters"]:
             spotted = [Interval(s["onset"], s["offset"], s["kind"], s.get("score", 0.0))
                        for s in found[v.key][spotter]]
             pairs = spotting_metrics.spotting_scores({v.key: (spotted, v.truth)})["micro_pairs"]
-            hits = [dataclasses.replace(s, apex=s.onset + int(np.argmax(
-                strength[s.onset:s.offset + 1]))) for _, s, _ in pairs]
+            hits = analyze.with_apexes([s for _, s, _ in pairs], v.blocks, v.fps)
             spotted_pairs.setdefault(spotter, {})[v.subject] = [
                 (v.key, r, t) for r, (_, _, t) in zip(recognised(source, hits, model), pairs)]
         print(f"{v.key}: {len(true_micro)} true micro recognised", flush=True)

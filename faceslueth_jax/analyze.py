@@ -25,8 +25,6 @@ from absl import app, flags, logging
 from faceslueth_jax import atomic_files, cli  # noqa: F401 - cli defines --out
 from faceslueth_jax.inference import analyze as analysis
 from faceslueth_jax.inference import model_folder, pictures
-from faceslueth_jax.preprocess import motion_features
-from faceslueth_jax.preprocess.video_features import Windows
 from faceslueth_jax.spotting import timeline
 
 FLAGS = flags.FLAGS
@@ -92,12 +90,10 @@ def main(argv):
         names = model.class_names if model is not None else ()
         for r, sheet in zip([r for r in rows if "class" in r], found["sheets"]):
             pictures.write(sheet, out / "attention" / f"{r['onset']}-{r['offset']}.png")
-        w = Windows.for_fps(source.fps)
         spotted = analysis.as_intervals(rows, names)
         timeline.write(out / "timeline", f"{source.path.name}: {feats.num_frames} frames at "
                        f"{source.fps:g} fps", source.fps,
-                       {f"k = {k} ({kind})": motion_features.strength(feats.blocks[k])
-                        for kind, k in (("micro", w.k_micro), ("macro", w.k_macro))},
+                       timeline.curves(feats.blocks, source.fps),
                        {**({"truth": truth} if truth is not None else {}), "spotted": spotted},
                        names)
         atomic_files.write_json(out / "intervals.json", {

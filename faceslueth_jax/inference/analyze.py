@@ -132,9 +132,7 @@ class Progress:
 
 
 def spot_baseline(feats: video_features.VideoFeatures, p: float) -> list:
-    windows = Windows.for_fps(feats.fps)
-    strengths = {k: motion_features.strength(feats.blocks[k]) for k in windows.spans}
-    return mdmd.spot(strengths, windows, p)
+    return mdmd.spot(feats.strengths(), Windows.for_fps(feats.fps), p)
 
 
 def spot_learned(feats: video_features.VideoFeatures, spotter: model_folder.TrainedModel,
@@ -147,10 +145,11 @@ def spot_learned(feats: video_features.VideoFeatures, spotter: model_folder.Trai
     return learned.intervals(probs, positions, feats.fps, feats.num_frames)
 
 
-def with_apexes(intervals: list, feats: video_features.VideoFeatures) -> list:
-    """Each interval with its apex: the frame of largest strength at its kind's span."""
-    w = Windows.for_fps(feats.fps)
-    s = {k: motion_features.strength(feats.blocks[k]) for k in w.spans}
+def with_apexes(intervals: list, blocks: dict, fps: float) -> list:
+    """Each interval with its apex: the frame of largest strength at its kind's span
+    (``blocks``: span k -> (T, G^2) block values of a video at ``fps``)."""
+    w = Windows.for_fps(fps)
+    s = motion_features.strengths({k: blocks[k] for k in w.spans})
     out = []
     for it in intervals:
         curve = s[w.k_micro if it.kind == "micro" else w.k_macro][it.onset:it.offset + 1]
@@ -207,7 +206,7 @@ def analyze(source: Source, spotter="baseline", p: float = DEFAULT_P, model=None
             progress.close()
     streamed = time.perf_counter()
     found = spot_baseline(feats, p) if spotter == "baseline" else spot_learned(feats, spotter)
-    found = with_apexes(sorted(found, key=lambda i: i.onset), feats)
+    found = with_apexes(sorted(found, key=lambda i: i.onset), feats.blocks, feats.fps)
     micro = [i for i in found if i.kind == "micro"]
     probs, sheets = (recognise(source, micro, model, crop, with_pictures)
                      if model is not None and micro else ([], []))

@@ -57,6 +57,11 @@ def strength(blocks: np.ndarray) -> np.ndarray:
     return top.mean(-1)
 
 
+def strengths(blocks: dict) -> dict:
+    """span k -> (T,) motion strength of ``blocks``: span k -> (T, G^2) block values."""
+    return {k: strength(b) for k, b in blocks.items()}
+
+
 def stream(frames, spans, size: int, params: tvl1.TVL1Params = tvl1.TVL1Params(),
            grid: int = GRID, on_frame=None) -> dict:
     """span k -> (T, grid^2) block values over k frames of the (H, W) grey ``frames``

@@ -57,7 +57,7 @@ class VideoFeatures:
 
     def strengths(self) -> dict:
         """span k -> (T,) motion strength (``motion_features.strength``)."""
-        return {k: motion_features.strength(b) for k, b in self.blocks.items()}
+        return motion_features.strengths(self.blocks)
 
 
 def features(frames, fps: float, size: int = FLOW_SIZE, crop: str = "detect",

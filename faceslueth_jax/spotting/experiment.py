@@ -49,25 +49,21 @@ def mdmd_windows(config, fps: float) -> Windows:
     return dataclasses.replace(w, k_micro=learned.span_of(config.mdmd.micro_span, fps))
 
 
-def strengths(video, windows: Windows) -> dict:
-    return {k: motion_features.strength(video.blocks[k]) for k in windows.spans}
-
-
 def mdmd_loso(config, videos: list) -> tuple[dict, dict]:
     """({video key: spotted intervals}, {subject: (p, its training F1)})."""
     spotted, chosen = {}, {}
+    strengths = {v.key: motion_features.strengths(v.blocks) for v in videos}  # once each
     for subject in sorted({v.subject for v in videos}):
         train = [v for v in videos if v.subject != subject]
         windows = mdmd_windows(config, train[0].fps)
         if config.mdmd.p >= 0:
             p, f1 = float(config.mdmd.p), None
         else:
-            p, f1 = mdmd.choose_p({v.key: (strengths(v, windows), v.truth) for v in train},
-                                  windows)
+            p, f1 = mdmd.choose_p({v.key: (strengths[v.key], v.truth) for v in train}, windows)
         chosen[subject] = (p, f1)
         for v in videos:
             if v.subject == subject:
-                spotted[v.key] = mdmd.spot(strengths(v, windows), windows, p)
+                spotted[v.key] = mdmd.spot(strengths[v.key], windows, p)
     return spotted, chosen
 
 
@@ -226,11 +222,9 @@ def spot_and_evaluate(config, workdir) -> dict:
                 **{name: [_intervals_json(i) for i in found[v.key]]
                    for name, found in spotted.items()}} for v in videos})
     for v in videos[:config.report.timelines]:
-        w = Windows.for_fps(v.fps)
         timeline.write(workdir / "timelines" / v.key.replace("/", "_"),
                        f"{v.key}: {v.num_frames} frames at {v.fps:g} fps", v.fps,
-                       {f"k = {k} ({kind})": motion_features.strength(v.blocks[k])
-                        for kind, k in (("micro", w.k_micro), ("macro", w.k_macro))},
+                       timeline.curves(v.blocks, v.fps),
                        {"truth": v.truth, **{n: spotted[n][v.key] for n in spotted}},
                        class_names)
     atomic_files.write_json(workdir / "metrics.json", summary)

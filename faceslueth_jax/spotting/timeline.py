@@ -7,8 +7,18 @@ from __future__ import annotations
 import numpy as np
 
 from faceslueth_jax.evaluation import figure_style
+from faceslueth_jax.preprocess import motion_features
+from faceslueth_jax.preprocess.video_features import Windows
 
 KIND_COLOUR = {"micro": figure_style.COLOURS[1], "macro": figure_style.COLOURS[0]}
+
+
+def curves(blocks: dict, fps: float) -> dict:
+    """The top panel's curves: the strength at the micro and the macro span (``Windows``),
+    labelled by span; ``blocks``: span k -> (T, G^2) block values."""
+    w = Windows.for_fps(fps)
+    return {f"k = {k} ({kind})": motion_features.strength(blocks[k])
+            for kind, k in (("micro", w.k_micro), ("macro", w.k_macro))}
 
 
 def draw(title: str, fps: float, strengths: dict, rows: dict, class_names=()):
