@@ -5,7 +5,8 @@ dynamic image at 64 px, the best a linear model reads of it) and on the TV-L1 fl
       --out=bench/runs/fdp_aligned/comparison.json
 
 Each ``--run`` is a finished FDP LOSO run (its config.json and probabilities.npz: every
-seed's last-epoch probabilities). The linear model (``models/logistic_regression.py``:
+seed's last-epoch probabilities), recorded with the settings that tell the runs apart
+(``SETTINGS``). The linear model (``models/logistic_regression.py``:
 class-balanced, l2 by an inner CV over each fold's training subjects) is deterministic;
 paired against the S seeds it is the same predictions S times. Reported per run: UF1 and
 UAR mean ± std over seeds with the 95% interval of the mean (bootstrap over subjects),
@@ -34,6 +35,17 @@ def linear_predictions(data, folds, subjects, features: np.ndarray) -> np.ndarra
     return np.asarray(logits).argmax(1)
 
 
+SETTINGS = ("mse_weight", "score_init", "class_balance", "epochs", "lr")
+
+
+def run_settings(config: dict) -> dict:
+    """What tells the compared FDP runs apart (SETTINGS), from a run's config.json."""
+    f, t = config["model"]["fdp"], config["train"]
+    return {"mse_weight": f["mse_weight"], "score_init": f.get("score_init", "random"),
+            "class_balance": t["class_balance"], "epochs": t["epochs"],
+            "lr": t["optimizer"]["lr"]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--run", action="append", required=True)
@@ -57,8 +69,7 @@ def main() -> None:
         assert list(saved["sample_id"]) == list(np.asarray(data.sample_id, str)), run
         predictions = saved["probs_last_epoch"].argmax(-1)  # (S, N)
         config = json.loads(open(f"{run}/config.json").read())
-        entry = {"mse_weight": config["model"]["fdp"]["mse_weight"],
-                 "seeds": saved["seeds"].tolist(),
+        entry = {**run_settings(config), "seeds": saved["seeds"].tolist(),
                  "fdp": bootstrap.seed_summary(data.label, predictions, keys, k),
                  "minus_linear": {}}
         for name, p in linear.items():
@@ -71,7 +82,8 @@ def main() -> None:
               f"UAR {s['uar']['mean']:.3f} {s['uar']['ci95']}")
     for run, e in out["runs"].items():
         f = e["fdp"]
-        print(f"FDP mse_weight={e['mse_weight']:g} ({run}): UF1 {f['uf1']['mean']:.3f} ± "
+        settings = ", ".join(f"{k}={e[k]}" for k in SETTINGS)
+        print(f"FDP {settings} ({run}): UF1 {f['uf1']['mean']:.3f} ± "
               f"{f['uf1']['std']:.3f} {f['uf1']['ci95']}  UAR {f['uar']['mean']:.3f} ± "
               f"{f['uar']['std']:.3f}")
         for name, d in e["minus_linear"].items():

@@ -48,6 +48,7 @@ def fdp_model(preset: str = "compact") -> ml_collections.ConfigDict:
         PRESETS[preset],
         frames=NUM_FRAMES,
         score_kernel=3,      # the rank scorer's 3D kernel over frames (x 3 x 3)
+        score_init="random",  # 'rank': the scorer starts as rank pooling (models/fdp.py)
         dropout=0.0,
         decoder_grid=8,      # side of the decoder's first grid
         mse_weight=100.0,    # loss = CE + 100 x MSE(decoded, dynamic image)

@@ -122,6 +122,24 @@ def test_rank_scorer_starts_as_rank_pooling_and_scores_each_frame():
     np.testing.assert_allclose(pooled[:, 1, 0, 0], want, rtol=1e-5)
 
 
+def test_rank_init_pools_a_still_clip_to_zero_where_random_init_keeps_its_appearance():
+    """fw sums to zero over the frames, so rank pooling removes what all frames share; the
+    randomly drawn 3D kernel adds scores that do not, and lets the appearance through."""
+    feats = jax.random.normal(jax.random.PRNGKey(4), (2, 8, 2, 2, 4))
+    still = jnp.broadcast_to(feats[:, :1], feats.shape)
+    fw = rank_pooling_weights(8)
+    rank = fdp.RankScorer(rank_heads=3, score_init="rank")
+    v = rank.init(jax.random.PRNGKey(0), feats)
+    np.testing.assert_allclose(rank.apply(v, feats)[1, :, 1, 0, 2], fw / np.abs(fw).max(),
+                               rtol=1e-6)
+    assert np.abs(fdp.temporal_pool(rank.apply(v, still), still)).max() < 1e-6
+    drawn = fdp.RankScorer(rank_heads=3)
+    v = drawn.init(jax.random.PRNGKey(0), feats)
+    assert np.abs(fdp.temporal_pool(drawn.apply(v, still), still)).max() > 0.1
+    with pytest.raises(ValueError, match="score_init"):
+        fdp.RankScorer(rank_heads=3, score_init="zeros").init(jax.random.PRNGKey(0), feats)
+
+
 def test_unpooling_returns_each_max_to_its_place():
     x = jax.random.normal(jax.random.PRNGKey(0), (2, 4, 6, 3))
     y, switches = fdp.max_pool_with_switches(x)

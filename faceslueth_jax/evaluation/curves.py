@@ -55,7 +55,8 @@ def write(workdir, metrics: dict, theta_deg, learning_rates) -> pathlib.Path:
     return atomic_files.write_csv(pathlib.Path(workdir) / FILE, header, body)
 
 
-def _band(ax, epochs, per_seed, colour, label):
+def band(ax, epochs, per_seed, colour, label):
+    """The mean over seeds of (M, E) per-seed values, with a band of ± one std when M > 1."""
     values = np.asarray(per_seed, np.float64)  # (M, E)
     mean = values.mean(0)
     ax.plot(epochs, mean, color=colour, label=label)
@@ -74,7 +75,7 @@ def plot(workdir, metrics: dict, title: str) -> list:
     epochs = np.arange(1, len(loss[0]) + 1)
     seeds = len(loss)
     fig, ax = figure_style.figure(figsize=(5.0, 3.2))
-    _band(ax, epochs, loss, figure_style.COLOURS[0], "training loss")
+    band(ax, epochs, loss, figure_style.COLOURS[0], "training loss")
     ax.set_xlabel("epoch")
     ax.set_ylabel("training loss (mean over folds)", color=figure_style.COLOURS[0])
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -82,7 +83,7 @@ def plot(workdir, metrics: dict, title: str) -> list:
     if curve.get("uf1"):
         right = ax.twinx()
         right.spines["right"].set_visible(True)
-        _band(right, epochs, per_seed.get("uf1") or [curve["uf1"]], figure_style.COLOURS[1],
+        band(right, epochs, per_seed.get("uf1") or [curve["uf1"]], figure_style.COLOURS[1],
               "pooled test UF1 (diagnostic)")
         right.set_ylabel("pooled test UF1, all folds at epoch e", color=figure_style.COLOURS[1])
         right.set_ylim(0, 1)

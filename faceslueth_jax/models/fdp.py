@@ -16,8 +16,14 @@ scorer is one 3D convolution over (frames, rows, columns) of the stacked frame
 feature maps, kernel (score_kernel, 3, 3), 'same' padding, C -> R channels: each
 frame gets R scores per position, from its own features and its neighbours' in
 time; b_t is a learned per-frame offset, initialised to the approximate
-rank-pooling weights fw / max|fw| (``models.dynamic_image``), so the pooling
-starts out as rank pooling of the features. The temporal pooling sums the
+rank-pooling weights fw / max|fw| (``models.dynamic_image``). fw sums to zero
+over the frames, so rank pooling cancels what all frames share (the face's
+appearance) and keeps their change. With ``score_init='rank'`` the 3D kernel
+starts at zero and the pooling starts as exactly that; with 'random' (the
+default) it is drawn as any convolution's, and its scores, of the features'
+scale and not summing to zero, let the appearance through: on the aligned
+synthetic clips 99.6% of the pooled energy at init is the mean frame's
+(``bench/fdp_pooling_probe.py``). The temporal pooling sums the
 frames' features weighted by their scores (R pooled maps, one per score
 channel): the "dynamic representation" shared by the MER module and the decoder.
 
@@ -78,18 +84,29 @@ from faceslueth_jax.models.layers import Dropout
 from faceslueth_jax.models.lgft import ConvBN, LocalGlobalTransformer
 
 AUX_LOSS_NAME = "dynamic_image"  # sown into the "losses" collection
+SCORE_INITS = ("random", "rank")
 
 
 class RankScorer(nn.Module):
-    """(B, T, h, w, C) frame features -> (B, T, h, w, R) rank scores (module docstring)."""
+    """(B, T, h, w, C) frame features -> (B, T, h, w, R) rank scores (module docstring).
+
+    ``score_init``: 'random' draws the 3D kernel as any convolution's (LeCun normal),
+    whose scores at init are of the features' scale and do not sum to zero over time;
+    'rank' starts the kernel at zero, so the scores start as exactly fw / max|fw|."""
     rank_heads: int
     score_kernel: int = 3
+    score_init: str = "random"
 
     @nn.compact
     def __call__(self, x):
         t = x.shape[1]
         k = self.score_kernel
-        scores = nn.Conv(self.rank_heads, (k, 3, 3), padding="SAME", name="conv3d")(x)
+        if self.score_init not in SCORE_INITS:
+            raise ValueError(f"unknown score_init {self.score_init!r}; choose from {SCORE_INITS}")
+        kernel_init = (nn.initializers.zeros if self.score_init == "rank"
+                       else nn.linear.default_kernel_init)
+        scores = nn.Conv(self.rank_heads, (k, 3, 3), padding="SAME", kernel_init=kernel_init,
+                         name="conv3d")(x)
         fw = rank_pooling_weights(t)
         offset = self.param("frame_offset",
                             lambda _: jnp.asarray(np.tile((fw / np.abs(fw).max())[:, None],
@@ -156,6 +173,7 @@ class FDP(nn.Module):
     encoder: dict | None = None        # LocalGlobalTransformer fields
     rank_heads: int = 4
     score_kernel: int = 3
+    score_init: str = "random"         # RankScorer.score_init
     head_hidden: int = 128
     dropout: float = 0.0
     decoder_grid: int = 8
@@ -180,7 +198,8 @@ class FDP(nn.Module):
                                          name="encoder")
         x = encoder(frames.reshape((b * t,) + frames.shape[2:]), train)
         x = x.reshape((b, t) + x.shape[1:])
-        scores = RankScorer(self.rank_heads, self.score_kernel, name="rank_scorer")(x)
+        scores = RankScorer(self.rank_heads, self.score_kernel, self.score_init,
+                            name="rank_scorer")(x)
         pooled = temporal_pool(scores, x)
         z = pooled.reshape(b, -1)
 
@@ -213,5 +232,6 @@ def from_config(f, num_classes: int) -> FDP:
               for k, v in ((k, f[k]) for k in ENCODER_FIELDS)}
     return FDP(num_classes=num_classes, num_frames=f.frames, encoder=tupled,
                rank_heads=f.rank_heads, score_kernel=f.score_kernel,
+               score_init=f.get("score_init", "random"),
                head_hidden=f.head_hidden, dropout=f.dropout, decoder_grid=f.decoder_grid,
                decoder_dims=tuple(f.decoder_dims), mse_weight=f.mse_weight)
