@@ -8,7 +8,8 @@ are the fold models. For the first ``--per_class`` clips of each class, the memb
 the fold that tested the clip (seed 0's) decodes its dynamic representation (in eval
 mode, ``FDP(decode_at_eval=True)``), beside the target the training loss compares it
 with: the clip's approximate-rank-pooled dynamic image, min-max normalised to 0..1
-(``models.dynamic_image``). Columns: the first frame, the last frame, the target, the
+(``models.dynamic_image``); it also prints the MSE of the plainest decoder, the mean
+target of the fold's training clips. Columns: the first frame, the last frame, the target, the
 decoded image, |decoded - target|; the rows say the class, the fold and the per-pixel MSE.
 Written as PNG and PDF (``figure_style``) and the arrays as .npz beside them.
 """
@@ -42,7 +43,9 @@ def main() -> None:
     module = trained.module.clone(decode_at_eval=True)
     fold_of = {m["fold"]: i for i, m in enumerate(trained.meta["members"])
                if m["seed"] == config.seed}
-    rows = []
+    targets = np.asarray(dynamic_image(jnp.asarray(data.views["frames"])))
+    keys = np.array([f"{d}/{s}" for d, s in zip(data.dataset, data.subject)])
+    rows, mean_image_mse = [], []
     for c, name in enumerate(data.class_names):
         for n in np.flatnonzero(data.label == c)[:args.per_class]:
             fold = f"{data.dataset[n]}/{data.subject[n]}"
@@ -52,7 +55,9 @@ def main() -> None:
             logits, state = module.apply(variables, {"frames": frames}, train=False,
                                          mutable=["intermediates"])
             decoded = np.asarray(state["intermediates"]["decoded"][0])[0, ..., 0]
-            target = np.asarray(dynamic_image(frames))[0, ..., 0]
+            target = targets[n, ..., 0]
+            mean_image = targets[keys != fold].mean(axis=0)[..., 0]
+            mean_image_mse.append(float(np.mean((mean_image - target) ** 2)))
             predicted = data.class_names[int(np.argmax(logits[0]))]
             rows.append((name, predicted, fold, np.asarray(frames[0, 0, ..., 0]),
                          np.asarray(frames[0, -1, ..., 0]), target, decoded))
@@ -77,7 +82,8 @@ def main() -> None:
                         classes=np.array([r[0] for r in rows]))
     atomic_files.write_bytes(out.with_suffix(".npz"), buffer.getvalue())
     print(f"{len(rows)} clips: {out} (.pdf, .npz); mean MSE "
-          f"{np.mean([np.mean((r[6] - r[5]) ** 2) for r in rows]):.4f}")
+          f"{np.mean([np.mean((r[6] - r[5]) ** 2) for r in rows]):.4f}, against "
+          f"{np.mean(mean_image_mse):.4f} for the mean target of the fold's training clips")
 
 
 if __name__ == "__main__":

@@ -89,7 +89,7 @@ def plot(workdir, metrics: dict, title: str) -> list:
         right.set_ylim(0, 1)
         more = right.get_legend_handles_labels()
         handles, labels = handles + more[0], labels + more[1]
-    band = f"mean ± std over {seeds} seeds" if seeds > 1 else "1 seed"
-    ax.set_title(f"{title}\nlearning curve ({band})")
+    spread = f"mean ± std over {seeds} seeds" if seeds > 1 else "1 seed"
+    ax.set_title(f"{title}\nlearning curve ({spread})")
     ax.legend(handles, labels, loc="center right")
     return figure_style.save(fig, pathlib.Path(workdir) / f"{FIGURE}.png")
