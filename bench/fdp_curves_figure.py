@@ -55,7 +55,7 @@ def main() -> None:
     right.set_xlabel("epoch")
     right.set_ylabel("training loss (mean over folds)")
     right.set_title("training loss")
-    left.legend(fontsize=6, loc="upper left")
+    left.legend(fontsize=6, loc="center", bbox_to_anchor=(0.5, 0.6))
     figure_style.save(fig, args.out)
 
 

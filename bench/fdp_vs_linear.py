@@ -69,6 +69,9 @@ def main() -> None:
         assert list(saved["sample_id"]) == list(np.asarray(data.sample_id, str)), run
         predictions = saved["probs_last_epoch"].argmax(-1)  # (S, N)
         config = json.loads(open(f"{run}/config.json").read())
+        if config["data"] != first.data.to_dict():
+            raise SystemExit(f"{run} was trained on other data than {args.run[0]}: compare "
+                             "runs on the same data in one file")
         entry = {**run_settings(config), "seeds": saved["seeds"].tolist(),
                  "fdp": bootstrap.seed_summary(data.label, predictions, keys, k),
                  "minus_linear": {}}
