@@ -11,10 +11,12 @@ reads the class at UF1 0.766 under the same folds (bench/fdp_input_check.py
   python run.py --config=configs/fdp_aligned.py --config.protocol.seeds=3
 
 20.5 min on a 2-core CPU for the 3 seeds (14.3 min without the reconstruction term,
---config.model.fdp.mse_weight=0, run alone; building the data included in neither).
-Measured, last epoch, mean of 3 seeds: UF1 0.271 ± 0.024 (0.284 ± 0.013 without the
-reconstruction term), against 0.766 for the linear model on the dynamic image
-(bench/runs/fdp_aligned/comparison.json).
+--config.model.fdp.mse_weight=0; 16.7 min with --config.model.fdp.score_init=rank, 16.0 min
+adding --config.train.class_balance=True; each run alone, building the data included in
+none). Measured, last epoch, mean of 3 seeds: UF1 0.271 ± 0.024 (0.284 ± 0.013 without the
+reconstruction term; 0.276 ± 0.019 with rank init; 0.318 ± 0.057 adding class balance),
+against 0.766 for the linear model on the dynamic image (bench/runs/fdp_aligned/
+comparison.json; README, "FDP: on which data it learns").
 """
 
 from configs.fdp_synthetic import get_config as fdp_synthetic

@@ -166,6 +166,10 @@ def test_config_presets_and_parameter_counts():
     s = fdp_synthetic.get_config()
     assert s.data.synthetic.clip_frames == 8 and s.model.fdp.mse_weight == 100.0
     assert fdp_synthetic.get_config("paper").model.fdp.rank_heads == 8
+    assert s.model.fdp.score_init == "random"
+    s.model.fdp.score_init = "zeros"
+    with pytest.raises(ValueError, match="model.fdp.score_init is 'zeros'"):
+        fdp.check_config(s.model.fdp)
 
 
 # ----------------------------------------------------------- records, views

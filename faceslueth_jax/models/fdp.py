@@ -226,8 +226,15 @@ ENCODER_FIELDS = ("stem_widths", "depths", "dims", "global_dims", "global_every"
                   "head_dim", "mlp_ratio")
 
 
+def check_config(f) -> None:
+    """ValueError for a ``model.fdp`` the model cannot be built from, before any data."""
+    if f.get("score_init", "random") not in SCORE_INITS:
+        raise ValueError(f"model.fdp.score_init is {f.score_init!r}; choose from {SCORE_INITS}")
+
+
 def from_config(f, num_classes: int) -> FDP:
     """The FDP of ``model.fdp`` (configs/fdp_recipe.py defines its fields)."""
+    check_config(f)
     tupled = {k: tuple(v) if isinstance(v, (list, tuple)) else v
               for k, v in ((k, f[k]) for k in ENCODER_FIELDS)}
     return FDP(num_classes=num_classes, num_frames=f.frames, encoder=tupled,
