@@ -12,9 +12,10 @@ reads the class at UF1 0.766 under the same folds (bench/fdp_input_check.py
 
 20.5 min on a 2-core CPU for the 3 seeds (14.3 min without the reconstruction term,
 --config.model.fdp.mse_weight=0; 16.7 min with --config.model.fdp.score_init=rank, 16.0 min
-adding --config.train.class_balance=True; each run alone, building the data included in
-none). Measured, last epoch, mean of 3 seeds: UF1 0.271 ± 0.024 (0.284 ± 0.013 without the
-reconstruction term; 0.276 ± 0.019 with rank init; 0.318 ± 0.057 adding class balance),
+adding --config.train.class_balance=True, 28.1 min adding --config.train.epochs=30; each
+run alone, building the data included in none). Measured, last epoch, mean of 3 seeds: UF1
+0.271 ± 0.024 (0.284 ± 0.013 without the reconstruction term; 0.276 ± 0.019 with rank init;
+0.318 ± 0.057 adding class balance; 0.300 ± 0.016 at 30 epochs),
 against 0.766 for the linear model on the dynamic image (bench/runs/fdp_aligned/
 comparison.json; README, "FDP: on which data it learns").
 """
