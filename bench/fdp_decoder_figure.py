@@ -29,6 +29,7 @@ from faceslueth_jax.data import model_inputs, records, sources
 from faceslueth_jax.evaluation import figure_style
 from faceslueth_jax.inference import model_folder
 from faceslueth_jax.models.dynamic_image import dynamic_image
+from faceslueth_jax.train import protocols
 
 
 def main() -> None:
@@ -44,11 +45,11 @@ def main() -> None:
     fold_of = {m["fold"]: i for i, m in enumerate(trained.meta["members"])
                if m["seed"] == config.seed}
     targets = np.asarray(dynamic_image(jnp.asarray(data.views["frames"])))
-    keys = np.array([f"{d}/{s}" for d, s in zip(data.dataset, data.subject)])
+    keys = protocols.subject_keys(data.dataset, data.subject)
     rows, mean_image_mse = [], []
     for c, name in enumerate(data.class_names):
         for n in np.flatnonzero(data.label == c)[:args.per_class]:
-            fold = f"{data.dataset[n]}/{data.subject[n]}"
+            fold = keys[n]
             member = fold_of[fold]
             variables = jax.tree.map(lambda a, m=member: jnp.asarray(a[m]), trained.variables)
             frames = jnp.asarray(data.views["frames"][n:n + 1])

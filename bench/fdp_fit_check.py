@@ -25,6 +25,7 @@ from faceslueth_jax import atomic_files
 from faceslueth_jax.data import model_inputs, records, sources
 from faceslueth_jax.evaluation import metrics
 from faceslueth_jax.inference import model_folder
+from faceslueth_jax.train import protocols
 
 
 def main() -> None:
@@ -35,7 +36,7 @@ def main() -> None:
     trained = model_folder.restore(args.model)
     data = model_inputs.prepared_data(
         trained.config, records.read_builder(sources.prepare(trained.config.data)))
-    keys = np.array([f"{d}/{s}" for d, s in zip(data.dataset, data.subject)])
+    keys = protocols.subject_keys(data.dataset, data.subject)
     frames = jnp.asarray(data.views["frames"])
     module = trained.module
 

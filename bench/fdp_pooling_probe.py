@@ -37,23 +37,18 @@ from configs.fdp_aligned import get_config
 from faceslueth_jax import atomic_files
 from faceslueth_jax.data import model_inputs, records, sources
 from faceslueth_jax.evaluation import metrics
-from faceslueth_jax.models import logistic_regression, registry
-from faceslueth_jax.models.dynamic_image import dynamic_image, rank_pooling_weights
+from faceslueth_jax.models import fdp, logistic_regression, registry
+from faceslueth_jax.models.dynamic_image import dynamic_image
 from faceslueth_jax.train import protocols
 
 
 def score_rules(scores: jnp.ndarray) -> dict:
     """(B, T, h, w, R) scores of the scorer at init -> the probe's score rules."""
-    t = scores.shape[1]
-    fw = jnp.asarray(rank_pooling_weights(t))
-    rank = jnp.broadcast_to((fw / jnp.abs(fw).max())[None, :, None, None, None], scores.shape)
+    rank = jnp.broadcast_to(
+        jnp.asarray(fdp.rank_scores(scores.shape[1]))[None, :, None, None, None], scores.shape)
     return {"as built": scores, "rank pooling": rank,
             "centred": scores - scores.mean(axis=1, keepdims=True),
             "mean": jnp.ones_like(scores)}
-
-
-def pool(scores, features):
-    return jnp.einsum("bthwr,bthwc->bhwrc", scores, features) / features.shape[1]
 
 
 def main() -> None:
@@ -95,8 +90,8 @@ def main() -> None:
         scores = inter["rank_scorer"]["__call__"][0]
         static = jnp.broadcast_to(x.mean(axis=1, keepdims=True), x.shape)
         for name, s in score_rules(scores).items():
-            p = np.asarray(pool(s, x)).reshape(b, -1)
-            p_static = np.asarray(pool(s, static)).reshape(b, -1)
+            p = np.asarray(fdp.temporal_pool(s, x)).reshape(b, -1)
+            p_static = np.asarray(fdp.temporal_pool(s, static)).reshape(b, -1)
             share = float(np.sum(p_static ** 2) / max(np.sum(p ** 2), 1e-12))
             start = time.time()
             m = probe(p)

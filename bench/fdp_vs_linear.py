@@ -55,7 +55,6 @@ def main() -> None:
     data = records.read_builder(sources.prepare(first.data))
     folds = protocols.make_folds("loso", data.dataset, data.subject)
     subjects = protocols.subject_keys(data.dataset, data.subject)
-    keys = np.array([f"{d}/{s}" for d, s in zip(data.dataset, data.subject)])
     k = len(data.class_names)
     frames = records.prepare_clip_frames(data.views["frames"], 64)
     linear = {"dynamic image, 64 px": linear_predictions(
@@ -63,7 +62,7 @@ def main() -> None:
               "TV-L1 flow": linear_predictions(data, folds, subjects, data.views["flow"])}
     out = {"data": dict(first.data.synthetic), "linear": {}, "runs": {}}
     for name, p in linear.items():
-        out["linear"][name] = bootstrap.seed_summary(data.label, p[None], keys, k)
+        out["linear"][name] = bootstrap.seed_summary(data.label, p[None], subjects, k)
     for run in args.run:
         saved = np.load(f"{run}/probabilities.npz")
         assert list(saved["sample_id"]) == list(np.asarray(data.sample_id, str)), run
@@ -73,11 +72,11 @@ def main() -> None:
             raise SystemExit(f"{run} was trained on other data than {args.run[0]}: compare "
                              "runs on the same data in one file")
         entry = {**run_settings(config), "seeds": saved["seeds"].tolist(),
-                 "fdp": bootstrap.seed_summary(data.label, predictions, keys, k),
+                 "fdp": bootstrap.seed_summary(data.label, predictions, subjects, k),
                  "minus_linear": {}}
         for name, p in linear.items():
             entry["minus_linear"][name] = bootstrap.paired_difference(
-                data.label, predictions, np.repeat(p[None], len(predictions), 0), keys, k)
+                data.label, predictions, np.repeat(p[None], len(predictions), 0), subjects, k)
         out["runs"][run] = entry
     atomic_files.write_json(args.out, out)
     for name, s in out["linear"].items():

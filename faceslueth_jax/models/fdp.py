@@ -84,7 +84,15 @@ from faceslueth_jax.models.layers import Dropout
 from faceslueth_jax.models.lgft import ConvBN, LocalGlobalTransformer
 
 AUX_LOSS_NAME = "dynamic_image"  # sown into the "losses" collection
-SCORE_INITS = ("random", "rank")
+# model.fdp.score_init -> the rank scorer's 3D kernel at init (RankScorer)
+KERNEL_INITS = {"random": nn.linear.default_kernel_init, "rank": nn.initializers.zeros}
+SCORE_INITS = tuple(KERNEL_INITS)
+
+
+def rank_scores(num_frames: int) -> np.ndarray:
+    """(T,) fw / max|fw|: the scores of approximate rank pooling, largest magnitude 1."""
+    fw = rank_pooling_weights(num_frames)
+    return fw / np.abs(fw).max()
 
 
 class RankScorer(nn.Module):
@@ -103,13 +111,10 @@ class RankScorer(nn.Module):
         k = self.score_kernel
         if self.score_init not in SCORE_INITS:
             raise ValueError(f"unknown score_init {self.score_init!r}; choose from {SCORE_INITS}")
-        kernel_init = (nn.initializers.zeros if self.score_init == "rank"
-                       else nn.linear.default_kernel_init)
-        scores = nn.Conv(self.rank_heads, (k, 3, 3), padding="SAME", kernel_init=kernel_init,
-                         name="conv3d")(x)
-        fw = rank_pooling_weights(t)
+        scores = nn.Conv(self.rank_heads, (k, 3, 3), padding="SAME",
+                         kernel_init=KERNEL_INITS[self.score_init], name="conv3d")(x)
         offset = self.param("frame_offset",
-                            lambda _: jnp.asarray(np.tile((fw / np.abs(fw).max())[:, None],
+                            lambda _: jnp.asarray(np.tile(rank_scores(t)[:, None],
                                                           (1, self.rank_heads))))
         return scores + offset[None, :, None, None, :]
 
