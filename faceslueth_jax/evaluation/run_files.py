@@ -20,6 +20,7 @@ from matplotlib.ticker import MaxNLocator
 
 from faceslueth_jax import atomic_files
 from faceslueth_jax.evaluation import angles, figure_style, metrics, seed_scores, selection
+from faceslueth_jax.train.protocols import subject_keys
 
 OPTIMISTIC_NOTE = ("OPTIMISTIC: each fold keeps its best test epoch, so test labels chose "
                    "the model (the references' practice); not an estimate for new subjects")
@@ -54,7 +55,7 @@ def write_probabilities(workdir, data, seeds, probabilities: dict) -> None:
     buffer = io.BytesIO()
     np.savez_compressed(
         buffer, sample_id=np.asarray(data.sample_id, str), label=np.asarray(data.label),
-        subject=np.array([f"{d}/{s}" for d, s in zip(data.dataset, data.subject)]),
+        subject=subject_keys(data.dataset, data.subject),
         dataset=np.asarray(data.dataset, str), class_names=np.asarray(data.class_names, str),
         seeds=np.asarray(seeds), **{f"probs_{rule}": p for rule, p in probabilities.items()})
     atomic_files.write_bytes(pathlib.Path(workdir) / "probabilities.npz", buffer.getvalue())
