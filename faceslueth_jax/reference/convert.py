@@ -5,9 +5,10 @@ r"""Convert a PyTorch reference FaceSleuth checkpoint into a model folder.
 
 CHECKPOINT.pth: a ``state_dict`` of the reference model (``MMNet`` in
 Svardfox/FaceSleuth's CASME2_5.py), saved with ``torch.save(net.state_dict(), ...)``
-(or a dict holding it under 'state_dict' or 'model'). It is read with
-``torch.load(weights_only=True)``, which refuses anything but tensors and plain
-containers. A pickled whole model (``torch.save(net)``) needs ``--allow_pickle``:
+(or a dict holding it under 'state_dict' or 'model'). Its pickles are first unpickled,
+without torch, with nothing but the globals a state_dict names (``pickle_scan``), then
+it is read with ``torch.load(weights_only=True)``, which refuses anything but tensors
+and plain containers. A pickled whole model (``torch.save(net)``) needs ``--allow_pickle``:
 unpickling runs whatever code the file names, so use it only on files you trust.
 torch is needed for this command only: ``pip install torch==2.13.0`` (a CPU build).
 
@@ -89,21 +90,21 @@ class UnsafeCheckpoint(ValueError):
 
 
 def load_torch_checkpoint(path, allow_pickle: bool = False) -> dict:
-    """The state_dict in ``path``. Unless ``allow_pickle``, the file's pickle is first
-    scanned (``pickle_scan``, without unpickling) and refused when it names anything
-    but tensors and plain containers; torch then reads it with ``weights_only=True``.
-    Unpickling arbitrary objects runs the code they name."""
+    """The state_dict in ``path``. Unless ``allow_pickle``, the file's pickles are first
+    unpickled with nothing but an allow-list of globals (``pickle_scan.check``: what a
+    state_dict of tensors names, each resolved to a harmless stand-in) and refused at
+    the first other one, unresolved; torch then reads the file with ``weights_only=True``.
+    Unpickling arbitrary objects runs the code they name. A file that is no readable
+    checkpoint pickle, or unpacks too far, raises ``pickle_scan.UnreadablePickle``."""
     if not allow_pickle:
         try:
-            unsafe = pickle_scan.unsafe_globals(path)
-        except pickle_scan.UnreadablePickle as e:
-            raise ValueError(str(e)) from None
-        if unsafe:
+            pickle_scan.check(path)
+        except pickle_scan.UnsafeGlobal as e:
             raise UnsafeCheckpoint(
-                f"{path}: loading it would import {', '.join(unsafe[:4])}: it holds pickled "
-                f"Python objects (e.g. a whole model saved with torch.save(net)), and "
-                f"unpickling runs the code they name. Save net.state_dict() instead, or pass "
-                f"--allow_pickle if you trust the file")
+                f"{path}: loading it would import {e.shown}: it holds pickled Python objects "
+                f"(e.g. a whole model saved with torch.save(net)), and unpickling runs the "
+                f"code they name. Save net.state_dict() instead, or pass --allow_pickle if "
+                f"you trust the file") from None
     try:
         import torch
     except ImportError as e:
@@ -194,4 +195,5 @@ def main(argv):
 
 if __name__ == "__main__":
     flags.mark_flags_as_required(["from_torch", "out"])
-    app.run(main, flags_parser=cli.parse_flags)
+    app.run(main, flags_parser=cli.parser("python -m faceslueth_jax.reference.convert",
+                                          takes=("config", "out")))
