@@ -4,6 +4,7 @@ and no TFDS download chatter (nor from ``sources.prepare`` building on first use
 from __future__ import annotations
 
 import logging
+import os
 import pathlib
 import re
 import shutil
@@ -248,3 +249,68 @@ def test_record_options_out_of_range_are_one_line(tmp_path, capsys, option, mess
                  option]) == 2
     assert message in _one_error_line(capsys)
     assert not (tmp_path / "tfds").exists()
+
+
+def _looping(frame: pathlib.Path) -> None:
+    """The frame replaced by a symbolic link to itself: os.symlink(name, name)."""
+    frame.unlink()
+    os.symlink(frame.name, frame)
+
+
+def _dangling(frame: pathlib.Path) -> None:
+    frame.unlink()
+    os.symlink(frame.name + ".gone", frame)
+
+
+@pytest.mark.parametrize("on_error", ["raise", "skip"])
+@pytest.mark.parametrize("make, why", [(_looping, "a symbolic link that loops"),
+                                       (_dangling, "a symbolic link to reg_img122.jpg.gone, "
+                                                   "which does not exist")])
+def test_a_frame_the_file_system_cannot_give_is_one_line(tmp_path, capsys, make, why, on_error):
+    """A frame file that is a symlink to itself (Errno 40) or to nothing cannot be
+    fingerprinted: one line naming it, exit 2, data_dir untouched, whatever on_error."""
+    manual = fx.write_casme2(tmp_path / "casme2", fx.CASME2_CLIPS[:2])
+    frame = manual / "Cropped" / "sub01" / "EP19_05f" / "reg_img122.jpg"
+    make(frame)
+    data_dir = _data_dir_in_use(tmp_path)
+    before = _tree(data_dir)
+    assert _casme2_build(manual, data_dir, f"--on_error={on_error}") == 2
+    line = _one_error_line(capsys)
+    assert line.startswith(f"error: casme2: {frame} in manual_dir cannot be read: {why}"), line
+    assert _tree(data_dir) == before
+
+
+def test_run_py_refuses_a_looping_frame_in_one_line(tmp_path):
+    manual = fx.write_casme2(tmp_path / "casme2", fx.CASME2_CLIPS[:1])
+    frame = manual / "Cropped" / "sub01" / "EP02_01f" / "reg_img46.jpg"
+    _looping(frame)
+    data_dir = tmp_path / "tfds"
+    proc = subprocess.run(
+        [sys.executable, "run.py", "--config=configs/loso_casme2.py",
+         f"--config.data.manual_dir={manual}", f"--config.data.data_dir={data_dir}",
+         "--config.data.build.flow_size=28", "--config.data.build.face_size=48",
+         f"--workdir={tmp_path / 'run'}"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and str(frame) in errors[0], proc.stderr[-3000:]
+    assert "symbolic link that loops" in errors[0]
+    assert not [p for p in data_dir.rglob("*") if p.is_file() and ".config" not in p.parts]
+
+
+def test_records_built_before_a_frame_began_to_loop_are_kept_and_the_loop_named(tmp_path,
+                                                                                capsys):
+    """Checking built records against their source meets the looping frame too: one
+    line naming it, exit 2, the records untouched."""
+    manual = fx.write_casme2(tmp_path / "casme2", fx.CASME2_CLIPS[:1])
+    data_dir = tmp_path / "tfds"
+    assert _casme2_build(manual, data_dir) == 0
+    capsys.readouterr()
+    before = _tree(data_dir)
+    frame = manual / "Cropped" / "sub01" / "EP02_01f" / "reg_img46.jpg"
+    _looping(frame)
+    assert _casme2_build(manual, data_dir) == 2
+    line = _one_error_line(capsys)
+    assert line.startswith(f"error: casme2: {frame} in manual_dir cannot be read: a symbolic "
+                           "link that loops"), line
+    assert _tree(data_dir) == before

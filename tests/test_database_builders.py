@@ -2,25 +2,29 @@
 
 import collections
 import csv
+import os
 import pathlib
 import subprocess
 import sys
 
 import cv2
 import numpy as np
+import openpyxl
 import pytest
 import tensorflow_datasets as tfds
 
 from faceslueth_jax.data import records
 from faceslueth_jax.preprocess import face
 from tests import database_fixtures as fx
-from tfds_builders import action_units
+from tfds_builders import action_units, sheets, source_fingerprint
 from tfds_builders.casme2 import Casme2
+from tfds_builders.casme2me import Casme2me
 from tfds_builders.casme3 import Casme3
 from tfds_builders.errors import BadInputError
 from tfds_builders.me_database import MEConfig, Problems, jitter_span, jitter_windows
 from tfds_builders.megc2019_composite import Megc2019Composite
 from tfds_builders.megc2019_composite.megc2019_composite_dataset_builder import SAMPLES
+from tfds_builders.mmew import Mmew
 from tfds_builders.samm import Samm
 from tfds_builders.smic_hs import SmicHs
 
@@ -278,6 +282,17 @@ BAD_CASME2 = {  # fault -> (make it, text the error must hold)
                     ["row 3", "offset 1260000 spans 1259881 frames, more than 1000"]),
     "name outside the database": (lambda m: _rewrite_sheet(m, change=_set(1, 1, "../../etc")),
                                   ["row 3", "Filename '../../etc' leads outside"]),
+    # a frame-number cell that is not a finite whole number: openpyxl reads a formula
+    # Excel never computed as None (data_only) and a failed one as its error code
+    "offset formula": (lambda m: _rewrite_sheet(m, change=_set(1, 5, "=1/0")),
+                       ["row 3", "sub01_EP19_05f", "OffsetFrame '=1/0' is a formula with no "
+                                                   "computed value, not a frame number"]),
+    "apex formula": (lambda m: _rewrite_sheet(m, change=_set(1, 4, "=1/0")),
+                     ["row 3", "ApexFrame '=1/0' is a formula"]),
+    "onset spreadsheet error": (lambda m: _rewrite_sheet(m, change=_set(1, 3, "#DIV/0!")),
+                                ["row 3", "OnsetFrame '#DIV/0!' is a spreadsheet error"]),
+    "fractional offset": (lambda m: _rewrite_sheet(m, change=_set(1, 5, 125.5)),
+                          ["row 3", "OffsetFrame 125.5 is not a whole number"]),
 }
 
 
@@ -527,3 +542,145 @@ def test_read_back_views_of_colour_jitter_records(colour_builds, tmp_path):
     grey = Casme2.from_fields(str(manual.parent / "tfds"), classes="five", **SMALL)
     with pytest.raises(ValueError, match="face_norm='imagenet' needs RGB faces"):
         records.prepare(records.read_builder(grey), 28, 32, face_norm="imagenet")
+
+
+def _poke(sheet: pathlib.Path, row: int, column: int, value) -> None:
+    """Set one cell (1-based) of a written sheet's first worksheet."""
+    workbook = openpyxl.load_workbook(sheet)
+    workbook.worksheets[0].cell(row=row, column=column, value=value)
+    workbook.save(sheet)
+
+
+# builder, its fixture (two clips), its sheet, header row, frame column (1-based) and name
+FORMULA_CELLS = {
+    "samm": (Samm, lambda p: fx.write_samm(p, fx.SAMM_CLIPS[:2]),
+             "SAMM_Micro_FACS_Codes_v2.xlsx", 14, 6, "Offset Frame"),
+    "casme3": (Casme3, lambda p: fx.write_casme3(p, fx.CASME3_CLIPS[2:4]), fx.CASME3_SHEET, 1,
+               4, "Apex"),
+    "mmew": (Mmew, lambda p: fx.write_mmew(p, fx.MMEW_CLIPS[:2]), "MMEW_Micro_Exp.xlsx", 1, 5,
+             "OffsetFrame"),
+    "casme2me": (Casme2me, fx.write_casme2me, "CAS(ME)^2code_final.xlsx", 0, 5, "offset"),
+}
+
+
+@pytest.mark.parametrize("value, why", [("=1/0", "'=1/0' is a formula with no computed value"),
+                                        ("#DIV/0!", "'#DIV/0!' is a spreadsheet error"),
+                                        (7.5, "7.5 is not a whole number")])
+@pytest.mark.parametrize("name", sorted(FORMULA_CELLS))
+def test_a_frame_cell_that_is_no_whole_number_is_the_rows_problem(tmp_path, name, value, why):
+    """Every builder reading a sheet: a frame-number cell holding a formula, a
+    spreadsheet error or a fraction is a problem naming the sheet, row and column,
+    not an empty cell (spotted apex, last-frame offset) nor a truncated number."""
+    cls, write, sheet, header_row, column, title = FORMULA_CELLS[name]
+    manual = write(tmp_path / name)
+    _poke(manual / sheet, header_row + 2, column, value)
+    problems = Problems()
+    clips = cls.list_clips(manual, problems)
+    assert len(problems) == 1, [str(p) for p in problems]
+    assert problems[0].where == f"{sheet} row {header_row + 2}"
+    assert f"{title} {why}" in problems[0].reason, str(problems[0])
+    assert len(clips) == (len(fx.CASME2ME_ROWS) - 2 if name == "casme2me" else 1)
+
+
+def test_a_long_video_event_with_a_fractional_frame_is_its_rows_problem(tmp_path):
+    from tfds_builders.casme2_lv import Casme2Lv
+    manual = fx.write_casme2me(tmp_path / "casme2me")
+    _poke(manual / "CAS(ME)^2code_final.xlsx", 1, 5, 16.5)  # the offset, 16, truncated before
+    problems = Problems()
+    Casme2Lv.list_videos(manual, problems)
+    (problem,) = problems
+    assert problem.where == "CAS(ME)^2code_final.xlsx row 1"
+    assert "offset 16.5 is not a whole number" in problem.reason, str(problem)
+
+
+@pytest.mark.parametrize("value, whole", [(46, 46), (46.0, 46), (" 46 ", 46), ("46.0", 46),
+                                          (None, None), ("/", None), ("-", None), (-1, -1),
+                                          (12.5, None), (float("inf"), None), ("inf", None),
+                                          (float("nan"), None), ("1e400", None), (True, None),
+                                          ("=1/0", None), ("#DIV/0!", None)])
+def test_cell_int_is_a_whole_number_or_none_never_a_truncation(value, whole):
+    assert sheets.cell_int(value) == whole
+    fault = sheets.number_fault({"OffsetFrame": value})
+    assert (fault is None) == (whole is not None or value in (None, "/", "-")), fault
+    if fault:
+        assert fault.startswith(f"OffsetFrame {value!r}" if isinstance(value, str)
+                                else f"OffsetFrame {value}"), fault
+
+
+def test_an_unreadable_frame_is_the_clips_problem(tmp_path, monkeypatch):
+    """A frame the process may not read (PermissionError) is a problem naming the file,
+    not a traceback."""
+    manual = _casme2(tmp_path)
+    locked = _frame(manual, fx.CASME2_CLIPS[1], fx.CASME2_CLIPS[1].apex)
+    real = pathlib.Path.read_bytes
+
+    def read_bytes(self):
+        if self == locked:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real(self)
+
+    monkeypatch.setattr(pathlib.Path, "read_bytes", read_bytes)
+    skipping = Casme2.from_fields(str(tmp_path / "tfds"), classes="native", on_error="skip",
+                                  **SMALL)
+    assert len(skipping.build_records(manual)) == 2
+    (problem,) = skipping.problems
+    assert problem.where.endswith("row 3") and str(locked) in problem.reason
+    assert "Permission denied" in problem.reason
+
+
+@pytest.mark.parametrize("link, why", [("itself", "a symbolic link that loops (too many "
+                                                  "levels of symbolic links)"),
+                                       ("nowhere", "a symbolic link to nowhere, which does "
+                                                   "not exist")])
+def test_source_fingerprint_names_a_file_it_cannot_stat(tmp_path, link, why):
+    manual = _casme2(tmp_path)
+    frame = _frame(manual, fx.CASME2_CLIPS[0], fx.CASME2_CLIPS[0].onset)
+    frame.unlink()
+    os.symlink(frame.name if link == "itself" else "nowhere", frame)
+    with pytest.raises(BadInputError) as raised:
+        source_fingerprint.of_folder(manual, "casme2")
+    assert str(raised.value) == (f"casme2: {frame} in manual_dir cannot be read: {why}; fix "
+                                 "or remove it")
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
+def test_source_fingerprint_names_a_sheet_it_may_not_read(tmp_path):
+    manual = _casme2(tmp_path)
+    sheet = manual / fx.CASME2_SHEET
+    sheet.chmod(0)
+    with pytest.raises(BadInputError, match=f"casme2: {sheet} in manual_dir cannot be read"):
+        source_fingerprint.of_folder(manual, "casme2")
+
+
+def _excel_formula(sheet: pathlib.Path, ref: str, formula: str, cached: str, kind: str = "n"):
+    """Cell ``ref`` of the first worksheet rewritten as Excel saves a formula: its text
+    and the value Excel computed (openpyxl writes no computed value)."""
+    import re
+    import zipfile
+    with zipfile.ZipFile(sheet) as z:
+        files = {name: z.read(name) for name in z.namelist()}
+    name = "xl/worksheets/sheet1.xml"
+    xml, count = re.subn(rf'<c r="{ref}"[^>]*?(/>|>.*?</c>)',
+                         f'<c r="{ref}" t="{kind}"><f>{formula}</f><v>{cached}</v></c>',
+                         files[name].decode())
+    assert count == 1, ref
+    files[name] = xml.encode()
+    with zipfile.ZipFile(sheet, "w") as z:
+        for n, data in files.items():
+            z.writestr(n, data)
+
+
+def test_formula_cells_as_excel_saves_them(tmp_path):
+    """Excel saves '=1/0' with its computed '#DIV/0!': the row's problem. A formula that
+    computed a whole number is that number."""
+    manual = _casme2(tmp_path)
+    _excel_formula(manual / fx.CASME2_SHEET, "F3", "1/0", "#DIV/0!", kind="e")
+    _excel_formula(manual / fx.CASME2_SHEET, "F4", "D4+6", "36")  # offset of sub02_EP01_11f
+    problems = Problems()
+    clips = Casme2.list_clips(manual, problems)
+    (problem,) = problems
+    assert str(problem) == ("CASME2-coding-20140508.xlsx row 3: sub01_EP19_05f: OffsetFrame "
+                            "'#DIV/0!' is a spreadsheet error (a formula that failed), not a "
+                            "frame number")
+    assert [(c.sample_id, c.offset) for c in clips] == [("sub01_EP02_01f", 52),
+                                                        ("sub02_EP01_11f", 36)]

@@ -44,7 +44,7 @@ from faceslueth_jax.preprocess import face, frames
 from faceslueth_jax.preprocess import motion_features, video_features
 from tfds_builders import sheets, source_fingerprint
 from tfds_builders.errors import BadInputError
-from tfds_builders.me_database import ManualBuilder, Problems
+from tfds_builders.me_database import ManualBuilder, Problems, file_fault
 
 KINDS = ("micro", "macro")
 CLASS_SETS = ("megc3", "native")
@@ -263,9 +263,9 @@ class LongVideoBuilder(ManualBuilder, tfds.core.GeneratorBasedBuilder,
                 feats = video_features.features(
                     (frames.read_frame(p, color=False) for p in video.frames), video.fps,
                     c.flow_size, "whole" if video.cropped else "detect", margin=c.margin)
-            except (frames.FrameError, face.FaceNotFound) as e:
+            except (frames.FrameError, face.FaceNotFound, OSError) as e:
                 problems = Problems()
-                problems.add(video.video_id, video.where, str(e))
+                problems.add(video.video_id, video.where, file_fault(e))
                 self._stop_or_skip(problems, video.where)
                 self.info.metadata["skipped"] = list(self.info.metadata["skipped"]) + [
                     str(problems[0])]

@@ -49,7 +49,7 @@ from faceslueth_jax.preprocess import clip_record, face, frames, landmarks
 from faceslueth_jax.preprocess.clip_record import jitter_span, jitter_windows  # noqa: F401
 from tfds_builders import action_units, source_fingerprint
 from tfds_builders.errors import BadInputError
-from tfds_builders.sheets import outside_name
+from tfds_builders.sheets import number_fault, outside_name
 from tfds_builders.features import me_features
 
 ON_ERROR = ("raise", "skip")
@@ -195,9 +195,12 @@ class Problems(list):
 MAX_CLIP_FRAMES = 1000
 
 
-def row_fault(subject: str, filename: str, onset, offset, folder: pathlib.Path) -> str | None:
+def row_fault(subject: str, filename: str, onset, offset, folder: pathlib.Path,
+              cells: dict | None = None) -> str | None:
     """Why a sheet row cannot name a clip (no subject or file name, a name that leads
-    outside manual_dir, onset or offset not a number, onset..offset longer than
+    outside manual_dir, a frame-number cell of ``cells`` ({column: the cell as read})
+    that is a formula, a spreadsheet error or no finite whole number
+    (``sheets.number_fault``), onset or offset not a number, onset..offset longer than
     MAX_CLIP_FRAMES, no clip folder on disk), or None when it can. ``offset`` 0: the
     sheet gives none."""
     if not subject or not filename:
@@ -205,6 +208,9 @@ def row_fault(subject: str, filename: str, onset, offset, folder: pathlib.Path) 
     if outside_name(subject) or outside_name(filename):
         return (f"Subject {subject!r} or Filename {filename!r} leads outside the database's "
                 "folder (an absolute path or '..')")
+    fault = number_fault(cells or {})
+    if fault:
+        return fault
     if onset is None or offset is None:
         return "onset or offset frame is not a number"
     if offset and offset - onset + 1 > MAX_CLIP_FRAMES:
@@ -213,6 +219,14 @@ def row_fault(subject: str, filename: str, onset, offset, folder: pathlib.Path) 
     if not folder.is_dir():
         return f"clip folder {folder} is missing"
     return None
+
+
+def file_fault(error: Exception) -> str:
+    """A clip's fault as one line: the error's text, or for a frame file the process
+    may not read (OSError: no permission, an I/O error) 'cannot read FILE: why'."""
+    if isinstance(error, OSError) and error.filename:
+        return f"cannot read {error.filename}: {error.strerror or error}"
+    return str(error)
 
 
 def check_unique(clips: list[Clip], problems: Problems) -> list[Clip]:
@@ -375,8 +389,8 @@ class MEDatabaseBuilder(ManualBuilder, tfds.core.GeneratorBasedBuilder, skip_reg
             try:
                 au = self._action_units(clip) if self.HAS_ACTION_UNITS else None
                 found = self._faces(clip, label)
-            except (frames.FrameError, face.FaceNotFound, ClipError) as e:
-                problems.add(clip.sample_id, clip.where, str(e))
+            except (frames.FrameError, face.FaceNotFound, ClipError, OSError) as e:
+                problems.add(clip.sample_id, clip.where, file_fault(e))
                 continue
             if au is not None:
                 found.faces.stored["au"] = au

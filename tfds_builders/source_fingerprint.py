@@ -7,16 +7,20 @@ the annotation tables), and for every other folder of ``manual_dir`` the count, 
 size and a digest of the names and sizes of its files (the frames; hashing their
 contents would read the whole database on every start). The folder it was built from
 and when are kept too, but are not compared: the same database mounted elsewhere is
-the same source.
+the same source. A file the file system will not give (a symbolic link that loops or
+leads nowhere, no permission) is a BadInputError naming it, whatever ``on_error``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime
+import errno
 import hashlib
 import os
 import pathlib
+
+from tfds_builders.errors import BadInputError
 
 SHEET_SUFFIXES = frozenset({".csv", ".tsv", ".txt", ".xls", ".xlsx", ".json"})
 COMPARED = ("builder", "version", "config", "on_error", "sheets", "folders")
@@ -31,21 +35,46 @@ def _sha256(path: pathlib.Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def of_folder(manual_dir) -> tuple[dict, dict]:
+def unreadable(path: pathlib.Path, error: OSError, database: str = "") -> BadInputError:
+    """The one-line error for a file of manual_dir the file system will not give: a
+    symbolic link that loops (Errno 40) or leads nowhere, no permission, ..."""
+    path = pathlib.Path(path)
+    if error.errno == errno.ELOOP:
+        why = "a symbolic link that loops (too many levels of symbolic links)"
+    elif error.errno == errno.ENOENT and path.is_symlink():
+        why = f"a symbolic link to {os.readlink(path)}, which does not exist"
+    else:
+        why = error.strerror or str(error)
+    prefix = f"{database}: " if database else ""
+    return BadInputError(f"{prefix}{path} in manual_dir cannot be read: {why}; fix or remove it")
+
+
+def of_folder(manual_dir, database: str = "") -> tuple[dict, dict]:
     """(sheets: {relative path: sha256}, folders: {relative folder: 'N files, B bytes,
-    digest'}) of every file under ``manual_dir``."""
+    digest'}) of every file under ``manual_dir``. A file or folder that cannot be read
+    (a symbolic link looping or leading nowhere, no permission) raises BadInputError
+    naming it (``unreadable``; ``database`` starts the message): records cannot say
+    what they were built from without it."""
     root = pathlib.Path(manual_dir)
     sheets, folders = {}, {}
-    for folder, subfolders, names in os.walk(root):
+
+    def refuse(error: OSError):
+        if root.exists():  # no manual_dir at all: nothing was built from it (empty)
+            raise unreadable(pathlib.Path(error.filename or root), error, database)
+
+    for folder, subfolders, names in os.walk(root, onerror=refuse):
         subfolders.sort()
         here = pathlib.Path(folder)
         digest, count, size = hashlib.sha256(), 0, 0
         for name in sorted(names):
             path = here / name
-            if path.suffix.lower() in SHEET_SUFFIXES:
-                sheets[path.relative_to(root).as_posix()] = _sha256(path)
-                continue
-            bytes_ = path.stat().st_size
+            try:
+                if path.suffix.lower() in SHEET_SUFFIXES:
+                    sheets[path.relative_to(root).as_posix()] = _sha256(path)
+                    continue
+                bytes_ = path.stat().st_size
+            except OSError as e:
+                raise unreadable(path, e, database) from e
             digest.update(f"{name}\0{bytes_}\n".encode())
             count, size = count + 1, size + bytes_
         if count:
@@ -69,7 +98,7 @@ def _config_fields(builder) -> dict:
 
 def of_source(builder, manual_dir=None) -> dict:
     """The fingerprint of building ``builder``'s records from ``manual_dir`` now."""
-    sheets, folders = of_folder(manual_dir) if manual_dir else ({}, {})
+    sheets, folders = of_folder(manual_dir, builder.name) if manual_dir else ({}, {})
     return {"builder": builder.name, "version": str(builder.version),
             "config": _config_fields(builder), "on_error": getattr(builder, "on_error", ""),
             "sheets": sheets, "folders": folders,

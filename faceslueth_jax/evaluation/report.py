@@ -24,7 +24,13 @@ seed-mean UF1 / UAR per selection rule (best test epoch marked OPTIMISTIC), with
 a paired subject-bootstrap 95% interval, and whether the difference exceeds it
 (``evaluation/paired.py``); ``--out`` writes it in the same formats.
 
-Every error (a folder with no finished run, unreadable JSON, runs that cannot be
+A run that cannot be read (its metrics.json missing, cut short, or JSON of another
+shape than run.py writes) is left out of the table and named with why, on one
+line 'warning: left out FILE: why' on stderr and under the table; the other runs
+are tabled and the exit status is 0. When none of the runs given can be read, that
+is an error.
+
+Every error (a folder with no finished run, no readable run, runs that cannot be
 compared, an unknown --out suffix, a bad flag) is one line 'error: ...' on
 stderr, exit status 2, and nothing is written.
 """
@@ -33,6 +39,7 @@ from __future__ import annotations
 
 import csv
 import pathlib
+import sys
 
 from absl import app, flags
 
@@ -46,37 +53,47 @@ _NOT_RUN = flags.DEFINE_multi_string(
     "without numbers")
 
 
-def report(paths: list) -> str:
-    """The text to write for the command line's RUN_DIRs, in --out's format."""
+def report(paths: list) -> tuple[str, list]:
+    """(the text to write for the command line's RUN_DIRs, in --out's format, the runs
+    left out as 'FILE: why' lines)."""
     render = results_table.renderer(cli.OUT.value)
     if not paths:
         raise results_table.ReportError("give one or more run directories (each with "
                                         "metrics.json), or a folder of them")
     run_dirs, unfinished = results_table.find_runs(paths)
     if not _COMPARE.value:
-        return render(results_table.table(run_dirs, _NOT_RUN.value, unfinished))
+        t = results_table.table(run_dirs, _NOT_RUN.value, unfinished)
+        return render(t), t.left_out
     if len(run_dirs) != 2:
         raise results_table.ReportError(
             f"--compare takes exactly two runs; got {len(run_dirs)}: "
             + ", ".join(map(str, run_dirs)))
     for run_dir in run_dirs:
         results_table.load_run(run_dir)  # a finished run, or the error says why not
-    return render(paired.table(*run_dirs))
+    return render(paired.table(*run_dirs)), []
 
 
 def worst_subjects(paths: list, count: int = 5) -> str:
     """For each finished run among ``paths`` with a per_subject.csv, its ``count`` worst
-    subjects under its headline rule (``breakdowns.worst_subjects``)."""
+    subjects under its headline rule (``breakdowns.worst_subjects``), numbered as in
+    the table (runs that cannot be read are left out of both); a per_subject.csv that
+    cannot be read is one line saying so."""
     run_dirs, _ = results_table.find_runs(paths)
+    runs, _ = results_table.load_runs(run_dirs)
     lines = []
-    for number, run_dir in enumerate(run_dirs, 1):
-        path = pathlib.Path(run_dir) / "per_subject.csv"
+    for number, run in enumerate(runs, 1):
+        path = pathlib.Path(run["dir"]) / "per_subject.csv"
         if not path.is_file():
             continue
-        with open(path, newline="") as f:
-            rows = [[*r[:2], int(r[2]), *r[3:]] for r in list(csv.reader(f))[1:]]
-        rule = results_table.load_run(run_dir)["metrics"]["selection"]
-        worst = breakdowns.worst_subjects(rows, rule, count)
+        rule = run["metrics"]["selection"]
+        try:
+            with open(path, newline="") as f:
+                rows = [[*r[:2], int(r[2]), *r[3:]] for r in list(csv.reader(f))[1:]]
+            worst = breakdowns.worst_subjects(rows, rule, count)
+        except (OSError, UnicodeDecodeError, ValueError, IndexError, TypeError) as e:
+            lines.append(f"worst subjects of [{number}]: {path} cannot be read "
+                         f"({' '.join(str(e).split())})")
+            continue
         lines.append(f"worst subjects of [{number}] ({rule}; {path}):")
         lines += [f"  {name:<30} {correct}/{samples} correct  accuracy {accuracy}"
                   for name, samples, correct, accuracy in worst]
@@ -93,9 +110,11 @@ def parse_flags(argv):
 
 def main(argv):
     try:
-        text = report(argv[1:])
+        text, left_out = report(argv[1:])
     except results_table.ReportError as e:
         cli.fail(str(e))
+    for line in left_out:
+        print(f"warning: left out {line}", file=sys.stderr)
     if cli.OUT.value:
         try:
             atomic_files.write_text(cli.OUT.value, text)

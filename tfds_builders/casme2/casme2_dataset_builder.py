@@ -32,6 +32,7 @@ from tfds_builders.me_database import (AU_RELEASE_NOTES, AU_VERSION, Clip, MEDat
 SHEET = "CASME2-coding-*.xlsx"
 COLUMNS = ("Subject", "Filename", "OnsetFrame", "ApexFrame", "OffsetFrame",
            "Action Units", "Estimated Emotion")
+FRAME_COLUMNS = ("OnsetFrame", "ApexFrame", "OffsetFrame")
 
 
 # frame folders in order of preference: (folder, frame file prefix, already cropped)
@@ -83,7 +84,8 @@ class Casme2(MEDatabaseBuilder):
             folder = root / subject / filename
             onset, offset = sheets.cell_int(row["OnsetFrame"]), sheets.cell_int(row["OffsetFrame"])
             fault = row_fault(subject if number is not None else "", filename, onset,
-                              offset or 0, folder)  # some rows give no offset
+                              offset or 0, folder,  # some rows give no offset
+                              cells={c: row[c] for c in FRAME_COLUMNS})
             if fault:
                 problems.add(sample_id, row["where"], fault)
                 continue

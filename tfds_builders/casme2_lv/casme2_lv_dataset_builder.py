@@ -176,6 +176,10 @@ class Casme2Lv(LongVideoBuilder):
                problems: Problems) -> Event | None:
         """The row's event in frame indices of ``video`` (first frame number ``first``),
         or None with its fault in ``problems``."""
+        fault = sheets.number_fault({"onset": onset, "apex": apex, "offset": offset})
+        if fault:
+            problems.add(video.video_id, where, fault)
+            return None
         onset, apex, offset = (sheets.cell_int(v) for v in (onset, apex, offset))
         if onset is None or apex is None or offset is None:
             problems.add(video.video_id, where, "onset, apex or offset is not a number")

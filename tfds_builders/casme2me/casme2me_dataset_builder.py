@@ -92,6 +92,10 @@ class Casme2me(MEDatabaseBuilder):
             video = name.split("_")[0].lower()
             subject = subjects.get(sheets.cell_int(participant))
             sample_id = f"{subject[1] if subject else participant}_{name}"
+            fault = sheets.number_fault({"onset": onset, "apex": apex, "offset": offset})
+            if fault:
+                problems.add(sample_id, where, fault)
+                continue
             onset, apex, offset = map(sheets.cell_int, (onset, apex, offset))
             if subject is None:
                 problems.add(sample_id, where, f"participant {participant!r} is not in "

@@ -93,7 +93,8 @@ class Casme3(MEDatabaseBuilder):
             onset, apex, offset = (sheets.cell_int(row[c]) for c in ("Onset", "Apex", "Offset"))
             sample_id = f"{subject}_{filename}_{onset}"
             folder = root / subject / filename / "color"
-            fault = row_fault(subject, filename, onset, offset, folder)
+            fault = row_fault(subject, filename, onset, offset, folder,
+                              cells={c: row[c] for c in ("Onset", "Apex", "Offset")})
             if fault:
                 problems.add(sample_id, row["where"], fault)
                 continue

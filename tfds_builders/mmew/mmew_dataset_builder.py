@@ -34,6 +34,7 @@ from tfds_builders.me_database import (AU_RELEASE_NOTES, AU_VERSION, Clip, MEDat
 
 SHEET = "MMEW_Micro_Exp.xlsx"
 FRAMES = "Micro_Expression"
+FRAME_COLUMNS = ("OnsetFrame", "ApexFrame", "OffsetFrame")
 COLUMNS = ("Subject", "Filename", "OnsetFrame", "ApexFrame", "OffsetFrame", "Action Units",
            "Estimated Emotion")
 FOLDER_OF_EMOTION = {"others": "repression"}  # the sheet's label -> its frame folder
@@ -96,7 +97,8 @@ class Mmew(MEDatabaseBuilder):
             if last is not None and onset is not None and (
                     offset is None or not onset < offset <= last):
                 offset = last  # not coded, or past the clip's last file
-            fault = row_fault(subject, filename, onset, offset, folder)
+            fault = row_fault(subject, filename, onset, offset, folder,
+                              cells={c: row[c] for c in FRAME_COLUMNS})
             if fault:
                 problems.add(filename or "?", row["where"], fault)
                 continue

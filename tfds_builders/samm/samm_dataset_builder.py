@@ -31,6 +31,7 @@ SHEET = "SAMM_Micro_FACS_Codes_v2.xlsx"
 HEADER_ROW = 14
 COLUMNS = ("Subject", "Filename", "Onset Frame", "Apex Frame", "Offset Frame",
            "Action Units", "Estimated Emotion")
+FRAME_COLUMNS = ("Onset Frame", "Apex Frame", "Offset Frame")
 
 
 class Samm(MEDatabaseBuilder):
@@ -66,7 +67,8 @@ class Samm(MEDatabaseBuilder):
             folder = root / subject / filename
             onset, offset = sheets.cell_int(row["Onset Frame"]), sheets.cell_int(row["Offset Frame"])
             apex = sheets.cell_int(row["Apex Frame"])
-            fault = row_fault(subject if number is not None else "", filename, onset, offset, folder)
+            fault = row_fault(subject if number is not None else "", filename, onset, offset,
+                              folder, cells={c: row[c] for c in FRAME_COLUMNS})
             if fault:
                 problems.add(sample_id, row["where"], fault)
                 continue

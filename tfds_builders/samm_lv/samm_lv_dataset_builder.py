@@ -126,6 +126,10 @@ class SammLv(LongVideoBuilder):
         """The row's event in frame indices of ``video`` (first frame number ``first``),
         or None with its fault in ``problems``."""
         where = row["where"]
+        fault = sheets.number_fault({c: row[c] for c in ("Onset", "Apex", "Offset")})
+        if fault:
+            problems.add(video.video_id, where, fault)
+            return None
         onset, apex, offset = (sheets.cell_int(row[c]) for c in ("Onset", "Apex", "Offset"))
         if onset is None or apex is None or offset is None:
             problems.add(video.video_id, where, "Onset, Apex or Offset is not a number")
