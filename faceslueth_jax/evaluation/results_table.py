@@ -44,7 +44,7 @@ import shlex
 import numpy as np
 
 from faceslueth_jax import cli
-from faceslueth_jax.evaluation import angles
+from faceslueth_jax.evaluation import angles, run_results
 
 DATABASE_TITLES = {"casme2": "CASME II", "samm": "SAMM", "smic": "SMIC-HS",
                    "casme3": "CAS(ME)^3"}
@@ -71,8 +71,14 @@ class NotAFinishedRun(ReportError):
     pass
 
 
+DAMAGED_HEADING = "Unreadable runs, left out (the file, and why):"
+# what rendering a run's rows raises when its files are JSON of another shape
+SHAPE_ERRORS = (KeyError, TypeError, ValueError, AttributeError, IndexError)
+
+
 def load_run(run_dir) -> dict:
-    """metrics.json and config.json of a finished run; a clear error otherwise."""
+    """metrics.json and config.json of a finished run, checked to render (``_check_shape``);
+    a clear one-line error otherwise (NotAFinishedRun: the file and why)."""
     run_dir = pathlib.Path(run_dir)
     metrics_path = run_dir / "metrics.json"
     if not metrics_path.is_file():
@@ -87,7 +93,49 @@ def load_run(run_dir) -> dict:
         if key not in metrics:
             raise NotAFinishedRun(f"{metrics_path}: no {key!r} field; not written by this "
                                   "project's run.py")
-    return {"dir": run_dir, "metrics": metrics, "config": config}
+    run = {"dir": run_dir, "metrics": metrics, "config": config}
+    _check_shape(run, metrics_path)
+    return run
+
+
+def _check_shape(run: dict, metrics_path: pathlib.Path) -> None:
+    """Render the run's rows alone (``_render_one``), first with no config (a fault is
+    metrics.json's), then with its config.json; NotAFinishedRun naming the file whose
+    fields are not what run.py writes (a list where a result goes, a text score ...)."""
+    for blamed, config in ((metrics_path, {}), (run["dir"] / "config.json", run["config"])):
+        try:
+            _render_one(dict(run, config=config))
+        except SHAPE_ERRORS as e:
+            raise NotAFinishedRun(f"{blamed}: not as run.py writes it "
+                                  f"({type(e).__name__}: {e})") from e
+
+
+def _render_one(run: dict) -> None:
+    """Everything ``table`` computes from one run (raises what a malformed run raises)."""
+    names = databases([run])
+    run_rows(run, 1, labels([run])[0], names, theta_column=True)
+    baseline = _baseline(run["metrics"])
+    if baseline:
+        _baseline_row(run, baseline, names, theta_column=True)
+        _baseline_key(run, baseline)
+    commands([run])
+
+
+def load_runs(run_dirs: list) -> tuple[list, list]:
+    """(the runs that load, one line per run left out: 'FILE: why'). None loading of
+    several raises NotAFinishedRun naming each; of one, that run's own error."""
+    runs, left_out = [], []
+    for run_dir in run_dirs:
+        try:
+            runs.append(load_run(run_dir))
+        except NotAFinishedRun as e:
+            left_out.append(" ".join(str(e).split()))
+    if left_out and not runs:
+        if len(left_out) == 1:
+            raise NotAFinishedRun(left_out[0])
+        raise NotAFinishedRun(f"none of the {len(left_out)} runs can be tabled: "
+                              + "; ".join(left_out))
+    return runs, left_out
 
 
 def _read_json(path: pathlib.Path) -> dict:
@@ -111,7 +159,8 @@ def find_runs(paths) -> tuple[list, list]:
                 path / "config.json").exists():
             runs.append(path)
             continue
-        found = sorted(p.parent for p in path.rglob("metrics.json"))
+        found = sorted(p.parent for p in path.rglob("metrics.json")
+                       if run_results.DIVERGED_DIR not in p.parts)
         if not found:
             raise NotAFinishedRun(f"{path}: no metrics.json in it or in any folder below it, "
                                   "so no finished run there")
@@ -299,6 +348,7 @@ class Table:
     title: tuple = ()
     interval_column: int | None = None
     notes: list = dataclasses.field(default_factory=list)
+    left_out: list = dataclasses.field(default_factory=list)  # 'FILE: why' per run left out
 
 
 def _intervals(u: dict | None, name: str) -> list:
@@ -392,8 +442,10 @@ def table(run_dirs: list, not_run: list = (), unfinished: list = ()) -> Table:
     """The table for ``run_dirs``; ``not_run``: 'what: why' lines shown as rows that
     say the configuration was not run (never a number); ``unfinished``: run folders
     left out, listed under the table. Runs are numbered [1], [2], ... in the order
-    given; the commands that made them follow the table."""
-    runs = [load_run(d) for d in run_dirs]
+    given; the commands that made them follow the table. A run that cannot be read
+    (metrics.json missing, cut short, or JSON of another shape: ``load_run``) is left
+    out and named under the table (``left_out``); NotAFinishedRun when none can be."""
+    runs, left_out = load_runs(run_dirs)
     names = databases(runs)
     theta_column = any(final_theta(run["metrics"]) is not None for run in runs)
     header = (["run", "config", "model", "preset", "data (samples)", "protocol", "selection",
@@ -420,7 +472,9 @@ def table(run_dirs: list, not_run: list = (), unfinished: list = ()) -> Table:
     if unfinished:
         notes.append(("Not finished (config.json but no metrics.json), left out:",
                       [("", str(d)) for d in unfinished]))
-    return Table(header, rows, interval_column=interval_column, notes=notes)
+    if left_out:
+        notes.append((DAMAGED_HEADING, [(line,) for line in left_out]))
+    return Table(header, rows, interval_column=interval_column, notes=notes, left_out=left_out)
 
 
 def markdown(run_dirs: list, not_run: list = (), unfinished: list = ()) -> str:

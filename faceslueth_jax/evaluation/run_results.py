@@ -21,6 +21,9 @@ import numpy as np
 from faceslueth_jax import atomic_files
 from faceslueth_jax.evaluation import angles, metrics, run_files, seed_scores, selection
 
+# the folder, inside a workdir, of a run too many of whose folds diverged: its files
+# for inspection, never tabled with the finished runs
+DIVERGED_DIR = "DIVERGED"
 HONEST_NOTE = "honest: every fold scored after the fixed schedule's last epoch"
 
 
