@@ -29,6 +29,7 @@ flags.DEFINE_bool("print_config", False, "Print the config as resolved (the file
 
 
 INTERRUPTED = 130  # the shell's status for a process stopped by Ctrl-C (128 + SIGINT)
+DIVERGED = 3  # the sweep ran, but too many fold models diverged to publish a result
 
 
 class _NoMissingTpuNotice(std_logging.Filter):
@@ -59,7 +60,7 @@ def main(argv):
     distributed.initialize(config)  # before anything touches a device
     # after flag parsing (keeps --help fast) and after joining the other processes
     from faceslueth_jax.data.sources import DataUnavailable
-    from faceslueth_jax.pipeline import checks, experiment
+    from faceslueth_jax.pipeline import checks, experiment, workdir as workdir_lib
     from faceslueth_jax.train.checkpoints import CheckpointMismatch, Interrupted
     from tfds_builders.errors import BadInputError
 
@@ -79,8 +80,17 @@ def main(argv):
         print("interrupted; rerun the same command to go on (it resumes from the newest "
               "checkpoint)", file=sys.stderr)
         return INTERRUPTED
+    except jax.errors.JaxRuntimeError as e:
+        if "RESOURCE_EXHAUSTED" not in str(e):
+            raise
+        cli.fail(f"out of device memory ({str(e).splitlines()[0][:200]}): lower "
+                 f"train.batch_size ({config.train.batch_size}), data.face_size and "
+                 "data.flow_size, or set max_folds_per_chunk to train fewer folds at once")
+    except experiment.RunDiverged as e:
+        print(f"error: {e}", file=sys.stderr)
+        return DIVERGED
     except (DataUnavailable, BadInputError, CheckpointMismatch, MemoryError,
-            checks.ConfigError, distributed.HostsDisagree) as e:
+            checks.ConfigError, workdir_lib.WorkdirError, distributed.HostsDisagree) as e:
         cli.fail(str(e))
     if distributed.is_main_process():
         print(summary["summary_text"])
@@ -112,4 +122,4 @@ def spotting_main(config) -> int:
 
 
 if __name__ == "__main__":
-    app.run(main, flags_parser=cli.parse_flags)
+    app.run(main, flags_parser=cli.parser("run.py"))

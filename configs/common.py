@@ -59,6 +59,7 @@ def base_config(name: str, preset: str = "compact") -> ml_collections.ConfigDict
         {name: "" for name in builder_registry.DATABASE_BUILDERS})
     c.data.flow_size = p["flow_size"]
     c.data.face_size = p["face_size"]
+    c.data.max_side = 1024  # the largest flow/face side accepted (pixels); raise it knowingly
     c.data.flow_norm = "minmax"  # per sample and channel to 0..1, as STSTNet/HTNet
     c.data.use_onset = True
     c.data.face_norm = "standardise"  # per sample; 'imagenet': x/255, ImageNet mean/std (RGB)
@@ -104,6 +105,9 @@ def base_config(name: str, preset: str = "compact") -> ml_collections.ConfigDict
     # 'fill': a fold's last batch is completed with the start of its permutation (every
     # batch full); 'short': n mod B samples, as PyTorch's DataLoader (fold_step.batch_weights)
     c.train.last_batch = "fill"
+    # more fold models than this share diverged: the run fails (exit 3) and publishes no
+    # model; its files go to <workdir>/DIVERGED for inspection
+    c.train.max_diverged_share = 0.5
     c.train.scan_unroll = 0      # 0: a rolled scan; unrolled on CPU when the program has convolutions
     # Arithmetic (docs/accelerators.md): f32 matmuls and convolutions at 'highest' precision
     # (full f32 on every backend; the parity and resume tolerances hold) or 'default' (the

@@ -10,9 +10,14 @@ printed (onset, apex, offset, type, score, and with ``--model`` each
 micro-expression's class and probabilities), with a progress bar and the frames per
 second of the whole chain on stderr. With ``--out``: ``intervals.json``,
 ``timeline.png``/``.pdf`` (the motion strength over time, the spotted intervals and,
-with ``--truth``, the true ones) and with ``--model`` one attention sheet per
-micro-expression (``attention/<onset>-<offset>.png``, ``.pdf``, ``.npz``), written
-once everything succeeded. Bad input: one line naming the file, exit 2.
+with ``--truth``, the true ones, also listed in intervals.json) and with ``--model``
+one attention sheet per micro-expression (``attention/<onset>-<offset>.png``, ``.pdf``,
+``.npz``), written once everything succeeded, into a new folder made whole at the end
+(an existing ``--out`` is refused before anything is read). ``--truth``: a JSON list
+of intervals, a JSON object holding it under ``intervals`` or ``events``, or a CSV
+onset,offset,kind (``spotting.truth``). ``--fps``: 4..1000. Bad input (a flag's
+value, the files, frames of different sizes or under 32 px): one line ``error: ...``
+naming the file or value, exit 2, nothing written.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from absl import app, flags, logging
 
 from faceslueth_jax import atomic_files, cli  # noqa: F401 - cli defines --out
 from faceslueth_jax.inference import analyze as analysis
-from faceslueth_jax.inference import model_folder, pictures
+from faceslueth_jax.inference import command, model_folder, pictures
 from faceslueth_jax.spotting import timeline
 
 FLAGS = flags.FLAGS
@@ -34,7 +39,9 @@ for _name in ("video", "model", "crop", "fps"):  # shared: faceslueth_jax.cli
 flags.DEFINE_string("spotter", "baseline", "'baseline' (MDMD, training-free) or the model "
                     "folder of a spotting run (<workdir>/model)")
 flags.declare_key_flag("out")
-flags.DEFINE_string("truth", None, "JSON of the true intervals, drawn on the timeline")
+flags.DEFINE_string("truth", None, "the true intervals, drawn on the timeline: a JSON list "
+                    "of {onset, offset, kind[, apex, label]}, a JSON object holding it under "
+                    "'intervals' or 'events', or a CSV with the header onset,offset,kind")
 flags.DEFINE_float("p", analysis.DEFAULT_P, "the baseline's threshold p, T = mean + p (max - "
                    "mean) of the contrast", lower_bound=0.0, upper_bound=1.0)
 
@@ -57,6 +64,10 @@ def main(argv):
     if not FLAGS.video:
         print("error: --video is required (a video file or a folder of frames)", file=sys.stderr)
         return BAD_INPUT
+    refused = command.out_problem(FLAGS.out)  # before anything is read
+    if refused:
+        print(f"error: {refused}", file=sys.stderr)
+        return BAD_INPUT
     logging.set_verbosity(logging.WARNING)
     try:
         source = analysis.open_video(FLAGS.video, FLAGS.fps)
@@ -71,6 +82,12 @@ def main(argv):
         if model is not None and model.meta.get("task") == "spotting":
             raise analysis.AnalyzeError(f"{FLAGS.model} is a spotter's model folder; --model "
                                         "takes a recognition model folder")
+        if model is not None and truth:  # the timeline names the true classes by the model's
+            label = max(t.label for t in truth)
+            if label >= len(model.class_names):
+                raise analysis.AnalyzeError(
+                    f"{FLAGS.truth}: label {label} is no class of {FLAGS.model} (its "
+                    f"{len(model.class_names)} classes are 0..{len(model.class_names) - 1})")
         found = analysis.analyze(source, spotter, FLAGS.p, model, FLAGS.crop,
                                  with_pictures=bool(FLAGS.out and model),
                                  progress=analysis.Progress(source.num_frames))
@@ -85,25 +102,40 @@ def main(argv):
           f"({'baseline p=%g' % FLAGS.p if spotter == 'baseline' else FLAGS.spotter}); "
           f"{seconds['frames_per_second']} frames per second over the whole chain")
     if FLAGS.out:
-        out = pathlib.Path(FLAGS.out)
-        out.mkdir(parents=True, exist_ok=True)
-        names = model.class_names if model is not None else ()
+        try:
+            write(pathlib.Path(FLAGS.out), source, found, spotter, model, truth)
+        except OSError as e:
+            print(f"error: cannot write --out={FLAGS.out}: {e.strerror or e}", file=sys.stderr)
+            return BAD_INPUT
+    return 0
+
+
+def write(out: pathlib.Path, source, found: dict, spotter, model, truth) -> None:
+    """intervals.json, the timeline and the attention sheets, into a new folder ``out``
+    made whole at the end (``atomic_files.new_folder``: absent or complete)."""
+    rows, feats = found["intervals"], found["features"]
+    names = model.class_names if model is not None else ()
+    with atomic_files.new_folder(out) as staging:
         for r, sheet in zip([r for r in rows if "class" in r], found["sheets"]):
-            pictures.write(sheet, out / "attention" / f"{r['onset']}-{r['offset']}.png")
+            pictures.write(sheet, staging / "attention" / f"{r['onset']}-{r['offset']}.png")
         spotted = analysis.as_intervals(rows, names)
-        timeline.write(out / "timeline", f"{source.path.name}: {feats.num_frames} frames at "
-                       f"{source.fps:g} fps", source.fps,
+        timeline.write(staging / "timeline", f"{source.path.name}: {feats.num_frames} frames "
+                       f"at {source.fps:g} fps", source.fps,
                        timeline.curves(feats.blocks, source.fps),
                        {**({"truth": truth} if truth is not None else {}), "spotted": spotted},
                        names)
-        atomic_files.write_json(out / "intervals.json", {
+        atomic_files.write_json(staging / "intervals.json", {
             "video": str(source.path), "fps": source.fps, "num_frames": feats.num_frames,
             "face_box_first_frame": list(feats.face_box),
             "spotter": "baseline" if spotter == "baseline" else str(FLAGS.spotter),
             "p": FLAGS.p if spotter == "baseline" else None,
-            "model": FLAGS.model, "intervals": rows, "seconds": seconds})
-    return 0
+            "model": FLAGS.model, "intervals": rows,
+            "truth": None if truth is None else analysis.intervals_json(truth),
+            "seconds": found["seconds"]})
 
 
 if __name__ == "__main__":
-    app.run(lambda argv: sys.exit(main(argv)))
+    app.run(lambda argv: sys.exit(main(argv)),
+            flags_parser=cli.parser("python -m faceslueth_jax.analyze",
+                                    takes=("video", "model", "crop", "fps", "out"),
+                                    needs_config=False))

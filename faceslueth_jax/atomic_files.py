@@ -5,7 +5,9 @@ A reader never sees a half-written file: it finds the old content or the new.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import errno
 import io
 import json
 import os
@@ -84,3 +86,50 @@ def replace_folder(staging, target) -> pathlib.Path:
     if retired is not None:
         shutil.rmtree(retired, ignore_errors=True)
     return target
+
+
+def new_folder_problem(path) -> str | None:
+    """Why no new folder can be made at ``path`` (a phrase to follow the path), or None:
+    something is there already (a folder, a file or a link), or the nearest existing
+    folder above it is a file or cannot be written in. For a command to refuse its
+    output folder before any work (``new_folder`` then makes it)."""
+    path = pathlib.Path(path)
+    if os.path.lexists(path):
+        return f"already exists ({'a folder' if path.is_dir() else 'a file'})"
+    above = pathlib.Path(os.path.abspath(path)).parent
+    while not os.path.lexists(above):
+        above = above.parent
+    if not above.is_dir():
+        return f"cannot be made: {above} is a file, not a folder"
+    if not os.access(above, os.W_OK | os.X_OK):
+        return f"cannot be made: {above} is not writable"
+    return None
+
+
+@contextlib.contextmanager
+def new_folder(target):
+    """A new, empty temporary sibling of ``target`` to write into: when the block ends
+    without an error it becomes ``target`` in one rename; on an error (or when
+    ``target`` appeared meanwhile: FileExistsError) it is deleted. ``target`` is thus
+    absent or complete, never a part, and an existing ``target`` is never touched."""
+    import shutil
+
+    target = pathlib.Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = pathlib.Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.",
+                                            suffix=".tmp"))
+    try:
+        yield staging
+        if os.path.lexists(target):
+            raise FileExistsError(errno.EEXIST, "it appeared while this command ran; the "
+                                  "results were not written", str(target))
+        os.chmod(staging, 0o777 & ~_umask())  # mkdtemp makes 0700; give the usual mode
+        os.rename(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    directory = os.open(target.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)  # the rename itself survives a crash
+    finally:
+        os.close(directory)

@@ -1,9 +1,14 @@
 """The command lines' shared parts: the flags several commands take, defined once
 (absl keeps one flag registry per process, so a command importing another's module
-must not meet a second ``--config``), and flag parsing with one-line errors (exit 2)."""
+must not meet a second ``--config``), and flag parsing with one-line errors (exit 2).
+
+Each command names the shared flags it takes (``own_flags``); the others are removed
+from its registry before parsing, so its --help does not list them and giving one is
+an error naming what to set instead (run.py: the config field, ``--config.seed=3``)."""
 
 from __future__ import annotations
 
+import functools
 import sys
 
 from absl import flags
@@ -14,9 +19,11 @@ CONFIG = config_flags.DEFINE_config_file(
     "config", None, "The experiment config, configs/NAME.py[:PRESET], e.g. "
     "configs/loso_synthetic.py; override any field as --config.a.b=value.", lock_config=True)
 OUT = flags.DEFINE_string(
-    "out", None, "Where the command writes (atomically; it must not exist for a folder): "
-    "the model folder (convert), predictions.json and pictures (predict), the table (report), "
-    "intervals.json and figures (analyze).")
+    "out", None, "Where the command writes. predict and analyze: a folder that must not "
+    "exist yet, made whole at the end (an existing one is refused before any work): "
+    "predictions.json and pictures (predict), intervals.json and figures (analyze). "
+    "convert: the model folder (atomically; must not exist). report: the table (a file, "
+    "written atomically).")
 MODEL = flags.DEFINE_string("model", None, "a model folder (<workdir>/model of a run)")
 CROP = flags.DEFINE_enum(
     "crop", "auto", ("auto", "detect", "whole"),
@@ -30,6 +37,54 @@ SEED = flags.DEFINE_integer("seed", 1000, "seed of a generated subject (the buil
 SIZE = flags.DEFINE_integer("size", 128, "a generated face's side in pixels")
 FPS = flags.DEFINE_float("fps", None, "frame rate (default: the video's own; 30 for a "
                          "folder of frames or a generated video)")
+
+
+SHARED = ("config", "out", "model", "crop", "video", "seed", "size", "fps")
+
+
+def _flag_name(arg: str) -> str | None:
+    if not arg.startswith("-") or arg in ("-", "--"):
+        return None
+    return arg.lstrip("-").partition("=")[0]
+
+
+def own_flags(argv: list, command: str, takes) -> tuple[list, list]:
+    """(argv without the shared flags ``command`` does not take, those flags as
+    (name, value or None)); the flags left out are removed from the registry."""
+    foreign_names = [n for n in SHARED if n not in takes]
+    rest, foreign, i = list(argv[:1]), [], 1
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            rest += argv[i:]
+            break
+        name = _flag_name(arg)
+        if name in foreign_names:
+            value = arg.partition("=")[2] if "=" in arg else None
+            if value is None and i + 1 < len(argv) and not argv[i + 1].startswith("-"):
+                value, i = argv[i + 1], i + 1
+            foreign.append((name, value))
+        else:
+            rest.append(arg)
+        i += 1
+    for name in foreign_names:
+        if name in FLAGS:
+            delattr(FLAGS, name)
+    return rest, foreign
+
+
+def _foreign_error(command: str, foreign: list, config=None) -> str:
+    name, value = foreign[0]
+    shown = f"--{name}" + (f"={value}" if value is not None else "")
+    if config is not None:
+        paths = sorted((p for p in config_fields(config, "") if
+                        p.strip().partition("=")[0].rsplit(".", 1)[-1] == name),
+                       key=lambda p: (p.count("."), p))
+        if paths:
+            field = paths[0].strip().partition("=")[0]
+            return (f"{command} does not take {shown}: set the config field instead, "
+                    f"--config.{field}={value if value is not None else 'VALUE'}")
+    return f"{command} does not take {shown} (another command's flag; see {command} --help)"
 
 
 def fail(message: str) -> None:
@@ -69,8 +124,8 @@ def config_fields(config, prefix: str = "--config.") -> list[str]:
 def _full_help() -> None:
     """absl's --helpfull, then every field of the --config given (each can be set)."""
     print(FLAGS.get_help())
-    config = FLAGS["config"]
-    if config.present and config.value is not None:
+    config = FLAGS["config"] if "config" in FLAGS else None
+    if config is not None and config.present and config.value is not None:
         print(f"\nfields of {config.config_filename} (override as --config.FIELD=VALUE):")
         print("\n".join(config_fields(config.value)))
     else:
@@ -78,9 +133,17 @@ def _full_help() -> None:
     sys.exit(0)
 
 
-def parse_flags(argv):
+def parser(command: str, takes=("config",), needs_config: bool = True):
+    """A ``flags_parser`` for ``app.run``: ``command`` takes the shared flags ``takes``
+    (``own_flags``), and --config is required when ``needs_config``."""
+    return functools.partial(parse_flags, command=command, takes=takes,
+                             needs_config=needs_config)
+
+
+def parse_flags(argv, command: str = "run.py", takes=("config",), needs_config: bool = True):
     """absl's flag parsing, with each failure as one line on stderr and exit 2.
     ``--helpfull`` also lists the fields of the config given with it."""
+    argv, foreign = own_flags(argv, command, takes)
     full_help = "--helpfull" in argv
     argv = [a for a in argv if a != "--helpfull"]
     try:
@@ -91,9 +154,13 @@ def parse_flags(argv):
                 pass
             _full_help()
         rest = FLAGS(argv)
-        if FLAGS.config is None:
+        config = FLAGS.config if "config" in takes else None
+        if needs_config and config is None:
             fail("--config is required, e.g. --config=configs/loso_synthetic.py")
-        FLAGS.config.keys()  # a config file that failed to load raises here
+        if config is not None:
+            config.keys()  # a config file that failed to load raises here
+        if foreign:
+            fail(_foreign_error(command, foreign, config))
         return rest
     except flags.Error as e:
         fail(config_error(e))

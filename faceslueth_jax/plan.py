@@ -231,4 +231,4 @@ def main(argv) -> int:
 
 
 if __name__ == "__main__":
-    app.run(lambda argv: sys.exit(main(argv)), flags_parser=cli.parse_flags)
+    app.run(lambda argv: sys.exit(main(argv)), flags_parser=cli.parser("python -m faceslueth_jax.plan"))

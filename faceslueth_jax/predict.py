@@ -9,8 +9,10 @@ See ``faceslueth_jax.inference.predict`` (what is done to each clip) and README
 its annotated onset and apex. A clip that cannot be used is listed at the end
 (``--on_error=skip``, the default) and the others are still classified and written;
 the exit status is then 1. Input that stops everything (the model folder, the CSV,
-no usable clip, or ``--on_error=raise`` and a bad clip): one line naming the file on
-stderr, exit 2, nothing written to ``--out``.
+no usable clip, or ``--on_error=raise`` and a bad clip) or a bad flag value (e.g.
+``--batch_size=0``): one line naming the file or value on stderr, exit 2, nothing
+written to ``--out``. ``--out`` names a new folder, made whole at the end; an existing
+one is refused before the model is read (never written into).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import time
 from absl import app, flags, logging
 
 from faceslueth_jax import atomic_files, cli  # noqa: F401 - cli defines --out
-from faceslueth_jax.inference import clip_input, model_folder, pictures
+from faceslueth_jax.inference import clip_input, command, model_folder, pictures
 from faceslueth_jax.inference.predict import (BAD_INPUT, ON_ERROR, PredictError,
                                               picture_names, predict)
 
@@ -33,7 +35,7 @@ flags.DEFINE_integer("onset", None, "onset frame index (from 0); default 0")
 flags.DEFINE_integer("apex", None, "apex frame index; default: spotted as the builders do")
 flags.declare_key_flag("crop")
 flags.declare_key_flag("out")  # the folder for predictions.json and the pictures
-flags.DEFINE_integer("batch_size", 32, "clips per model call")
+flags.DEFINE_integer("batch_size", 32, "clips per model call", lower_bound=1)
 flags.DEFINE_string("clips_csv", None, "a CSV with the header clip,onset,apex: one clip per "
                     "row with its annotated onset and apex frame indices (blank: spotted); "
                     "relative paths are taken from the CSV's folder")
@@ -50,6 +52,10 @@ def main(argv):
     if not FLAGS.model or not (FLAGS.clip or FLAGS.clips_csv):
         print("error: --model and at least one --clip (or --clips_csv) are required",
               file=sys.stderr)
+        return BAD_INPUT
+    refused = command.out_problem(FLAGS.out)  # before the model or any clip is read
+    if refused:
+        print(f"error: {refused}", file=sys.stderr)
         return BAD_INPUT
     logging.set_verbosity(logging.WARNING)  # the results only, no absl INFO lines
     started = time.time()
@@ -79,17 +85,20 @@ def main(argv):
     print(f"{len(classified)} clip(s) with {model.meta['model']} ({model.num_members} "
           f"member(s)): restore {seconds['restore']} s, predict {seconds['predict']} s")
     if FLAGS.out and classified:
-        out = pathlib.Path(FLAGS.out)
-        out.mkdir(parents=True, exist_ok=True)
         names = picture_names(results)
-        for name, sheet in zip(names, sheets):
-            pictures.write(sheet, out / name)
-        atomic_files.write_json(out / "predictions.json", {
-            "model": str(FLAGS.model), "model_name": model.meta["model"],
-            "members": model.num_members, "ensemble": model.meta["ensemble"],
-            "chain_note": note,
-            "clips": [dict(r, picture=n) for r, n in zip(classified, names)],
-            "failed": failed, "seconds": seconds})
+        try:
+            with atomic_files.new_folder(pathlib.Path(FLAGS.out)) as out:  # whole at the end
+                for name, sheet in zip(names, sheets):
+                    pictures.write(sheet, out / name)
+                atomic_files.write_json(out / "predictions.json", {
+                    "model": str(FLAGS.model), "model_name": model.meta["model"],
+                    "members": model.num_members, "ensemble": model.meta["ensemble"],
+                    "chain_note": note,
+                    "clips": [dict(r, picture=n) for r, n in zip(classified, names)],
+                    "failed": failed, "seconds": seconds})
+        except OSError as e:
+            print(f"error: cannot write --out={FLAGS.out}: {e.strerror or e}", file=sys.stderr)
+            return BAD_INPUT
     if len(failed) == 1 and not classified:
         print(f"error: {failed[0]['error']}", file=sys.stderr)
     elif failed:
@@ -103,4 +112,6 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(lambda argv: sys.exit(main(argv)))
+    app.run(lambda argv: sys.exit(main(argv)),
+            flags_parser=cli.parser("python -m faceslueth_jax.predict",
+                                    takes=("model", "crop", "out"), needs_config=False))

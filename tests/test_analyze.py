@@ -81,3 +81,144 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(videos, tmp_path):
         errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
         assert len(errors) == 1 and message in errors[0], (args, proc.stderr[-1000:])
         assert not out.exists()
+
+
+def flat_frames(folder, count: int = 8, size=(64, 64), odd=None):
+    """A folder of grey PNG frames of ``size`` (H, W); ``odd``: {index: (H, W)} frames of
+    another size. For the checks that refuse a folder before any analysis."""
+    folder.mkdir()
+    for t in range(count):
+        h, w = (odd or {}).get(t, size)
+        cv2.imwrite(str(folder / f"{t:03d}.png"), np.full((h, w), 100 + t, np.uint8))
+    return folder
+
+
+def one_error(proc, *says, streamed: bool = False):
+    """The command exited 2 with one 'error:' line holding ``says`` and nothing else on
+    stderr (``streamed``: a refusal met while the frames stream, after the progress
+    lines of the frames analysed so far)."""
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    if streamed:
+        assert all(line.startswith("analysing [") for line in lines[:-1]), proc.stderr[-2000:]
+        lines = lines[-1:]
+    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    for text in says:
+        assert text in lines[0], (text, lines[0])
+    return lines[0]
+
+
+TRUE = [{"onset": 10, "apex": 12, "offset": 20, "kind": "micro", "label": 2},
+        {"onset": 30, "offset": 70, "kind": "macro"}]
+
+
+def test_every_shape_of_true_intervals_reads_the_same(tmp_path):
+    """A JSON list, a JSON object holding it under 'intervals' or 'events', and a CSV
+    with a header onset,offset,kind (apex and label optional, other columns ignored)."""
+    from faceslueth_jax.evaluation.spotting_metrics import Interval
+    from faceslueth_jax.inference import analyze as analysis
+    expected = [Interval(10, 20, "micro", label=2, apex=12), Interval(30, 70, "macro")]
+    files = {"list.json": json.dumps(TRUE), "intervals.json": json.dumps({"intervals": TRUE}),
+             "events.json": json.dumps({"video": "x.mp4", "events": TRUE}),
+             "truth.csv": "Onset, Offset ,kind,apex,label,note\n10,20,micro,12,2,a\n\n"
+                          "30,70,Macro,,,b\n"}
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+        assert analysis.read_truth(tmp_path / name) == expected, name
+    (tmp_path / "none.csv").write_text("onset,offset,kind\n")
+    assert analysis.read_truth(tmp_path / "none.csv") == []
+
+
+BAD_TRUTH = {  # name: (content, what the one line says besides the file)
+    "object.json": (json.dumps({"spans": TRUE}), "'intervals' or 'events'"),
+    "both.json": (json.dumps({"intervals": TRUE, "events": TRUE}), "both"),
+    "number.json": ("3", "a list of intervals"),
+    "not_list.json": (json.dumps({"intervals": {"onset": 1}}), "'intervals' is not a list"),
+    "broken.json": ("[{\"onset\": 1,", "not JSON"),
+    "entry.json": (json.dumps([TRUE[0], 5]), "entry 1"),
+    "missing.json": (json.dumps([{"onset": 3, "offset": 4}]), "entry 0: no kind"),
+    "negative.json": (json.dumps([dict(TRUE[0], onset=-1)]), "entry 0: onset -1"),
+    "fraction.json": (json.dumps([dict(TRUE[0], onset=2.5)]), "entry 0: onset 2.5"),
+    "bool.json": (json.dumps([dict(TRUE[0], offset=True)]), "entry 0: offset True"),
+    "reversed.json": (json.dumps([TRUE[1], dict(TRUE[0], offset=5)]),
+                      "entry 1: offset 5 before the onset 10"),
+    "kind.json": (json.dumps([dict(TRUE[0], kind="mega")]), "entry 0: kind 'mega'"),
+    "apex.json": (json.dumps([dict(TRUE[0], apex=40)]), "entry 0: apex 40 outside 10..20"),
+    "no_kind.csv": ("onset,offset\n1,2\n", "missing: kind"),
+    "no_header.csv": ("1,2,micro\n", "missing: onset, offset, kind"),
+    "row.csv": ("onset,offset,kind\n1,2,micro\n-4,9,micro\n", "line 3: onset '-4'"),
+    "offset.csv": ("onset,offset,kind\n8,2,macro\n", "line 2: offset 2 before the onset 8"),
+    "kind.csv": ("onset,offset,kind\n1,2,big\n", "line 2: kind 'big'"),
+    "short.csv": ("onset,offset,kind\n1,2\n", "line 2: no kind"),
+    "empty.csv": ("", "missing: onset, offset, kind"),
+    "notes.txt": ("the expressions are at 1 s and 3 s\n", "missing: onset, offset, kind"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_TRUTH))
+def test_true_intervals_of_another_shape_are_refused_naming_the_file(name, tmp_path):
+    from faceslueth_jax.inference import analyze as analysis
+    text, says = BAD_TRUTH[name]
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(analysis.AnalyzeError) as caught:
+        analysis.read_truth(path)
+    message = str(caught.value)
+    assert str(path) in message and says in message and "\n" not in message, message
+
+
+def test_true_intervals_in_an_object_reach_the_timeline(tmp_path):
+    """{"intervals": [...]} was read as no truth at all (exit 0, an empty row)."""
+    frames = face_frames(tmp_path / "frames", seconds=4)
+    truth = tmp_path / "truth.json"
+    truth.write_text(json.dumps({"intervals": TRUE}))
+    out = tmp_path / "out"
+    proc = cli(f"--video={frames}", "--crop=whole", f"--truth={truth}", f"--out={out}")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    found = json.loads((out / "intervals.json").read_text())
+    assert [(t["onset"], t["offset"], t["kind"]) for t in found["truth"]] == [
+        (10, 20, "micro"), (30, 70, "macro")]
+    assert sorted(p.name for p in out.iterdir()) == ["intervals.json", "timeline.pdf",
+                                                      "timeline.png"]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging left
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"spans": TRUE}))
+    one_error(cli(f"--video={frames}", f"--truth={bad}", f"--out={tmp_path / 'o2'}"), str(bad))
+    assert not (tmp_path / "o2").exists()
+
+
+@pytest.mark.parametrize("fps", ["-5", "0", "nan", "inf", "1e6"])
+def test_a_frame_rate_that_is_no_frame_rate_is_refused(fps, tmp_path):
+    frames = flat_frames(tmp_path / "frames")
+    out = tmp_path / "out"
+    one_error(cli(f"--video={frames}", f"--fps={fps}", f"--out={out}"), "--fps=")
+    assert not out.exists()
+
+
+def test_frames_of_different_sizes_or_too_small_are_refused(tmp_path):
+    """As predict refuses them: a folder whose frames change size (here frame 3), and
+    frames too small for a face crop and its flow (60 frames of 1x1 pixels)."""
+    mixed = flat_frames(tmp_path / "mixed", count=60, odd={3: (80, 64)})
+    tiny = flat_frames(tmp_path / "tiny", count=60, size=(1, 1))
+    out = tmp_path / "out"
+    one_error(cli(f"--video={mixed}", "--crop=whole", f"--out={out}"), str(mixed),
+              "different sizes", "003.png is 64x80", streamed=True)
+    one_error(cli(f"--video={tiny}", "--crop=whole", f"--out={out}"), str(tiny), "1x1",
+              "at least 32")
+    assert not out.exists()
+
+
+def test_an_existing_out_folder_is_refused_before_anything_is_read(tmp_path):
+    """--out names a folder to create; an existing one (a previous run's results) is
+    left as it is, refused before the video is even opened."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "intervals.json").write_text("the previous run's\n")
+    line = one_error(cli(f"--video={tmp_path / 'no_such.mp4'}", f"--out={out}"),
+                     f"--out={out}", "already exists")
+    assert "no_such" not in line
+    assert sorted(p.name for p in out.iterdir()) == ["intervals.json"]
+    assert (out / "intervals.json").read_text() == "the previous run's\n"
+    one_error(cli(f"--video={tmp_path}", "--seed=3"),
+              "faceslueth_jax.analyze does not take --seed=3")

@@ -3,6 +3,7 @@ unreadable newest step is reported and skipped; a foreign checkpoint is refused.
 
 from __future__ import annotations
 
+import os
 import shutil
 
 import ml_collections
@@ -65,21 +66,6 @@ def test_resumed_sweep_equals_uninterrupted(problem, uninterrupted, tmp_path):
     _assert_identical(resumed, uninterrupted)
 
 
-def test_unreadable_newest_step_is_skipped(problem, uninterrupted, tmp_path):
-    _fit(problem, tmp_path)
-    newest = tmp_path / str(2 * EPOCHS)
-    for f in (newest / "state").rglob("*"):
-        if f.is_file() and f.stat().st_size > 200:
-            f.write_bytes(f.read_bytes()[: f.stat().st_size // 2])  # truncated
-    resumed, checkpoints = _fit(problem, tmp_path)
-    skipped = resumed.execution["checkpoints_skipped"]
-    assert [s["step"] for s in skipped] == [2 * EPOCHS], skipped
-    assert "unreadable" in skipped[0]["error"]
-    assert resumed.execution["resumed_from_step"] == 2 * EPOCHS - 1
-    assert (tmp_path.parent / f"{tmp_path.name}.corrupt" / str(2 * EPOCHS)).is_dir()
-    _assert_identical(resumed, uninterrupted)
-
-
 def test_checkpoints_of_another_sweep_are_refused(problem, tmp_path):
     def crash(chunk, num_chunks, epoch, epochs, record):
         if epoch == 1:  # after the first epoch's checkpoint
@@ -135,6 +121,39 @@ def _copy(finished, tmp_path):
     target = tmp_path / "checkpoints"
     shutil.copytree(finished, target)
     return target
+
+
+def _largest(folder):
+    return max((f for f in folder.iterdir() if f.is_file()), key=lambda f: f.stat().st_size)
+
+
+# every way a step's files get damaged: each takes the documented path
+DAMAGE = {
+    "data file truncated to 1000 bytes":
+        lambda step: os.truncate(_largest(step / "state" / "ocdbt.process_0" / "d"), 1000),
+    "every data file halved": lambda step: [
+        f.write_bytes(f.read_bytes()[: f.stat().st_size // 2])
+        for f in (step / "state").rglob("*") if f.is_file() and f.stat().st_size > 200],
+    "data file missing": lambda step: _largest(step / "state" / "ocdbt.process_0" / "d").unlink(),
+    "manifest garbled": lambda step: (step / "state" / "manifest.ocdbt").write_bytes(b"x" * 64),
+    "array metadata missing": lambda step: (step / "state" / "_METADATA").unlink(),
+    "progress garbled": lambda step: (step / "progress" / "metadata").write_text("{not json"),
+}
+
+
+@pytest.mark.parametrize("damage", sorted(DAMAGE))
+def test_a_damaged_newest_step_is_set_aside_and_the_previous_used(problem, uninterrupted,
+                                                                   finished, tmp_path, damage):
+    directory = _copy(finished, tmp_path)
+    newest = 2 * EPOCHS
+    DAMAGE[damage](directory / str(newest))
+    resumed, _ = _fit(problem, directory)
+    skipped = resumed.execution["checkpoints_skipped"]
+    assert [s["step"] for s in skipped] == [newest], skipped
+    assert "unreadable" in skipped[0]["error"]
+    assert resumed.execution["resumed_from_step"] == newest - 1
+    assert (directory.parent / "checkpoints.corrupt" / str(newest)).is_dir()
+    _assert_identical(resumed, uninterrupted)
 
 
 def test_a_checkpoint_of_another_layout_is_refused_and_kept(problem, finished, tmp_path):

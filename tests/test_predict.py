@@ -375,3 +375,76 @@ def test_analyze_recognises_each_spotted_micro_expression(loso_run, tmp_path):
     assert all("class" not in r for r in found["intervals"] if r["kind"] == "macro")
     refused = cli(f"--video={frames}", f"--spotter={loso_run / 'model'}")
     assert refused.returncode == 2 and "recognition model folder" in refused.stderr
+
+
+def test_frames_of_different_sizes_or_too_small_are_no_clip(tmp_path):
+    """The check analyze shares (``clip_input.check_frames``): one size for every frame,
+    at least MIN_SIDE pixels on each side."""
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    for i, side in enumerate((64, 64, 80, 64)):
+        cv2.imwrite(str(mixed / f"img{i}.png"), np.full((side, 64), 128, np.uint8))
+    tiny = tmp_path / "tiny"
+    tiny.mkdir()
+    for i in range(5):
+        cv2.imwrite(str(tiny / f"img{i}.png"), np.full((1, 1), 128, np.uint8))
+    for folder, says in ((mixed, "different sizes"), (tiny, "at least 32")):
+        with pytest.raises(clip_input.ClipInputError) as caught:
+            clip_input.read_clip(folder)
+        message = str(caught.value)
+        assert str(folder) in message and says in message and "\n" not in message, message
+
+
+def _one_error(proc, *says):
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr[-2000:]
+    for text in says:
+        assert text in lines[0], (text, lines[0])
+    return lines[0]
+
+
+@pytest.mark.parametrize("size", ["0", "-1"])
+def test_a_batch_of_no_clips_is_refused_before_the_model_is_read(size, tmp_path):
+    _one_error(_cli(f"--model={tmp_path / 'model'}", f"--clip={tmp_path}",
+                    f"--batch_size={size}", f"--out={tmp_path / 'out'}"),
+               f"--batch_size={size}")
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_existing_out_folder_is_refused_before_the_model_is_read(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "predictions.json").write_text("the previous run's\n")
+    (out / "old_clip.png").write_bytes(b"png")
+    line = _one_error(_cli(f"--model={tmp_path / 'no_model'}", f"--clip={tmp_path}",
+                           f"--out={out}"), f"--out={out}", "already exists")
+    assert "no_model" not in line
+    assert sorted(p.name for p in out.iterdir()) == ["old_clip.png", "predictions.json"]
+    assert (out / "predictions.json").read_text() == "the previous run's\n"
+
+
+def test_a_flag_predict_does_not_take_is_refused(tmp_path):
+    """--fps (analyze's, parsed in every command) would be ignored without a word."""
+    _one_error(_cli(f"--model={tmp_path / 'model'}", f"--clip={tmp_path}", "--fps=-5"),
+               "faceslueth_jax.predict does not take --fps=-5")
+
+
+def test_a_batch_of_no_clips_is_refused_by_the_library_too(model, clip_on_disk):
+    for size in (0, -1):
+        with pytest.raises(predict.PredictError, match=f"batch_size={size}"):
+            predict.predict(model, [clip_on_disk[0]], batch_size=size)
+
+
+def test_analyze_refuses_true_classes_the_model_does_not_have(loso_run, tmp_path):
+    """The timeline names the true intervals' classes by the model's: a label past them
+    would fail at the end, after the whole video; it is refused before any frame."""
+    from tests.test_analyze import flat_frames
+    frames = flat_frames(tmp_path / "frames")
+    truth = tmp_path / "truth.json"
+    truth.write_text(json.dumps([{"onset": 1, "offset": 4, "kind": "micro", "label": 7}]))
+    _one_error(subprocess.run(
+        [sys.executable, "-m", "faceslueth_jax.analyze", f"--video={frames}", f"--truth={truth}",
+         f"--model={loso_run / 'model'}", f"--out={tmp_path / 'out'}"], cwd=REPO,
+        capture_output=True, text=True, timeout=300), str(truth), "label 7")
+    assert not (tmp_path / "out").exists()

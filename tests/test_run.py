@@ -23,6 +23,7 @@ TINY_RUN = [
     "--config.model.faceslueth_r.motion.stem_widths=(4,)", "--config.model.faceslueth_r.motion.widths=(4,4,8,8)",
     "--config.model.faceslueth_r.appearance.embed_dim=8", "--config.model.faceslueth_r.appearance.num_heads=(1,)",
     "--config.model.faceslueth_r.appearance.window_size=4", "--config.model.faceslueth_r.head_widths=(16,8)",
+    "--config.train.batch_size=6",  # the largest training set of these 3 subjects' folds
 ]
 
 
@@ -238,7 +239,7 @@ def test_lodo_reports_each_held_out_database(tmp_path):
     manual = fixtures.write_htnet_composite(tmp_path / "htnet")
     proc = _run("--config=configs/lodo_composite.py", f"--workdir={tmp_path / 'w'}",
                 f"--config.data.manual_dir={manual}", f"--config.data.data_dir={tmp_path / 'tfds'}",
-                *TINY_RUN[3:])
+                *TINY_RUN[3:], "--config.train.batch_size=5")  # 5: the largest training set
     assert proc.returncode == 0, proc.stderr[-4000:]
     metrics = json.loads((tmp_path / "w" / "metrics.json").read_text())
     assert metrics["protocol"] == "lodo" and metrics["num_folds"] == 3
@@ -284,9 +285,90 @@ def test_report_tables_finished_runs(tiny_run, tmp_path):
     assert "| FaceSleuth-R paper |" in out.read_text() and "not run: no GPU" in out.read_text()
     assert "worst subjects of [1]" in proc.stdout  # printed, not in the table
     assert metrics["command"] in out.read_text()
-    # a directory that holds no finished run is named, and no table is written
+    # a directory that holds no finished run is named, on stderr and under the table of
+    # the finished ones; given alone, it is one line and no table is written
     proc = subprocess.run([sys.executable, "-m", "faceslueth_jax.evaluation.report", str(workdir),
+                           str(tmp_path / "unfinished"), f"--out={tmp_path / 'two.md'}"],
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and "unfinished: no metrics.json" in proc.stderr
+    assert "unfinished: no metrics.json" in (tmp_path / "two.md").read_text()
+    proc = subprocess.run([sys.executable, "-m", "faceslueth_jax.evaluation.report",
                            str(tmp_path / "unfinished"), f"--out={tmp_path / 'no.md'}"],
                           cwd=REPO, capture_output=True, text=True, timeout=120)
-    assert proc.returncode != 0 and "unfinished: no metrics.json" in proc.stderr
+    assert proc.returncode == 2 and "no metrics.json" in proc.stderr
     assert not (tmp_path / "no.md").exists()
+
+
+def _tree(folder) -> dict:
+    """Every file below ``folder``: its bytes' sha256 (the folder's exact content)."""
+    import hashlib
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _one_error(proc, status=2) -> str:
+    assert proc.returncode == status, proc.stderr[-4000:]
+    assert "Traceback" not in proc.stderr, proc.stderr[-4000:]
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, proc.stderr[-4000:]
+    return errors[0]
+
+
+def test_a_rerun_of_another_experiment_is_refused_leaving_the_folder_as_it_was(tiny_run,
+                                                                             tmp_path):
+    """Another learning rate into a finished run's workdir: refused before anything is
+    compiled or written (config.json, log and TensorBoard untouched)."""
+    workdir, _ = tiny_run
+    copy = tmp_path / "copy"
+    shutil.copytree(workdir, copy)
+    before = _tree(copy)
+    t0 = time.monotonic()
+    proc = _run("--config=configs/loso_synthetic.py", f"--workdir={copy}",
+                f"--config.data.data_dir={workdir.parent / 'tfds'}", *TINY_RUN,
+                "--config.train.optimizer.lr=1e-3")
+    error = _one_error(proc)
+    assert "holds a run of another experiment" in error and "train.optimizer.lr" in error
+    assert _tree(copy) == before
+    assert time.monotonic() - t0 < 60  # refused before compiling (which takes minutes)
+    (copy / "experiment.json").unlink()  # a workdir from before experiment.json: config.json
+    before = _tree(copy)
+    assert "train.optimizer.lr" in _one_error(_run(
+        "--config=configs/loso_synthetic.py", f"--workdir={copy}",
+        f"--config.data.data_dir={workdir.parent / 'tfds'}", *TINY_RUN,
+        "--config.train.optimizer.lr=1e-3"))
+    assert _tree(copy) == before
+
+
+def test_too_large_a_batch_or_too_few_subjects_is_refused_before_a_workdir(tiny_run, tmp_path):
+    workdir, _ = tiny_run
+    proc = _run("--config=configs/loso_synthetic.py", f"--workdir={tmp_path / 'w'}",
+                f"--config.data.data_dir={workdir.parent / 'tfds'}", *TINY_RUN,
+                "--config.train.batch_size=1000000000")
+    assert "train.batch_size=1000000000 is larger than the largest training set" in \
+        _one_error(proc)
+    proc = _run("--config=configs/loso_synthetic.py", f"--workdir={tmp_path / 'w'}",
+                f"--config.data.data_dir={workdir.parent / 'tfds'}", *TINY_RUN,
+                "--config.data.synthetic.num_subjects=1")
+    assert "needs at least two" in _one_error(proc)
+    assert not (tmp_path / "w").exists()
+
+
+def test_a_sweep_that_diverges_publishes_nothing_and_fails(tiny_run, tmp_path):
+    """Every fold diverges (lr 1e30): exit 3 and one line; no model folder and no
+    metrics.json where a result would be; the files for inspection in DIVERGED/, which
+    report does not table."""
+    workdir, _ = tiny_run
+    run = tmp_path / "runs" / "diverged"
+    proc = _run("--config=configs/loso_synthetic.py", f"--workdir={run}",
+                f"--config.data.data_dir={workdir.parent / 'tfds'}", *TINY_RUN,
+                "--config.train.optimizer.lr=1e30")
+    error = _one_error(proc, status=3)
+    assert "3 of 3 fold models diverged" in error and "DIVERGED" in error
+    assert not (run / "model").exists() and not (run / "metrics.json").exists()
+    assert json.loads((run / "DIVERGED" / "metrics.json").read_text())["diverged_folds"]
+    shutil.copytree(workdir, tmp_path / "runs" / "finished")
+    report = subprocess.run([sys.executable, "-m", "faceslueth_jax.evaluation.report",
+                             str(tmp_path / "runs")], cwd=REPO, capture_output=True, text=True,
+                            timeout=300)
+    assert report.returncode == 0, report.stderr[-3000:]
+    assert "[1]" in report.stdout and "[2]" not in report.stdout

@@ -101,11 +101,10 @@ def worst_subjects(paths: list, count: int = 5) -> str:
 
 
 def parse_flags(argv):
-    """absl's flag parsing, with a bad flag as one line on stderr and exit 2."""
-    try:
-        return flags.FLAGS(argv)
-    except flags.Error as e:
-        cli.fail(str(e))
+    """absl's flag parsing (of report's own flags and --out), with a bad flag as one
+    line on stderr and exit 2."""
+    command = "python -m faceslueth_jax.evaluation.report"
+    return cli.parse_flags(argv, command=command, takes=("out",), needs_config=False)
 
 
 def main(argv):

@@ -16,6 +16,7 @@ micro- and macro-expressions, recognise each micro-expression with a model folde
 from __future__ import annotations
 
 import dataclasses
+import math
 import pathlib
 import sys
 import time
@@ -29,7 +30,7 @@ from faceslueth_jax.inference.predict import classify
 from faceslueth_jax.preprocess import face, frames as frame_files, motion_features, \
     video_features
 from faceslueth_jax.preprocess.video_features import Windows
-from faceslueth_jax.spotting import learned, mdmd
+from faceslueth_jax.spotting import learned, mdmd, truth
 
 # the baseline's p for a new video: the value 9 of the 10 folds of the synthetic LOSO study
 # chose on their training subjects (docs/spotting.md); a database's own run may pick another
@@ -48,39 +49,79 @@ class Source:
     num_frames: int | None  # None where the container does not say
 
     def frames(self, start: int = 0, stop: int | None = None):
-        """Frames start..stop-1 (all by default), one at a time."""
-        if self.path.is_dir():
-            for f in clip_input.frame_files(self.path)[start:stop]:
-                try:
-                    frame = frame_files.read_frame(f, color=True)
-                except frame_files.FrameError as e:
-                    raise AnalyzeError(str(e)) from None
-                yield frame
-            return
-        capture = cv2.VideoCapture(str(self.path))
-        if start:
-            capture.set(cv2.CAP_PROP_POS_FRAMES, start)
-        t = start
+        """Frames start..stop-1 (all by default), one at a time, each checked as predict
+        checks a clip's (``clip_input.FrameSizes``: one size, at least MIN_SIDE px)."""
+        check = clip_input.FrameSizes(self.path)
         try:
-            while stop is None or t < stop:
-                ok, bgr = capture.read()
-                if not ok:
-                    return
-                yield np.ascontiguousarray(bgr[..., ::-1])
-                t += 1
-        finally:
-            capture.release()
+            if self.path.is_dir():
+                for f in clip_input.frame_files(self.path)[start:stop]:
+                    try:
+                        frame = frame_files.read_frame(f, color=True)
+                    except frame_files.FrameError as e:
+                        raise AnalyzeError(str(e)) from None
+                    check(frame, f.name)
+                    yield frame
+                return
+            capture = cv2.VideoCapture(str(self.path))
+            if start:
+                capture.set(cv2.CAP_PROP_POS_FRAMES, start)
+            t = start
+            try:
+                while stop is None or t < stop:
+                    ok, bgr = capture.read()
+                    if not ok:
+                        return
+                    check(bgr, f"frame {t}")
+                    yield np.ascontiguousarray(bgr[..., ::-1])
+                    t += 1
+            finally:
+                capture.release()
+        except clip_input.ClipInputError as e:
+            raise AnalyzeError(str(e)) from None
+
+
+# the frame rates analyze takes: the spans and interval limits are seconds times the
+# rate (``Windows.for_fps``); below 4 fps a micro-expression (at most 0.5 s) is shorter
+# than the 2 frames an interval needs, and above 1000 fps the macro span holds 1300
+# face crops in memory (a variable-rate container's time base, e.g. 90000, lands here)
+MIN_FPS, MAX_FPS = 4.0, 1000.0
+
+
+def fps_problem(fps: float) -> str | None:
+    """Why ``fps`` is no frame rate analyze can use (to follow the value), or None."""
+    if not (math.isfinite(fps) and fps > 0):
+        return "is not a frame rate (frames per second: a finite number above 0)"
+    if not MIN_FPS <= fps <= MAX_FPS:
+        return f"is outside {MIN_FPS:g}..{MAX_FPS:g} frames per second, the rates analyze spots at"
+    return None
+
+
+def _first_frame(source: Source):
+    """The first frame of ``source`` (checked by ``Source.frames``), None if none decodes."""
+    frames = source.frames(0, 1)
+    try:
+        return next(frames, None)
+    finally:
+        frames.close()
 
 
 def open_video(path, fps: float | None = None) -> Source:
-    """The video at ``path`` (a file OpenCV reads, or a folder of frames at ``fps``)."""
+    """The video at ``path`` (a file OpenCV reads, or a folder of frames at ``fps``,
+    30 unless given). Refused before any frame is analysed (AnalyzeError, one line):
+    a frame rate outside MIN_FPS..MAX_FPS (``fps_problem``) and a first frame under
+    ``clip_input.MIN_SIDE`` pixels; a frame of another size than the first is refused
+    when the stream reaches it (``Source.frames``)."""
+    if fps is not None and fps_problem(fps):
+        raise AnalyzeError(f"--fps={fps:g} {fps_problem(fps)}")
     path = pathlib.Path(path)
     if path.is_dir():
         files = clip_input.frame_files(path)
         if not files:
             raise AnalyzeError(f"no frames ({', '.join(frame_files.IMAGE_SUFFIXES)}) in folder "
                                f"{path}")
-        return Source(path, float(fps or 30.0), len(files))
+        source = Source(path, float(fps or 30.0), len(files))
+        _first_frame(source)  # readable, large enough
+        return source
     if not path.exists():
         raise AnalyzeError(f"no such video: {path}")
     if path.suffix.lower() not in clip_input.VIDEO_SUFFIXES:
@@ -92,9 +133,16 @@ def open_video(path, fps: float | None = None) -> Source:
     rate = capture.get(cv2.CAP_PROP_FPS) or 0.0
     count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0) or None
     capture.release()
-    if not fps and not rate > 0:
-        raise AnalyzeError(f"{path}: the container gives no frame rate; pass --fps")
-    return Source(path, float(fps or rate), count)
+    if fps is None:
+        if not (math.isfinite(rate) and rate > 0):
+            raise AnalyzeError(f"{path}: the container gives no frame rate; pass --fps")
+        if fps_problem(rate):
+            raise AnalyzeError(f"{path}: the container's frame rate {rate:g} "
+                               f"{fps_problem(rate)}; pass the true rate as --fps")
+    source = Source(path, float(fps or rate), count)
+    if _first_frame(source) is None:  # decoded, large enough
+        raise AnalyzeError(f"OpenCV decoded no frame of the video {path}")
+    return source
 
 
 class Progress:
@@ -199,6 +247,8 @@ def analyze(source: Source, spotter="baseline", p: float = DEFAULT_P, model=None
     except face.FaceNotFound:
         raise AnalyzeError(f"{source.path}: no face found in the first frame; for a video "
                            "that is already a face crop pass --crop=whole") from None
+    except AnalyzeError:  # a frame Source.frames refused: named already
+        raise
     except ValueError as e:
         raise AnalyzeError(f"{source.path}: {e}") from None
     finally:
@@ -237,22 +287,16 @@ def as_intervals(rows: list, class_names=()) -> list:
 
 
 def read_truth(path) -> list:
-    """True intervals from a JSON list of {onset, offset, kind[, label]} (or a dict with
-    'events'), as the synthetic long-video writer writes; AnalyzeError naming the file
-    and entry otherwise."""
-    import json
-    path = pathlib.Path(path)
+    """The true intervals of ``spotting.truth.read_truth`` (a JSON list, a JSON object
+    with 'intervals' or 'events', or a CSV onset,offset,kind); AnalyzeError naming the
+    file (and the entry or line) otherwise."""
     try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as e:
-        raise AnalyzeError(f"cannot read the true intervals {path}: {e}") from None
-    events = data.get("events", []) if isinstance(data, dict) else data
-    out = []
-    for n, e in enumerate(events):
-        try:
-            out.append(Interval(int(e["onset"]), int(e["offset"]), str(e["kind"]),
-                                label=int(e.get("label", -1)), apex=int(e.get("apex", -1))))
-        except (KeyError, TypeError, ValueError) as err:
-            raise AnalyzeError(f"{path}: entry {n}: not an interval {{onset, offset, kind}} "
-                               f"({err})") from None
-    return out
+        return truth.read_truth(path)
+    except truth.TruthError as e:
+        raise AnalyzeError(str(e)) from None
+
+
+def intervals_json(intervals: list) -> list:
+    """``Interval``s as intervals.json lists them (onset, apex, offset, kind, label)."""
+    return [{"onset": i.onset, "apex": i.apex, "offset": i.offset, "kind": i.kind,
+             "label": i.label} for i in intervals]

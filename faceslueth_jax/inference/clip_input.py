@@ -9,7 +9,9 @@ the settings the model's training records were made with (model.json's
 ``chain``), and ``data.model_inputs.prepared_data`` (resizing, normalisation, the
 model's input form), as in training.
 
-Every failure is a ``ClipInputError`` whose one-line message names the file.
+Every frame of a clip (and of analyze's long video) has one size, at least
+``MIN_SIDE`` pixels on each side (``FrameSizes``). Every failure is a
+``ClipInputError`` whose one-line message names the file.
 """
 
 from __future__ import annotations
@@ -54,6 +56,36 @@ def frame_files(folder: pathlib.Path) -> list[pathlib.Path]:
                    if p.is_file() and p.suffix.lower() in frames.IMAGE_SUFFIXES), key=_natural_key)
 
 
+# the least side of a frame: the face detector finds faces from 20 px across
+# (``face.detect_face``), and a frame under 32 px holds no face whose crop, resized up
+# for the flow, would show motion rather than interpolation
+MIN_SIDE = 32
+
+
+class FrameSizes:
+    """The check every frame of a clip or video passes, one frame at a time: the same
+    size as its first frame, which is at least ``MIN_SIDE`` pixels on each side.
+    Call it with each frame (or its shape) and its name (its file's name, or
+    'frame t' of a video); ClipInputError naming ``path`` and the frame otherwise."""
+
+    def __init__(self, path):
+        self.path = path
+        self.first = None  # (height, width, name) of the first frame
+
+    def __call__(self, frame, name: str) -> None:
+        height, width = (frame.shape if hasattr(frame, "shape") else frame)[:2]
+        if self.first is None:
+            if min(height, width) < MIN_SIDE:
+                raise ClipInputError(
+                    f"{self.path}: {name} is {width}x{height} pixels; frames need at least "
+                    f"{MIN_SIDE} px on each side (for a face crop and its optical flow)")
+            self.first = (height, width, name)
+        elif (height, width) != self.first[:2]:
+            h0, w0, first = self.first
+            raise ClipInputError(f"{self.path}: frames of different sizes: {name} is "
+                                 f"{width}x{height} pixels, {first} {w0}x{h0}")
+
+
 # frames a clip may have: 5 s at 200 fps, longer than any micro-expression clip of the
 # databases; a longer video (a whole recording) needs --onset/--apex and --max_frames
 MAX_FRAMES = 1000
@@ -76,12 +108,13 @@ def read_clip(path, max_frames: int = MAX_FRAMES) -> Clip:
             raise ClipInputError(f"no frames ({', '.join(frames.IMAGE_SUFFIXES)}) in folder {path}")
         if len(files) > max_frames:
             raise _too_long(path, len(files), max_frames)
-        try:
-            decoded = [frames.read_frame(f, color=True) for f in files]
-        except frames.FrameError as e:
-            raise ClipInputError(str(e)) from None
-        if len({f.shape for f in decoded}) > 1:
-            raise ClipInputError(f"frames of different sizes in {path}")
+        check, decoded = FrameSizes(path), []
+        for f in files:
+            try:
+                decoded.append(frames.read_frame(f, color=True))
+            except frames.FrameError as e:
+                raise ClipInputError(str(e)) from None
+            check(decoded[-1], f.name)
     elif path.is_file() and path.suffix.lower() in VIDEO_SUFFIXES:
         capture = cv2.VideoCapture(str(path))
         if not capture.isOpened():
@@ -90,16 +123,18 @@ def read_clip(path, max_frames: int = MAX_FRAMES) -> Clip:
         if count > max_frames:
             capture.release()
             raise _too_long(path, count, max_frames)
-        decoded = []
-        while True:
-            ok, bgr = capture.read()
-            if not ok:
-                break
-            if len(decoded) == max_frames:  # the container's count was wrong
-                capture.release()
-                raise _too_long(path, f"over {max_frames}", max_frames)
-            decoded.append(np.ascontiguousarray(bgr[..., ::-1]))
-        capture.release()
+        check, decoded = FrameSizes(path), []
+        try:
+            while True:
+                ok, bgr = capture.read()
+                if not ok:
+                    break
+                if len(decoded) == max_frames:  # the container's count was wrong
+                    raise _too_long(path, f"over {max_frames}", max_frames)
+                check(bgr, f"frame {len(decoded)}")
+                decoded.append(np.ascontiguousarray(bgr[..., ::-1]))
+        finally:
+            capture.release()
         if not decoded:
             raise ClipInputError(f"OpenCV decoded no frame of the video {path}")
     elif path.exists():

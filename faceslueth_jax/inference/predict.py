@@ -76,6 +76,10 @@ def predict(model, paths, onset=None, apex=None, crop="auto", batch_size=32,
     no face is found gets a 'warning'."""
     if on_error not in ON_ERROR:
         raise ValueError(f"on_error must be one of {ON_ERROR}, got {on_error!r}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
+            or batch_size < 1:
+        raise PredictError(f"batch_size={batch_size!r}: clips per model call must be an "
+                           "integer >= 1")
     if model.meta.get("au_dim"):
         raise PredictError(f"{model.meta.get('model')} reads ground-truth action units "
                            "(model.faceslueth_r.au_dim > 0), which a clip does not have")

@@ -29,7 +29,8 @@ FINAL_DIR = "final_variables"  # every fold model's variables, one file each (mo
 # where the data is stored is not fingerprinted: its content is (data.identity).
 NOT_FINGERPRINTED = ("name", "checkpoint", "distributed", "coordinator_address",
                      "num_processes", "process_id", "protocol.selection", "data.data_dir",
-                     "data.manual_dir", "data.manual_dirs", "data.build.overwrite")
+                     "data.manual_dir", "data.manual_dirs", "data.build.overwrite",
+                     "data.max_side", "train.max_diverged_share")
 
 
 @dataclasses.dataclass
@@ -83,18 +84,27 @@ def _log_data(config, data, folds) -> None:
                  {n: int(k) for n, k in zip(data.class_names, counts)})
 
 
-def fingerprint(config, plan, folds, data_identity: dict) -> str:
-    """What decides the sweep's numbers: the config less NOT_FINGERPRINTED, the
-    data's identity (its content, not its folder), the placement, the fold tables."""
-    numbers = config.to_dict()
+def drop_not_fingerprinted(numbers: dict) -> dict:
+    """``numbers`` (a config as a dict) less the NOT_FINGERPRINTED fields, in place."""
     for field in NOT_FINGERPRINTED:
         *parents, leaf = field.split(".")
         node = numbers
         for key in parents:
             node = node.get(key, {})
         node.pop(leaf, None)
+    return numbers
+
+
+def decisive_config(config) -> dict:
+    """The config fields that decide a sweep's numbers (all but NOT_FINGERPRINTED)."""
+    return drop_not_fingerprinted(config.to_dict())
+
+
+def fingerprint(config, plan, folds, data_identity: dict) -> str:
+    """What decides the sweep's numbers: the config less NOT_FINGERPRINTED, the
+    data's identity (its content, not its folder), the placement, the fold tables."""
     decided_by = {k: plan.facts[k] for k in ("fold_groups", "data_parallel", "folds_per_chunk",
                                               "num_chunks", "steps_per_epoch",
                                               "conv_formulation")}
-    return checkpoints_lib.fingerprint(numbers, data_identity, decided_by, folds.names,
-                                       folds.train_idx, folds.test_idx)
+    return checkpoints_lib.fingerprint(decisive_config(config), data_identity, decided_by,
+                                       folds.names, folds.train_idx, folds.test_idx)

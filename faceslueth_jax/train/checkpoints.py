@@ -78,6 +78,22 @@ class _Unreadable(Exception):
 _DAMAGE = (ValueError, KeyError, EOFError, FileNotFoundError, json.JSONDecodeError)
 
 
+def _is_damage(error: BaseException) -> bool:
+    """Whether ``error`` (or what caused it: orbax wraps tensorstore's ValueError, e.g.
+    OUT_OF_RANGE for a truncated data file, in a plain Exception) says the step's files
+    are damaged, rather than that the file system failed (permissions, a lost mount)."""
+    chain, seen = [], set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        chain.append(error)
+        error = error.__cause__ or error.__context__
+    if any(isinstance(e, OSError) and not isinstance(e, FileNotFoundError) for e in chain):
+        return False
+    if any("PERMISSION_DENIED" in str(e) or "UNAVAILABLE" in str(e) for e in chain):
+        return False
+    return any(isinstance(e, _DAMAGE) for e in chain)
+
+
 def fingerprint(*parts) -> str:
     """A short hash of JSON-able parts (config, placement, fold tables)."""
     text = json.dumps(parts, sort_keys=True, default=lambda a: np.asarray(a).tolist())
@@ -186,7 +202,9 @@ class SweepCheckpoints:
         try:
             progress = self.manager.restore(step, args=ocp.args.Composite(
                 progress=ocp.args.JsonRestore()))["progress"]
-        except _DAMAGE as e:
+        except Exception as e:  # noqa: BLE001 - damage or not is decided by _is_damage
+            if not _is_damage(e):
+                raise
             return None, _why(e)
         if progress.get("fingerprint") != self.fingerprint:
             raise CheckpointMismatch(
@@ -198,7 +216,9 @@ class SweepCheckpoints:
             restored = self.manager.restore(step, args=ocp.args.Composite(
                 state=ocp.args.StandardRestore(abstract_state),
                 history=ocp.args.StandardRestore(history_like)))
-        except _DAMAGE as e:
+        except Exception as e:  # noqa: BLE001 - damage or not is decided by _is_damage
+            if not _is_damage(e):
+                raise
             return None, _why(e)
         history = jax.tree.map(np.asarray, dict(restored["history"]))  # nested: final variables
         return (progress, restored["state"], history), None
@@ -268,5 +288,8 @@ def _shapes(tree) -> dict:
             for path, v in jax.tree_util.tree_leaves_with_path(tree)}
 
 
-def _why(error: Exception) -> str:
-    return f"{type(error).__name__}: {str(error)[:300]}"
+def _why(error: BaseException) -> str:
+    """The deepest cause's type and first line (orbax's wrapper repeats the array spec)."""
+    while error.__cause__ is not None or error.__context__ is not None:
+        error = error.__cause__ or error.__context__
+    return f"{type(error).__name__}: {str(error).splitlines()[0][:300] if str(error) else ''}"

@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 from absl import app, flags
 
-from faceslueth_jax import atomic_files, cli  # noqa: F401 - cli defines --video, --seed, --size
+from faceslueth_jax import atomic_files, cli  # cli: the shared flags and their parser
 from tfds_builders.features import MEGC_CLASSES
 from tfds_builders.synthetic_me import synthetic_faces
 
@@ -74,4 +74,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(lambda argv: sys.exit(main(argv)))
+    app.run(lambda argv: sys.exit(main(argv)),
+            flags_parser=cli.parser("python -m tfds_builders.synthetic_me.write_clip", takes=("video", "seed", "size"), needs_config=False))

@@ -14,6 +14,7 @@ its true intervals beside it as ``<video>.truth.json``. Both written atomically.
 from __future__ import annotations
 
 import json
+import math
 import pathlib
 import sys
 
@@ -21,7 +22,7 @@ import cv2
 import numpy as np
 from absl import app, flags
 
-from faceslueth_jax import atomic_files, cli  # noqa: F401 - cli defines --video, --fps, --seed, --size
+from faceslueth_jax import atomic_files, cli  # cli: the shared flags and their parser
 from tfds_builders.features import MEGC_CLASSES
 from tfds_builders.synthetic_me import long_videos
 
@@ -73,6 +74,10 @@ def main(argv):
     if not FLAGS.video:
         print("error: give --video=PATH.mp4 (or .avi)", file=sys.stderr)
         return 2
+    if FLAGS.fps is not None and not (math.isfinite(FLAGS.fps) and FLAGS.fps > 0):
+        print(f"error: --fps={FLAGS.fps} is not a frame rate (a finite number above 0)",
+              file=sys.stderr)
+        return 2
     try:
         video = write(FLAGS.video, FLAGS.seconds, FLAGS.fps or 30.0, FLAGS.seed, FLAGS.size,
                       FLAGS.pad)
@@ -87,4 +92,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(lambda argv: sys.exit(main(argv)))
+    app.run(lambda argv: sys.exit(main(argv)),
+            flags_parser=cli.parser("python -m tfds_builders.synthetic_me.write_long_video", takes=("video", "seed", "size", "fps"), needs_config=False))

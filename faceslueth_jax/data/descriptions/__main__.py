@@ -25,4 +25,4 @@ def main(argv) -> None:
 
 
 if __name__ == "__main__":
-    app.run(main, flags_parser=cli.parse_flags)
+    app.run(main, flags_parser=cli.parser("python -m faceslueth_jax.data.descriptions"))
