@@ -2,7 +2,7 @@ r"""``python -m faceslueth_jax.analyze``: spot and recognise the expressions of 
 
   python -m faceslueth_jax.analyze --video=interview.mp4 [--spotter=baseline|SPOTTER_FOLDER] \
       [--model=RECOGNITION_MODEL_FOLDER] [--out=DIR] [--truth=intervals.json] \
-      [--crop=auto|detect|whole] [--fps=30] [--p=0.5]
+      [--crop=auto|detect|whole] [--fps=FPS] [--p=DEFAULT_P]
 
 The video (a file OpenCV reads, or a folder of frames) streams through the face chain
 and the spotter (``faceslueth_jax.inference.analyze``); a table of the intervals is
@@ -15,9 +15,10 @@ one attention sheet per micro-expression (``attention/<onset>-<offset>.png``, ``
 ``.npz``), written once everything succeeded, into a new folder made whole at the end
 (an existing ``--out`` is refused before anything is read). ``--truth``: a JSON list
 of intervals, a JSON object holding it under ``intervals`` or ``events``, or a CSV
-onset,offset,kind (``spotting.truth``). ``--fps``: 4..1000. Bad input (a flag's
-value, the files, frames of different sizes or under 32 px): one line ``error: ...``
-naming the file or value, exit 2, nothing written.
+onset,offset,kind (``spotting.truth``). ``--fps``: 4..1000 (default: the video's own;
+30 for a folder of frames). Bad input (a flag's value, the files, frames of different
+sizes or under 32 px): one line ``error: ...`` naming the file or value, exit 2,
+nothing written.
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ from faceslueth_jax import atomic_files, cli  # noqa: F401 - cli defines --out
 from faceslueth_jax.inference import analyze as analysis
 from faceslueth_jax.inference import command, model_folder, pictures
 from faceslueth_jax.spotting import timeline
+
+if __doc__:  # the usage line shows the flag's default
+    __doc__ = __doc__.replace("--p=DEFAULT_P", f"--p={analysis.DEFAULT_P:g}")
 
 FLAGS = flags.FLAGS
 BAD_INPUT = 2

@@ -51,12 +51,32 @@ def shared_path(*parts: str) -> pathlib.Path:
     return path
 
 
+CACHE_VARIABLE = "FACESLUETH_TEST_COMPILE_CACHE"  # set by the main pytest process
+
+
+def pytest_configure(config):
+    """In the main pytest process (not an xdist worker): one compilation cache folder
+    for the whole test run, handed to the workers and every subprocess through the
+    environment, so a program compiled by one of them is compiled once."""
+    if os.environ.get("PYTEST_XDIST_WORKER") or CACHE_VARIABLE in os.environ:
+        return
+    config._compile_cache = tempfile.mkdtemp(prefix="faceslueth-jax-compile-cache-")
+    os.environ[CACHE_VARIABLE] = config._compile_cache
+
+
+def pytest_unconfigure(config):
+    path = getattr(config, "_compile_cache", None)
+    if path:
+        os.environ.pop(CACHE_VARIABLE, None)
+        shutil.rmtree(path, ignore_errors=True)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def compilation_cache():
-    """JAX's persistent compilation cache in a folder of this session only: the many
-    run.py subprocesses that train the same tiny model compile it once. (Only cached
-    programs are reused, so results are unchanged.)"""
-    path = tempfile.mkdtemp(prefix="faceslueth-jax-compile-cache-")
+    """JAX's persistent compilation cache, shared by the test run's workers and the
+    many run.py subprocesses that train the same tiny model (``pytest_configure``).
+    Only cached programs are reused, so results are unchanged."""
+    path = os.environ[CACHE_VARIABLE]
     previous = os.environ.get("JAX_COMPILATION_CACHE_DIR")
     os.environ["JAX_COMPILATION_CACHE_DIR"] = path
     jax.config.update("jax_compilation_cache_dir", path)
@@ -66,4 +86,3 @@ def compilation_cache():
         os.environ.pop("JAX_COMPILATION_CACHE_DIR", None)
     else:
         os.environ["JAX_COMPILATION_CACHE_DIR"] = previous
-    shutil.rmtree(path, ignore_errors=True)

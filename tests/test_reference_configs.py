@@ -72,7 +72,7 @@ def _config(**changes):
     ({"data.build.face_color": False}, "face_norm='imagenet' needs RGB faces"),
     ({"data.face_norm": "zscore"}, "data.face_norm must be one of"),
     ({"train.augment_recipe": "mixup"}, "train.augment_recipe must be one of"),
-    ({"train.crop_padding": -1}, "crop_padding must be >= 0"),
+    ({"train.crop_padding": -1}, "train.crop_padding must be an integer >= 0"),
 ])
 def test_inconsistent_reference_options_are_refused(changes, message):
     with pytest.raises(ValueError, match=message):

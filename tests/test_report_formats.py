@@ -117,6 +117,20 @@ def test_compare_marks_the_optimistic_rule(tmp_path):
     assert written[2]["selection"] == "best test epoch (OPTIMISTIC)" and written[0]["A"] == "1.0000"
 
 
+def test_two_runs_that_predict_alike_are_compared(tmp_path):
+    """A second run of the same config may predict exactly as the first: that is a
+    result (A - B = 0), not a mistake, so only one run under two paths is refused."""
+    a = _write_run(tmp_path / "a", wall_seconds=120.0)
+    b = _write_run(tmp_path / "b", wall_seconds=131.5)  # its own timings
+    for run in (a, b):
+        _probabilities(run, [0, 1, 2, 0, 0, 2])
+    assert paired.same_run(a, b) is None
+    proc = _report("--compare", a, b)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = _table(proc.stdout)
+    assert {r["A - B"] for r in rows} == {"+0.0000"} and {r["beyond noise"] for r in rows} == {"no"}
+
+
 def _two_runs(tmp_path):
     headline = _result("last_epoch", 0.5, 0.4, 0.6)
     headline["seeds"] = dict(_uncertainty(0.45, 0.55), seed_values=[0])
@@ -203,7 +217,23 @@ def _not_comparable(tmp_path):
     return ["--compare", _write_run(tmp_path / "a"), _write_run(tmp_path / "b")]
 
 
+def _one_run_twice(tmp_path):
+    run = _write_run(tmp_path / "a")
+    _probabilities(run, [0, 1, 2, 0, 1, 2])
+    (tmp_path / "link").symlink_to(run, target_is_directory=True)
+    return ["--compare", run, tmp_path / "link"]  # the same folder through a link
+
+
+def _a_run_and_its_copy(tmp_path):
+    import shutil
+    run = _write_run(tmp_path / "a")
+    _probabilities(run, [0, 1, 2, 0, 1, 2])
+    return ["--compare", run, shutil.copytree(run, tmp_path / "copy_of_a")]
+
+
 ERRORS = {
+    "one run twice": (_one_run_twice, "are the same run folder"),
+    "a run and its copy": (_a_run_and_its_copy, "are copies of one run"),
     "not a finished run": (lambda p: [p / "missing"], "no metrics.json"),
     "unreadable JSON": (_unreadable, "unreadable JSON"),
     "no runs under a folder": (lambda p: [(p / "empty").mkdir() or p / "empty"],

@@ -167,3 +167,96 @@ def test_what_diverged_folds_contribute_is_stated(tmp_path):
     assert f"1 fold(s) diverged ({name}); their 2 test samples are scored" in text
     assert "weights it had before the step that diverged" in text
     assert "1 test sample(s) have non-finite logits" in text
+
+
+def _seeds(num_seeds: int) -> dict:
+    """A result's ``seeds`` entry (``seed_scores``) over ``num_seeds`` seeds."""
+    return dict(num_seeds=num_seeds, uf1=dict(std=0.01, ci95=[0.4, 0.6]),
+                uar=dict(std=0.02, ci95=[0.45, 0.55]))
+
+
+@pytest.mark.parametrize("num_seeds", [1, 3])
+def test_the_summary_and_the_page_promise_a_std_over_seeds_only_with_several(tmp_path,
+                                                                             num_seeds):
+    from faceslueth_jax.evaluation import run_page
+    result = dict(selection="last_epoch", optimistic=False, uf1=0.5, uar=0.5, accuracy=0.5,
+                  seeds=_seeds(num_seeds))
+    text = run_files.summary_table("t", [result], None, None, None, tmp_path)
+    header = text.splitlines()[2]
+    row = text.splitlines()[3]
+    page = run_page.page(tmp_path, {"model": "m", "headline": result, "selection": "last_epoch"},
+                         [])
+    if num_seeds == 1:
+        assert "std" not in header and "UF1 [95% CI]" in header and "±" not in row
+        assert "std over seeds" not in page
+    else:
+        assert "UF1 ± std over seeds [95% CI]" in header and "± 0.0100" in row
+        assert "± std over seeds [95% subject-bootstrap CI]" in page
+
+
+def _renderer(fig):
+    """A renderer of ``fig`` (saved, so closed: its canvas is given back)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    return FigureCanvasAgg(fig).get_renderer()
+
+
+def _data_area_overlaps(fig, artist) -> bool:
+    """Whether ``artist`` (drawn) covers any part of an axes' data area."""
+    renderer = _renderer(fig)
+    box = artist.get_window_extent(renderer)
+    return any(box.overlaps(ax.bbox) for ax in fig.axes)
+
+
+def _tick_sizes(fig) -> set:
+    return {label.get_fontsize() for ax in fig.axes
+            for label in ax.get_xticklabels() + ax.get_yticklabels()}
+
+
+def test_theta_legend_sits_off_the_curves_and_the_reference_lines(tmp_path, figures):
+    theta = np.concatenate([_theta([84.0, 86.0, 87.0, 87.5]),
+                            _theta([93.0, 92.0, 91.0, 90.5], offsets=(-2.0, 0.0, 2.0))], axis=2)
+    run_files.plot_theta(tmp_path, theta, "FaceSleuth-R LOSO on casme2")
+    fig = figures["theta.png"]
+    assert len(_legend(fig.axes[0])) == 4
+    assert not _data_area_overlaps(fig, fig.axes[0].get_legend())
+    assert len(_tick_sizes(fig)) == 1
+
+
+def test_learning_curve_legend_sits_off_the_curves_and_its_axes_share_a_tick_size(
+        tmp_path, monkeypatch):
+    from faceslueth_jax.evaluation import curves
+    kept = {}
+    save = curves.figure_style.save
+    monkeypatch.setattr(curves.figure_style, "save",
+                        lambda figure, path: kept.setdefault("fig", figure) and save(figure, path))
+    metrics = {"loss_per_fold_epoch": [[1.4, 1.2, 1.0], [1.5, 1.1, 0.9]],
+               "learning_curve": {"uf1": [0.3, 0.45, 0.5], "uar": [0.3, 0.4, 0.5]}}
+    curves.plot(tmp_path, metrics, "FaceSleuth-R LOSO on synthetic_me: 8 samples, 3 folds")
+    fig = kept["fig"]
+    assert len(fig.axes) == 2  # the loss (left) and the UF1 (right) axes
+    legend = fig.axes[0].get_legend()
+    assert [t.get_text() for t in legend.get_texts()] == ["training loss",
+                                                         "pooled test UF1 (diagnostic)"]
+    assert not _data_area_overlaps(fig, legend)
+    assert len(_tick_sizes(fig)) == 1
+    assert (tmp_path / "learning_curve.png").is_file()
+
+
+@pytest.mark.parametrize("title", ["FaceSleuth-R compact, casme2, LOSO",
+                                   "FaceSleuth-R LOSO on synthetic_me: 8 samples, 3 folds, "
+                                   "2 epochs, with a long tail of words"])
+def test_confusion_matrix_has_no_empty_margin_beside_it(tmp_path, figures, title):
+    """The title is no wider than the matrix with its labels, so the saved figure is."""
+    result = dict(selection="last_epoch", optimistic=False, uf1=0.472, uar=0.583,
+                  confusion_matrix=[[3, 0, 1], [1, 0, 1], [0, 0, 2]])
+    run_files.plot_confusion(tmp_path, result, ["negative", "positive", "surprise"], title)
+    fig = figures["confusion_matrix.png"]
+    ax = fig.axes[0]
+    renderer = _renderer(fig)
+    drawn = ax.get_tightbbox(renderer)  # the matrix, its labels and the title
+    ax.title.set_visible(False)
+    matrix = ax.get_tightbbox(renderer)  # without the title
+    assert drawn.width <= matrix.width + 1, (drawn.width, matrix.width)
+    assert " ".join(ax.get_title().split()) == " ".join(
+        f"{title}\nlast epoch (honest): UF1 0.472  UAR 0.583".split())  # wrapped, whole
+    assert len(_tick_sizes(fig)) == 1

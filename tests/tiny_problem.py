@@ -24,6 +24,14 @@ def tiny_config() -> ml_collections.ConfigDict:
     return c
 
 
+def motion_only(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+    """``config`` with FaceSleuth-R's motion stream alone (SOA, BatchNorm, convolutions;
+    no Swin): a third of the tiny model's compile time, for tests of the trainer,
+    checkpoints and placement, whose property does not depend on the Swin stream."""
+    config.model.faceslueth_r.use_appearance = False
+    return config
+
+
 def placement_config() -> ml_collections.ConfigDict:
     """For comparing placements: Adam's update ~ lr * sign(g) for tiny gradients
     turns last-bit differences in g (convolutions summed in another order) into

@@ -26,6 +26,7 @@ import collections
 import os
 import sys
 
+from faceslueth_jax import cli  # noqa: F401 - no TPU probe (and its warnings) without a TPU
 from faceslueth_jax.preprocess import clip_flow, landmarks
 from tfds_builders import building
 from tfds_builders.errors import BadInputError

@@ -65,9 +65,11 @@ def band(ax, epochs, per_seed, colour, label):
         ax.fill_between(epochs, mean - std, mean + std, color=colour, alpha=0.2, lw=0)
 
 
+@figure_style.styled
 def plot(workdir, metrics: dict, title: str) -> list:
     """learning_curve.png and .pdf: training loss (left axis) and, when the run tested,
-    the pooled test UF1 per epoch (right axis), mean over seeds ± std over seeds."""
+    the pooled test UF1 per epoch (right axis), mean over seeds ± std over seeds; the
+    legend under the axes, off the curves (``figure_style.title_and_legend``)."""
     curve = metrics.get("learning_curve") or {}
     per_seed = curve.get("per_seed", {})
     loss = (per_seed.get("train_loss")
@@ -90,6 +92,5 @@ def plot(workdir, metrics: dict, title: str) -> list:
         more = right.get_legend_handles_labels()
         handles, labels = handles + more[0], labels + more[1]
     spread = f"mean ± std over {seeds} seeds" if seeds > 1 else "1 seed"
-    ax.set_title(f"{title}\nlearning curve ({spread})")
-    ax.legend(handles, labels, loc="center right")
+    figure_style.title_and_legend(ax, f"{title}\nlearning curve ({spread})", handles, labels)
     return figure_style.save(fig, pathlib.Path(workdir) / f"{FIGURE}.png")

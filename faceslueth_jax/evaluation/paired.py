@@ -7,10 +7,14 @@ interval from one subject bootstrap applied to both runs
 that interval excludes 0. A rule that lets the test labels choose the epoch
 (``best_test_epoch``) is marked OPTIMISTIC, as in the results table. The
 comparison is a ``results_table.Table``, so it renders in the same formats.
+Two paths of one run (the same folder, or a copy of it: ``same_run``) are refused;
+two runs that happen to predict alike are compared (A - B = 0, within noise).
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
 import pathlib
 import zipfile
 
@@ -35,8 +39,43 @@ def load_probabilities(run_dir) -> dict:
         raise NotComparable(f"{path}: unreadable ({e})") from e
 
 
+# the files that make a run this run and no other: metrics.json records the command,
+# the wall and training seconds and the scores, probabilities.npz every prediction
+FINGERPRINT = ("metrics.json", "probabilities.npz")
+
+
+def _fingerprint(run_dir) -> str | None:
+    """A hash of the run's FINGERPRINT files (None when one cannot be read)."""
+    digest = hashlib.sha256()
+    for name in FINGERPRINT:
+        try:
+            data = (pathlib.Path(run_dir) / name).read_bytes()
+        except OSError:
+            return None
+        digest.update(len(data).to_bytes(8, "little") + data)
+    return digest.hexdigest()
+
+
+def same_run(run_a, run_b) -> str | None:
+    """Why ``run_a`` and ``run_b`` are one run, not two (None when they are two): the
+    same folder (one real path, through links too), or a copy of one run (its
+    FINGERPRINT files byte for byte the same: a second run, even with the same
+    config, seed and numbers, records its own command line and timings)."""
+    if os.path.realpath(run_a) == os.path.realpath(run_b):
+        return f"{run_a} and {run_b} are the same run folder"
+    fingerprint = _fingerprint(run_a)
+    if fingerprint is not None and fingerprint == _fingerprint(run_b):
+        return (f"{run_a} and {run_b} are copies of one run (metrics.json and "
+                "probabilities.npz identical byte for byte)")
+    return None
+
+
 def compare(run_a, run_b) -> list:
-    """Per selection rule both runs hold: {rule, seeds, uf1: {...}, uar: {...}} (A - B)."""
+    """Per selection rule both runs hold: {rule, seeds, uf1: {...}, uar: {...}} (A - B).
+    Two paths of one run (``same_run``) are refused: there is nothing to compare."""
+    reason = same_run(run_a, run_b)
+    if reason:
+        raise NotComparable(f"{reason}: --compare takes two different runs")
     a, b = load_probabilities(run_a), load_probabilities(run_b)
     for key in ("sample_id", "label", "subject", "seeds", "class_names"):
         if key not in a or key not in b:

@@ -22,7 +22,8 @@ subjects (lowest accuracy under the run's headline rule) are printed.
 compares two runs of the same samples, folds and seeds pair-wise: A - B of the
 seed-mean UF1 / UAR per selection rule (best test epoch marked OPTIMISTIC), with
 a paired subject-bootstrap 95% interval, and whether the difference exceeds it
-(``evaluation/paired.py``); ``--out`` writes it in the same formats.
+(``evaluation/paired.py``); ``--out`` writes it in the same formats. Two paths of
+one run (the same folder, or a byte-for-byte copy of it) are refused.
 
 A run that cannot be read (its metrics.json missing, cut short, or JSON of another
 shape than run.py writes) is left out of the table and named with why, on one

@@ -81,11 +81,13 @@ def confusion_name(database: str | None = None) -> str:
     return "confusion_matrix.png" if database is None else f"confusion_matrix_{database}.png"
 
 
+@figure_style.styled
 def plot_confusion(workdir, result: dict, class_names, title: str,
                    database: str | None = None) -> list:
     """The confusion matrix of ``result`` (its ``confusion_matrix``) as PNG and PDF:
     pooled, or of one ``database``. ``title``: the run (model, data, protocol), above
-    the scope, the rule in words and its UF1 / UAR."""
+    the scope, the rule in words and its UF1 / UAR, wrapped to the matrix's width
+    (labels included) so the figure has no empty margin."""
     cm = np.array(result["confusion_matrix"])
     fig, ax = figure_style.figure(figsize=(3.6, 3.3))
     ax.imshow(cm, cmap=figure_style.COUNTS, vmin=0)
@@ -93,14 +95,15 @@ def plot_confusion(workdir, result: dict, class_names, title: str,
         for j in range(cm.shape[1]):
             ax.text(j, i, str(cm[i, j]), ha="center", va="center",
                     color="white" if cm[i, j] > cm.max() / 2 else "black")
-    ax.set_xticks(range(len(class_names)), class_names, rotation=30)
+    ax.set_xticks(range(len(class_names)), class_names, rotation=30, ha="right",
+                  rotation_mode="anchor")
     ax.set_yticks(range(len(class_names)), class_names)
     ax.spines[:].set_visible(False)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     scope = f"{database}, " if database else ""
-    ax.set_title(f"{title}\n{scope}{rule_title(result)}: UF1 {result['uf1']:.3f}  "
-                 f"UAR {result['uar']:.3f}")
+    figure_style.title_and_legend(ax, f"{title}\n{scope}{rule_title(result)}: UF1 "
+                                      f"{result['uf1']:.3f}  UAR {result['uar']:.3f}")
     return figure_style.save(fig, pathlib.Path(workdir) / confusion_name(database))
 
 
@@ -162,11 +165,13 @@ def theta_axis(low: float, high: float, references=THETA_REFERENCES):
     return (y0, y1), drawn, off_scale
 
 
+@figure_style.styled
 def plot_theta(workdir, theta_deg, title: str) -> list:
     """theta.png and .pdf: per SOA layer, the circular mean ± circular spread over folds
     of ``theta_deg`` (F, E, L) per epoch (``theta_curves``), on a y axis zoomed to the
     data (``theta_axis``), with the reference orientations it reaches drawn and named
-    (the vertical axis; the paper's claimed ~88°); integer epoch ticks."""
+    (the vertical axis; the paper's claimed ~88°); integer epoch ticks; the legend under
+    the axes, off the curves and the reference lines."""
     mean, spread = theta_curves(theta_deg)
     epochs = np.arange(1, mean.shape[0] + 1)
     fig, ax = figure_style.figure(figsize=(5.0, 3.2))
@@ -183,8 +188,8 @@ def plot_theta(workdir, theta_deg, title: str) -> list:
     ax.set_xlabel("epoch")
     ax.set_ylabel(f"θ (degrees, mod 180)\ncircular mean ± spread over {np.shape(theta_deg)[0]} "
                   "folds")
-    ax.set_title(f"{title}\nlearned SOA orientation per layer")
-    ax.legend(loc="best")
+    figure_style.title_and_legend(ax, f"{title}\nlearned SOA orientation per layer",
+                                  *ax.get_legend_handles_labels())
     return figure_style.save(fig, pathlib.Path(workdir) / "theta.png")
 
 
@@ -226,17 +231,26 @@ def result_label(result: dict) -> str:
     return label
 
 
+def several_seeds(results) -> bool:
+    """Whether any of ``results`` (None entries ignored) is scored over several seeds,
+    so that its scores carry a std over seeds (``seed_scores.uncertainty_text``)."""
+    return any((r.get("seeds") or {}).get("num_seeds", 1) > 1 for r in results if r)
+
+
 def summary_table(title: str, results: list, baseline: dict | None, theta_deg,
                   divergence: dict | None, workdir, ensembles: list = ()) -> str:
     """The text printed at the end of a run; ``results[0]`` is the headline rule;
     ``theta_deg``: (F, E, L) or None without SOA layers; ``divergence``:
     ``run_results.diverged_account`` (None: nothing diverged); ``ensembles``: the seed
-    ensembles' results (several seeds). UF1 and UAR carry ± the std over seeds and
-    the 95% subject-bootstrap interval (``seed_scores``).
+    ensembles' results (several seeds). UF1 and UAR carry the 95% subject-bootstrap
+    interval and, with several seeds, ± the std over seeds (``seed_scores``); the
+    header says ± std only then.
     Warnings: diverged folds, optimistic selection, and the AU label leak that the
     run's metrics.json (in ``workdir``) records."""
+    spread = "UF1 ± std over seeds [95% CI]" if several_seeds(
+        list(results) + list(ensembles) + [baseline]) else "UF1 [95% CI]"
     lines = [title, "", f"{'selection':<52} {'UF1':>7} {'UAR':>7} {'acc':>7}   "
-                        "UF1 ± std over seeds [95% CI]; UAR likewise"]
+                        f"{spread}; UAR likewise"]
     for result in list(results) + list(ensembles):
         lines.append(f"{result_label(result):<52} {result['uf1']:7.4f} "
                      f"{result['uar']:7.4f} {result['accuracy']:7.4f}  "

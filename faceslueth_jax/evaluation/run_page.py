@@ -85,9 +85,14 @@ def page(workdir, metrics: dict, figures: list) -> str:
         if warning:
             parts.append(f"<p class='warning'>{html.escape(warning)}</p>")
     if "headline" in metrics:
+        several = run_files.several_seeds(
+            [metrics["headline"], *metrics.get("other_selections", {}).values(),
+             *metrics.get("seed_ensembles", {}).values(),
+             metrics.get("logistic_regression_baseline")])
+        spread = (("± std over seeds [95% subject-bootstrap CI]", "± std [95% CI]") if several
+                  else ("[95% subject-bootstrap CI]", "[95% CI]"))
         parts += ["<h2>Scores, pooled over every fold</h2>", _table(
-            ["selection", "UF1", "± std over seeds [95% subject-bootstrap CI]", "UAR",
-             "± std [95% CI]", "accuracy"], _score_rows(metrics),
+            ["selection", "UF1", spread[0], "UAR", spread[1], "accuracy"], _score_rows(metrics),
             lambda i, row: "optimistic" if "OPTIMISTIC" in row[0] else ""),
             f"<p class='note'>{html.escape(run_files.OPTIMISTIC_NOTE)}</p>"]
         groups = metrics["headline"].get("per_group")

@@ -18,7 +18,8 @@ reference checkpoint converted by ``reference.convert`` is one member of kind
 'converted'. This is the project's one model format.
 
 The folder is written into a temporary sibling and renamed, so it is whole or
-absent. ``restore`` reads this format and the one before it (all members in one
+absent (``model_files.write_folder``, below the layers that write folders).
+``restore`` reads this format and the one before it (all members in one
 ``variables.msgpack``), and refuses others or a missing file, naming it
 (``ModelFolderError``). ``TrainedModel`` runs its members in groups that fit a
 device (``members_per_group``), not all of them in one vmapped program.
@@ -29,10 +30,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
-import os
 import pathlib
-import shutil
-import tempfile
 
 import flax
 import jax
@@ -40,18 +38,16 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from faceslueth_jax import atomic_files
 from faceslueth_jax.data import augment
+# the format and its writing, shared with the layers below (spotting): model_files
+from faceslueth_jax.model_files import (FORMAT, FORMAT_VERSION, MEMBERS,  # noqa: F401
+                                        MODEL_JSON, write_folder)
 from faceslueth_jax.models import registry
 from faceslueth_jax.version import __version__
 from tfds_builders import registry as builders
 
-FORMAT = "faceslueth-jax model"
-FORMAT_VERSION = 2
 READABLE_VERSIONS = (1, 2)
-MODEL_JSON = "model.json"
 VARIABLES = "variables.msgpack"  # format 1: every member's variables stacked in one file
-MEMBERS = "members"              # format 2: one file per member
 CPU_GROUP_BYTES = 2 << 30        # weights of the members one CPU program runs at once
 
 
@@ -109,38 +105,6 @@ def describe(config, *, kind: str, members: list, class_names, input_shapes: dic
         "training_data": training_data,
         "config": json.loads(config.to_json_best_effort()),
     }
-
-
-def write_folder(directory, meta: dict, members: list) -> pathlib.Path:
-    """``directory`` with model.json (``meta``) and one weights file per member:
-    ``members`` holds files (linked or copied) or {"params", "batch_stats"} trees
-    (serialised). Written into a temporary sibling and renamed: whole or absent."""
-    directory = pathlib.Path(directory)
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    staging = pathlib.Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
-    try:
-        (staging / MEMBERS).mkdir()
-        for m, member in enumerate(members):
-            target = staging / MEMBERS / f"{m:05d}.msgpack"
-            if isinstance(member, dict):
-                target.write_bytes(flax.serialization.msgpack_serialize(
-                    jax.tree.map(np.asarray, member)))
-            else:
-                _link_or_copy(pathlib.Path(member), target)
-        (staging / MODEL_JSON).write_text(json.dumps(meta, indent=2) + "\n")
-        atomic_files.replace_folder(staging, directory)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return directory
-
-
-def _link_or_copy(source: pathlib.Path, target: pathlib.Path) -> None:
-    """A hard link (no bytes copied) where the file system allows, else a copy."""
-    try:
-        os.link(source, target)
-    except OSError:
-        shutil.copyfile(source, target)
 
 
 @dataclasses.dataclass

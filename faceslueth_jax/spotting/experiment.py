@@ -32,7 +32,7 @@ import time
 import numpy as np
 from absl import logging
 
-from faceslueth_jax import atomic_files
+from faceslueth_jax import atomic_files, model_files
 from faceslueth_jax.evaluation import spotting_metrics
 from faceslueth_jax.preprocess import motion_features
 from faceslueth_jax.preprocess.video_features import Windows
@@ -232,15 +232,15 @@ def spot_and_evaluate(config, workdir) -> dict:
 
 
 def write_spotter_folder(directory, config, instances, seeds, history, data) -> pathlib.Path:
-    """The learned spotter's fold models as a model folder (``inference.model_folder``
-    format; ``task`` 'spotting' and the inputs' rule under ``spotter``)."""
-    from faceslueth_jax.inference import model_folder
+    """The learned spotter's fold models as a model folder (the format of
+    ``model_files``, read by ``inference.model_folder``; ``task`` 'spotting' and the
+    inputs' rule under ``spotter``)."""
     from faceslueth_jax.models import registry
     from faceslueth_jax.version import __version__
 
     members = [{"fold": name, "seed": int(seed)} for seed in seeds for name in
                instances.names[:instances.num_folds // len(seeds)]]
-    meta = {"format": model_folder.FORMAT, "format_version": model_folder.FORMAT_VERSION,
+    meta = {"format": model_files.FORMAT, "format_version": model_files.FORMAT_VERSION,
             "package_version": __version__, "task": "spotting", "kind": "fold_ensemble",
             "ensemble": f"the {len(members)} fold models of a LOSO spotting run; "
                         "probabilities averaged",
@@ -251,8 +251,8 @@ def write_spotter_folder(directory, config, instances, seeds, history, data) -> 
                         "rule": "preprocess.video_features + spotting.learned"},
             "training_data": {"name": config.data.name, "num_samples": int(len(data.labels))},
             "au_dim": 0, "config": json.loads(config.to_json_best_effort())}
-    return model_folder.write_folder(directory, meta, [history.final.path(m)
-                                                      for m in range(len(members))])
+    return model_files.write_folder(directory, meta, [history.final.path(m)
+                                                     for m in range(len(members))])
 
 
 def summary_text(summary: dict, workdir) -> str:
