@@ -35,12 +35,17 @@ def write_bytes(path, data: bytes) -> pathlib.Path:
     except BaseException:
         pathlib.Path(tmp).unlink(missing_ok=True)
         raise
-    directory = os.open(path.parent, os.O_RDONLY)
+    _sync_folder(path.parent)
+    return path
+
+
+def _sync_folder(folder) -> None:
+    """fsync ``folder``, so a rename into it survives a crash."""
+    directory = os.open(folder, os.O_RDONLY)
     try:
-        os.fsync(directory)  # the rename itself survives a crash
+        os.fsync(directory)
     finally:
         os.close(directory)
-    return path
 
 
 def write_text(path, text: str) -> pathlib.Path:
@@ -128,8 +133,4 @@ def new_folder(target):
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    directory = os.open(target.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)  # the rename itself survives a crash
-    finally:
-        os.close(directory)
+    _sync_folder(target.parent)

@@ -9,6 +9,7 @@ import pickle
 import subprocess
 import sys
 import zipfile
+from unittest import mock
 
 import pytest
 
@@ -81,16 +82,8 @@ def test_a_state_dict_names_only_safe_globals(tmp_path):
     fake = {"torch": types.ModuleType("torch"), "torch._utils": types.ModuleType("torch._utils")}
     fake["torch"].FloatStorage = Storage
     fake["torch._utils"]._rebuild_tensor_v2 = _rebuild_tensor_v2
-    saved = {k: sys.modules.get(k) for k in fake}
-    sys.modules.update(fake)
-    try:
+    with mock.patch.dict(sys.modules, fake):  # the stand-ins while pickling, then restored
         path = _torch_zip(tmp_path / "state.pth", state)
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                sys.modules.pop(k)
-            else:
-                sys.modules[k] = v
     named = set(pickle_scan.globals_named(path))
     assert {("collections", "OrderedDict"), ("torch._utils", "_rebuild_tensor_v2"),
             ("torch", "FloatStorage")} <= named
@@ -325,17 +318,9 @@ def _state_dict_pickle() -> bytes:
         ("fc.weight", tensor("0", (2, 2))), ("fc.bias", tensor("1", (2,))),
         ("bn.num_batches_tracked", tensor("2", ())), ("head", tensor("3", (4,), True))])
     state._metadata = collections.OrderedDict([("", {"version": 1}), ("fc", {"version": 1})])
-    saved = {k: sys.modules.get(k) for k in fake}
-    sys.modules.update(fake)
-    try:
-        out = io.BytesIO()
+    out = io.BytesIO()
+    with mock.patch.dict(sys.modules, fake):  # the stand-ins while pickling, then restored
         Pickler(out, protocol=2).dump(state)
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                sys.modules.pop(k)
-            else:
-                sys.modules[k] = v
     return out.getvalue()
 
 
