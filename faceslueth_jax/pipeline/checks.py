@@ -37,7 +37,8 @@ AT_LEAST = {"train.epochs": 1, "train.batch_size": 1, "checkpoint.every_epochs":
             "data.synthetic.clips_per_subject": 1, "data.synthetic.size": 32,
             "data.synthetic.clip_frames": 0, "data.synthetic.clip_length": 3,
             "data.build.jitter_frames": 0, "data.build.clip_frames": 0,
-            "report.attention_samples": 0, "report.timelines": 0, "bootstrap_draws": 1}
+            "report.attention_samples": 0, "report.timelines": 0, "bootstrap_draws": 1,
+            "data.max_side": 8}
 # fields with an upper bound too: (low, high, whether low itself is allowed)
 WITHIN = {"train.optimizer.gamma": (0.0, 1.0, False), "train.max_shift_fraction": (0.0, 0.5, True),
           "train.label_smoothing": (0.0, 1.0, True), "train.ema_decay": (0.0, 1.0, True),
