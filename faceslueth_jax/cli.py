@@ -226,11 +226,11 @@ def _foreign_error(command: str, foreign: list, config=None) -> str:
     name, value = foreign[0]
     shown = f"--{name}" + (f"={value}" if value is not None else "")
     if config is not None:
-        paths = sorted((p for p in config_fields(config, "") if
-                        p.strip().partition("=")[0].rsplit(".", 1)[-1] == name),
-                       key=lambda p: (p.count("."), p))
+        paths = sorted((field for field, _ in config_leaves(config)
+                        if field.rsplit(".", 1)[-1] == name),
+                       key=lambda field: (field.count("."), field))
         if paths:
-            field = paths[0].strip().partition("=")[0]
+            field = paths[0]
             return (f"{command} does not take {shown}: set the config field instead, "
                     f"--config.{field}={value if value is not None else 'VALUE'}")
     return f"{command} does not take {shown} (another command's flag; see {command} --help)"
@@ -259,15 +259,19 @@ def config_error(error: Exception) -> str:
     return text
 
 
-def config_fields(config, prefix: str = "--config.") -> list[str]:
-    """One line per leaf field of ``config``: '--config.a.b=VALUE  (type)'."""
-    lines = []
+def config_leaves(config, prefix: str = ""):
+    """(dotted name, value) of every leaf field of ``config`` (nested dicts walked)."""
     for key, value in config.items():
         if hasattr(value, "items"):
-            lines += config_fields(value, f"{prefix}{key}.")
+            yield from config_leaves(value, f"{prefix}{key}.")
         else:
-            lines.append(f"  {prefix}{key}={value!r}  ({type(value).__name__})")
-    return lines
+            yield f"{prefix}{key}", value
+
+
+def config_fields(config, prefix: str = "--config.") -> list[str]:
+    """One line per leaf field of ``config``: '--config.a.b=VALUE  (type)'."""
+    return [f"  {prefix}{field}={value!r}  ({type(value).__name__})"
+            for field, value in config_leaves(config)]
 
 
 def _full_help() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
+from faceslueth_jax import cli
 from faceslueth_jax.data import augment, records, sources
 from faceslueth_jax.evaluation import baseline, selection
 from faceslueth_jax.models import registry
@@ -64,14 +65,6 @@ def _field(config, dotted: str):
     return node
 
 
-def _leaves(config, prefix: str = ""):
-    for key, value in config.items():
-        if hasattr(value, "items"):
-            yield from _leaves(value, f"{prefix}{key}.")
-        else:
-            yield f"{prefix}{key}", value
-
-
 def _is_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
@@ -79,7 +72,7 @@ def _is_number(value) -> bool:
 def check_finite(config) -> None:
     """ValueError naming the first number field (at any depth, in tuples too) that is
     NaN or infinite: no config field means anything at either."""
-    for field, value in _leaves(config):
+    for field, value in cli.config_leaves(config):
         values = value if isinstance(value, (tuple, list)) else (value,)
         for v in values:
             if _is_number(v) and not math.isfinite(v):
@@ -119,7 +112,7 @@ def check_numbers(config) -> None:
         raise ValueError(f"train.optimizer.decay_epochs=0 never applies gamma="
                          f"{optimizer.gamma}: set decay_epochs >= 1, or gamma=1.0 for a "
                          "constant learning rate")
-    for field, value in _leaves(config.get("model") or {}, "model."):
+    for field, value in cli.config_leaves(config.get("model") or {}, "model."):
         if field.rsplit(".", 1)[-1] in ("dropout", "drop_path_rate") and not (
                 _is_number(value) and 0.0 <= value < 1.0):
             raise ValueError(f"{field} must be in [0, 1), got {value!r}")
