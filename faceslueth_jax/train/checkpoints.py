@@ -78,15 +78,21 @@ class _Unreadable(Exception):
 _DAMAGE = (ValueError, KeyError, EOFError, FileNotFoundError, json.JSONDecodeError)
 
 
-def _is_damage(error: BaseException) -> bool:
-    """Whether ``error`` (or what caused it: orbax wraps tensorstore's ValueError, e.g.
-    OUT_OF_RANGE for a truncated data file, in a plain Exception) says the step's files
-    are damaged, rather than that the file system failed (permissions, a lost mount)."""
+def _chain(error: BaseException) -> list:
+    """``error`` and what caused it, outermost first (each once: a cycle ends it)."""
     chain, seen = [], set()
     while error is not None and id(error) not in seen:
         seen.add(id(error))
         chain.append(error)
         error = error.__cause__ or error.__context__
+    return chain
+
+
+def _is_damage(error: BaseException) -> bool:
+    """Whether ``error`` (or what caused it: orbax wraps tensorstore's ValueError, e.g.
+    OUT_OF_RANGE for a truncated data file, in a plain Exception) says the step's files
+    are damaged, rather than that the file system failed (permissions, a lost mount)."""
+    chain = _chain(error)
     if any(isinstance(e, OSError) and not isinstance(e, FileNotFoundError) for e in chain):
         return False
     if any("PERMISSION_DENIED" in str(e) or "UNAVAILABLE" in str(e) for e in chain):
@@ -290,6 +296,5 @@ def _shapes(tree) -> dict:
 
 def _why(error: BaseException) -> str:
     """The deepest cause's type and first line (orbax's wrapper repeats the array spec)."""
-    while error.__cause__ is not None or error.__context__ is not None:
-        error = error.__cause__ or error.__context__
+    error = _chain(error)[-1]
     return f"{type(error).__name__}: {str(error).splitlines()[0][:300] if str(error) else ''}"
