@@ -3,7 +3,9 @@ several (fold x data) placements and print each one's test logits as JSON.
 
 Subjects of uneven sizes (padded fold tables, filled last batches) and stochastic
 depth on (dropout draws per sample of the whole batch) in every placement; the 1x1
-placement once more without it ("no dropout: 1x1"), to show the masks matter."""
+placement once more without it ("no dropout: 1x1"), to show the masks matter. The
+model is the Swin stream with the head (stochastic depth, the head's BatchNorm over a
+batch split across devices); the motion stream's placements: tests/test_fold_trainer.py."""
 
 import json
 import sys
@@ -28,7 +30,7 @@ def main():
     runs = [(name, DROP_PATH_RATE) for name in PLACEMENTS] + [("1x1", 0.0)]
     for name, rate in runs:
         devices, fold, data, chunk = PLACEMENTS[name]
-        config = tiny_problem.placement_config()
+        config = tiny_problem.appearance_only(tiny_problem.placement_config())
         # two Swin blocks (the drop rates are linspace(0, rate, blocks)) in every run
         config.model.faceslueth_r.appearance.update(depths=(2,), drop_path_rate=rate)
         trainer = tiny_problem.tiny_trainer(config, views, labels, folds, devices, fold, data)

@@ -159,7 +159,7 @@ def test_the_budget_is_the_smallest_local_device_s(monkeypatch):
 # ----- precision, bf16, formulations --------------------------------------------------
 def _lowered_text(problem, **train):
     views, labels, folds = problem
-    c = tiny_problem.tiny_config()
+    c = tiny_problem.motion_only(tiny_problem.tiny_config())
     c.train.update(train)
     trainer = tiny_problem.tiny_trainer(c, views, labels, folds)
     plan = trainer.plan(folds, max_folds_per_chunk=1)
@@ -178,7 +178,7 @@ def test_the_configured_matmul_precision_is_compiled_in(problem):
 def test_bf16_compute_keeps_f32_parameters_and_trains(problem):
     from faceslueth_jax.train import fold_step
     views, labels, folds = problem
-    c = tiny_problem.tiny_config()
+    c = tiny_problem.motion_only(tiny_problem.tiny_config())  # the Swin's: test_swin.py
     c.train.compute_dtype = "bfloat16"
     trainer = tiny_problem.tiny_trainer(c, views, labels, folds)
     plan = trainer.plan(folds, max_folds_per_chunk=4)
@@ -283,7 +283,7 @@ def test_final_variables_are_files_per_fold_not_checkpoint_contents(problem, tmp
 def test_an_ensemble_runs_in_groups_of_members(monkeypatch, tmp_path, problem):
     from faceslueth_jax.inference import model_folder
     views, labels, folds = problem
-    c = tiny_problem.tiny_config()
+    c = tiny_problem.motion_only(tiny_problem.tiny_config())
     model = tiny_problem.tiny_model(c)
     example = {k: jnp.zeros((1,) + v.shape[1:]) for k, v in views.items()}
     members = [model.init(jax.random.PRNGKey(i), example, train=False) for i in range(5)]

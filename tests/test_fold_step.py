@@ -19,7 +19,7 @@ from tests import tiny_problem
 
 @pytest.fixture(scope="module")
 def setup():
-    config = tiny_problem.placement_config()  # Adam eps 1: updates ~ linear in the gradient
+    config = _config()
     views, labels, _ = tiny_problem.tiny_data()
     model = registry.from_config(config.model, 3).clone(batch_axis=DATA)
     optimizer = make_optimizer(config.train.optimizer, 1, registry.slow_params(config.model))
@@ -27,6 +27,12 @@ def setup():
     state = fold_step.init_fold(registry.from_config(config.model, 3), example, optimizer,
                                 jax.random.PRNGKey(0))
     return model, optimizer, state, views, labels
+
+
+def _config():
+    """The motion stream (convolutions, BatchNorm and SOA: what fillers could reach)
+    with Adam eps 1 (updates ~ linear in the gradient)."""
+    return tiny_problem.motion_only(tiny_problem.placement_config())
 
 
 _COMPILED = {}
@@ -58,10 +64,12 @@ def test_fillers_change_nothing(setup):
     alone = _step(setup, real, [1, 1, 1])
     padded = _step(setup, real + [0, 0], [1, 1, 1, 0, 0])
     np.testing.assert_allclose(padded[1], alone[1], rtol=1e-6)
+    # (atol 1e-5: a bias ahead of BatchNorm has a gradient of ~0, whose float noise moves
+    # it by up to 1e-6; a filler counted in the moments moves them by 1e-2 and more)
     for a, b in zip(jax.tree.leaves(padded[0].batch_stats), jax.tree.leaves(alone[0].batch_stats)):
-        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
     for a, b in zip(jax.tree.leaves(padded[0].params), jax.tree.leaves(alone[0].params)):
-        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
 
 
 def test_a_non_finite_filler_does_not_mark_the_fold_diverged(setup):
@@ -154,7 +162,7 @@ def test_label_smoothing_and_the_moving_average(setup):
     the average's."""
     rows = [0, 5, 9]
     model, optimizer, state, views, labels = setup
-    with_ema = fold_step.init_fold(registry.from_config(tiny_problem.placement_config().model, 3),
+    with_ema = fold_step.init_fold(registry.from_config(_config().model, 3),
                                    {k: v[:1] for k, v in views.items()}, optimizer,
                                    jax.random.PRNGKey(0), ema=True)
     plain = _step(setup, rows, [1, 1, 1])[1]

@@ -14,7 +14,7 @@ import pytest
 from faceslueth_jax.data import records
 from faceslueth_jax.train import protocols
 from tests.conftest import REPO
-from tests.test_run import TINY_RUN
+from tests.test_run import MOTION_ONLY, TINY_RUN
 
 from tests import database_fixtures as fx
 from tests.test_database_builders import build, by_id
@@ -151,7 +151,7 @@ def test_two_databases_train_one_deployable_model_end_to_end(two_databases, tmp_
          f"--config.data.manual_dirs.mmew={root / 'mmew'}",
          f"--config.data.manual_dirs.casme2me={root / 'casme2me'}",
          "--config.data.build.flow_size=28", "--config.data.build.face_size=48",
-         f"--workdir={tmp_path / 'work'}", *TINY_RUN],
+         f"--workdir={tmp_path / 'work'}", *TINY_RUN, *MOTION_ONLY],
         cwd=REPO, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     metrics = json.loads((tmp_path / "work" / "metrics.json").read_text())

@@ -27,6 +27,8 @@ from tests.conftest import REPO
 from tests.test_run import TINY_RUN
 from tfds_builders.synthetic_me import write_clip
 
+STAGES = 2  # the SOA stages of TINY_RUN's motion stream
+
 
 def _train(root, *extra):
     workdir = root / "work"
@@ -127,11 +129,11 @@ def test_several_clips_are_batched_and_pictured(model, clip_on_disk, tmp_path):
     results, sheets = predict.predict(model, [clips], batch_size=1, with_pictures=True)
     assert [r["clip"] for r in results] == [str(clips / "a"), str(clips / "b.avi")]
     assert results[0]["probabilities"] == pytest.approx(results[1]["probabilities"], abs=1e-6)
-    assert len(sheets) == 2 and [len(s.stages) for s in sheets] == [4, 4]
+    assert len(sheets) == 2 and [len(s.stages) for s in sheets] == [STAGES, STAGES]
     for k, (result, sheet) in enumerate(zip(results, sheets)):
         written = pictures.write(sheet, tmp_path / "out" / f"clip{k}.png")
         assert [p.name for p in written] == [f"clip{k}.png", f"clip{k}.pdf", f"clip{k}.npz"]
-        raw = _check_sheet_files(written[0], stages=4)
+        raw = _check_sheet_files(written[0], stages=STAGES)
         assert list(raw["class_names"]) == list(model.class_names)
         np.testing.assert_allclose(raw["probabilities"],
                                    list(result["probabilities"].values()), atol=1e-6)
@@ -210,14 +212,14 @@ def test_the_command_writes_its_results(loso_run, model, clip_on_disk, tmp_path)
     assert written["members"] == 3 and written["clips"][0]["picture"] == "frames.png"
     assert sorted(p.name for p in out.iterdir()) == [
         "frames.npz", "frames.pdf", "frames.png", "predictions.json"]
-    raw = _check_sheet_files(out / "frames.png", stages=4)
+    raw = _check_sheet_files(out / "frames.png", stages=STAGES)
     # the maps the model gives these inputs: each stage's at its own resolution, the
     # mean over members and channels; theta: the members' axial mean angle per stage
     rgb = [cv2.cvtColor(f, cv2.COLOR_GRAY2RGB) for f in clip_on_disk[2]]
     views, flow, face, _ = clip_input.model_inputs([clip_input.Clip(folder, rgb)],
                                                    model.meta["chain"], model.config)
     _, maps = model.member_logits(views, capture_attention=True)
-    for i in range(4):
+    for i in range(STAGES):
         expected = np.asarray(maps[f"motion/stage{i}"])[:, 0].mean(axis=(0, -1))  # (H, W)
         assert raw[f"attention_motion_stage{i}"].shape == expected.shape
         np.testing.assert_allclose(raw[f"attention_motion_stage{i}"], expected, atol=1e-5)
@@ -304,9 +306,9 @@ def test_a_run_draws_its_test_samples_attention(loso_run, model):
     drawn = sorted((loso_run / "attention").glob("*/*/*.png"))
     classes = {p.parent.name for p in drawn}
     assert drawn and classes <= {"negative", "positive", "surprise"} and len(drawn) == len(classes)
-    members = _member_angles(model)  # (3 folds, 4 stages)
+    members = _member_angles(model)  # (3 folds, STAGES stages)
     for path in drawn:
-        raw = _check_sheet_files(path, stages=4)
+        raw = _check_sheet_files(path, stages=STAGES)
         assert np.abs(members - raw["theta_deg"]).max(axis=1).min() < 1e-4, raw["theta_deg"]
         assert list(raw["class_names"]) == list(model.class_names)
 

@@ -14,7 +14,9 @@ def tiny_config() -> ml_collections.ConfigDict:
     c = base_config("tiny")
     c.data.flow_size, c.data.face_size = 16, 32
     model = c.model.faceslueth_r
-    model.motion.update(stem_widths=(4,), widths=(4, 4, 8, 8), strides=(2, 1, 2, 1))
+    # two SOA stages (each stage adds seconds of compiling; the trainer's properties
+    # need one angle per stage, not four) -> 4x4x8, as the Swin's patch-8 map of 32 px
+    model.motion.update(stem_widths=(4,), widths=(4, 8), strides=(2, 2))
     model.appearance.update(patch_size=8, embed_dim=8, depths=(1,), num_heads=(1,),
                             window_size=4)
     model.head_widths = (16, 8)
@@ -26,9 +28,16 @@ def tiny_config() -> ml_collections.ConfigDict:
 
 def motion_only(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
     """``config`` with FaceSleuth-R's motion stream alone (SOA, BatchNorm, convolutions;
-    no Swin): a third of the tiny model's compile time, for tests of the trainer,
+    no Swin): half the tiny model's compile time, for tests of the trainer,
     checkpoints and placement, whose property does not depend on the Swin stream."""
     config.model.faceslueth_r.use_appearance = False
+    return config
+
+
+def appearance_only(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+    """``config`` with the Swin stream alone (stochastic depth, LayerNorm, the head's
+    BatchNorm; no SOA): for placement tests of per-sample randomness."""
+    config.model.faceslueth_r.use_motion = False
     return config
 
 
