@@ -45,7 +45,7 @@ def data_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def problem():
-    return tiny_problem.tiny_data(per_subject=[5, 7, 4, 8])
+    return tiny_problem.trainer_data()
 
 
 # ----- TPU, ahead of time -------------------------------------------------------------
@@ -237,7 +237,7 @@ def test_swin_s_position_bias_has_a_deterministic_gradient():
 # ----- layouts by measurement ---------------------------------------------------------
 def test_layouts_are_chosen_by_timing_candidates(problem):
     views, labels, folds = problem
-    c = tiny_problem.motion_only(tiny_problem.tiny_config())
+    c = tiny_problem.trainer_config()  # test_fold_trainer's programs: compiled once
     trainer = tiny_problem.tiny_trainer(c, views, labels, folds)
     plan = trainer.plan(folds, layout="measure", conv="matmul")
     layout = plan.facts["layout"]
@@ -253,7 +253,7 @@ def test_layouts_are_chosen_by_timing_candidates(problem):
 def test_final_variables_are_files_per_fold_not_checkpoint_contents(problem, tmp_path):
     from faceslueth_jax.train import checkpoints as checkpoints_lib
     views, labels, folds = problem
-    c = tiny_problem.motion_only(tiny_problem.tiny_config())
+    c = tiny_problem.trainer_config()
     mesh = placement.make_mesh(folds.num_folds, c.train.batch_size, num_devices=1)
 
     def trainer():

@@ -22,9 +22,8 @@ class Interrupted(Exception):
 
 @pytest.fixture(scope="module")
 def problem():
-    config = tiny_problem.motion_only(tiny_problem.tiny_config())
-    views, labels, folds = tiny_problem.tiny_data()
-    trainer = tiny_problem.tiny_trainer(config, views, labels, folds)
+    views, labels, folds = tiny_problem.trainer_data()
+    trainer = tiny_problem.tiny_trainer(tiny_problem.trainer_config(), views, labels, folds)
     return trainer, folds
 
 

@@ -44,23 +44,28 @@ def test_forward_training_mode_and_theta_readout():
 
 
 def test_apex_only_data_and_frame_difference_input():
+    """(Traced, not run: the shapes and the refusals are the trace's.)"""
     c = base_config("t")
     model = build_model(c.model, num_classes=3)
-    variables = model.init(jax.random.PRNGKey(0), _views(c, onset=False), train=False)
-    assert model.apply(variables, _views(c, onset=False), train=False).shape == (2, 3)
+    views = _views(c, onset=False)
+    variables = jax.eval_shape(lambda: model.init(jax.random.PRNGKey(0), views, train=False))
+    assert jax.eval_shape(lambda v: model.apply(v, views, train=False), variables).shape == (2, 3)
     c.model.faceslueth_r.motion_input = "frame_difference"
     with pytest.raises(ValueError, match="needs onset frames"):
-        build_model(c.model, 3).init(jax.random.PRNGKey(0), _views(c, onset=False), train=False)
+        jax.eval_shape(lambda: build_model(c.model, 3).init(jax.random.PRNGKey(0), views,
+                                                             train=False))
     c.model.faceslueth_r.motion_input = "optical_flow"
     with pytest.raises(ValueError, match="motion_input"):
-        build_model(c.model, 3).init(jax.random.PRNGKey(0), _views(c), train=False)
+        jax.eval_shape(lambda: build_model(c.model, 3).init(jax.random.PRNGKey(0), _views(c),
+                                                             train=False))
 
 
 def test_mismatched_streams_are_reported():
     c = base_config("t")
     c.model.faceslueth_r.motion.strides = (2, 1, 1, 1)  # motion ends at 14x14, appearance at 7x7
     with pytest.raises(ValueError, match="must match for additive fusion"):
-        build_model(c.model, 3).init(jax.random.PRNGKey(0), _views(c), train=False)
+        jax.eval_shape(lambda: build_model(c.model, 3).init(jax.random.PRNGKey(0), _views(c),
+                                                             train=False))
 
 
 def _params(c):

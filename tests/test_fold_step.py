@@ -32,7 +32,7 @@ def setup():
 def _config():
     """The motion stream (convolutions, BatchNorm and SOA: what fillers could reach)
     with Adam eps 1 (updates ~ linear in the gradient)."""
-    return tiny_problem.motion_only(tiny_problem.placement_config())
+    return tiny_problem.trainer_config()
 
 
 _COMPILED = {}

@@ -11,7 +11,7 @@ from tests import tiny_problem
 
 @pytest.fixture(scope="module")
 def problem():
-    return tiny_problem.tiny_data(per_subject=[5, 7, 4, 8])  # uneven folds, filled batches
+    return tiny_problem.trainer_data()
 
 
 def _fit(views, labels, folds, chunk, epochs=2, config=None, **kwargs):
@@ -39,7 +39,7 @@ def placement_trainer(problem):
 
 
 def _placement_config():
-    return tiny_problem.motion_only(tiny_problem.placement_config())
+    return tiny_problem.trainer_config()
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +86,7 @@ def test_random_streams_are_those_of_earlier_releases(problem, in_turn):
 
 def test_training_learns_and_moves_theta(problem):
     views, labels, folds = problem
-    config = tiny_problem.tiny_config()
+    config = tiny_problem.tiny_config()  # both streams: the faces carry the class too
     config.train.augment = False
     config.train.optimizer.lr = 5e-3
     config.model.faceslueth_r.appearance.drop_path_rate = 0.1  # needs the per-step dropout key

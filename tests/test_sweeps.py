@@ -121,12 +121,12 @@ def _free_port() -> int:
 
 
 def _two_processes(workdir, *args):
-    """Start run.py as process 0 and 1 of a loopback jax.distributed run, 4 devices each."""
+    """Start run.py as process 0 and 1 of a loopback jax.distributed run, 2 devices each."""
     address = f"127.0.0.1:{_free_port()}"
     procs = [subprocess.Popen(
         [*args, "--config.distributed=True", f"--config.coordinator_address={address}",
          "--config.num_processes=2", f"--config.process_id={i}", f"--workdir={workdir}"],
-        cwd=REPO, env=_env(4), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        cwd=REPO, env=_env(2), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         for i in range(2)]
     return procs, [p.communicate(timeout=600) for p in procs]
 
@@ -146,17 +146,19 @@ def test_a_build_failure_on_one_process_stops_both(tmp_path):
 
 
 def test_two_processes_give_the_metrics_of_one(uninterrupted, tmp_path):
-    """Two jax.distributed processes with 4 host devices each (a 4 fold x 2 data mesh
-    over 8 devices) against the uninterrupted run of one process on one device."""
+    """Two jax.distributed processes with 2 host devices each (a 2 fold x 2 data mesh
+    over 4 devices: fold groups on both processes, each batch split over 2 devices)
+    against the uninterrupted run of one process on one device."""
     workdir = tmp_path / "two"
     command = _command(workdir, uninterrupted / "tfds")
-    procs, outputs = _two_processes(workdir, *[a for a in command if "--workdir" not in a])
+    procs, outputs = _two_processes(workdir, *[a for a in command if "--workdir" not in a],
+                                    "--config.mesh.fold=2", "--config.mesh.data=2")
     for p, (_, err) in zip(procs, outputs):
         assert p.returncode == 0, err[-4000:]
     assert "results:" in outputs[0][0] and "results:" not in outputs[1][0]  # process 0 reports
     execution = json.loads((workdir / "metrics.json").read_text())["execution"]
-    assert execution["num_processes"] == 2 and execution["num_devices"] == 8
-    assert (execution["fold_groups"], execution["data_parallel"]) == (4, 2)
+    assert execution["num_processes"] == 2 and execution["num_devices"] == 4
+    assert (execution["fold_groups"], execution["data_parallel"]) == (2, 2)
     one, two = _results(uninterrupted / "work"), _results(workdir)
     assert two[0]["headline"] == one[0]["headline"]
     assert [r["prediction"] for r in two[1]] == [r["prediction"] for r in one[1]]

@@ -51,6 +51,18 @@ def placement_config() -> ml_collections.ConfigDict:
     return c
 
 
+def trainer_config() -> ml_collections.ConfigDict:
+    """The motion stream with ``placement_config``'s optimiser: the trainer, step,
+    checkpoint and layout tests share it (and the data ``trainer_data``), so that one
+    test's compiled programs serve the others through the compilation cache."""
+    return motion_only(placement_config())
+
+
+def trainer_data():
+    """Uneven subjects (padded fold tables, filled last batches)."""
+    return tiny_data(per_subject=[5, 7, 4, 8])
+
+
 def tiny_data(num_subjects: int = 4, per_subject=6, seed: int = 0):
     """Random views whose class shows in the mean vertical flow and in a fixed
     pattern on the faces (learnable; pure-noise faces would only be memorised).
