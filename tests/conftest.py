@@ -11,6 +11,18 @@ import tempfile
 # the tests run on the CPU; where libtpu is installed (CI, for the TPU compile test),
 # plain jax would otherwise probe for a TPU and hold libtpu's lock file
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
+# XLA:CPU without its LLVM optimisation passes: the tests' programs are tiny and each is
+# compiled once, so compiling is most of their time and this makes it a third shorter
+# (the same operations, in another float order; every test compares programs compiled
+# alike). Workers and subprocesses inherit it; ``with_xla_flags`` adds to it.
+TEST_XLA_FLAGS = "--xla_backend_optimization_level=0"
+if TEST_XLA_FLAGS not in os.environ.get("XLA_FLAGS", ""):
+    os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {TEST_XLA_FLAGS}".strip()
+
+
+def with_xla_flags(env: dict, *flags: str) -> dict:
+    """``env`` with ``flags`` added to its XLA_FLAGS (the tests' own kept)."""
+    return dict(env, XLA_FLAGS=" ".join([env.get("XLA_FLAGS", ""), *flags]).strip())
 
 import jax  # noqa: E402
 import pytest  # noqa: E402

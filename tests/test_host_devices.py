@@ -12,7 +12,7 @@ import sys
 
 import numpy as np
 
-from tests.conftest import REPO
+from tests.conftest import REPO, with_xla_flags
 
 
 def test_eight_host_devices_give_the_same_predictions():
@@ -20,8 +20,8 @@ def test_eight_host_devices_give_the_same_predictions():
     the same predictions, logits within 5e-4 (measured 2.9e-4: float summation order,
     magnified where a last batch holds 2 real samples whose BatchNorm moments are
     sensitive), while the dropout masks move the logits by far more."""
-    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=8",
-               PYTHONPATH=str(REPO))
+    env = with_xla_flags(dict(os.environ, PYTHONPATH=str(REPO)),
+                         "--xla_force_host_platform_device_count=8")
     proc = subprocess.run([sys.executable, "-m", "tests.mesh_worker"], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -18,7 +18,7 @@ import time
 import numpy as np
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import REPO, with_xla_flags
 from tests.test_run import TINY_RUN
 
 # Adam with eps = 1 keeps placements comparable (see tests/tiny_problem.placement_config);
@@ -39,7 +39,7 @@ def _command(workdir, data_dir, *extra):
 def _env(devices: int = 1):
     env = dict(os.environ, PYTHONPATH=str(REPO))
     if devices > 1:
-        env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={devices}"
+        env = with_xla_flags(env, f"--xla_force_host_platform_device_count={devices}")
     return env
 
 
