@@ -63,7 +63,9 @@ def test_fillers_change_nothing(setup):
     real = [0, 5, 9]
     alone = _step(setup, real, [1, 1, 1])
     padded = _step(setup, real + [0, 0], [1, 1, 1, 0, 0])
-    np.testing.assert_allclose(padded[1], alone[1], rtol=1e-6)
+    # (rtol 1e-5: the two batches sum in another order, 3e-6 apart; a filler counted in
+    # the loss or the moments moves it by 1e-2 and more)
+    np.testing.assert_allclose(padded[1], alone[1], rtol=1e-5)
     # (atol 1e-5: a bias ahead of BatchNorm has a gradient of ~0, whose float noise moves
     # it by up to 1e-6; a filler counted in the moments moves them by 1e-2 and more)
     for a, b in zip(jax.tree.leaves(padded[0].batch_stats), jax.tree.leaves(alone[0].batch_stats)):
@@ -82,7 +84,7 @@ def test_a_non_finite_filler_does_not_mark_the_fold_diverged(setup):
     state, loss, total = _step(setup, rows, [1, 1, 1, 0, 0], views=poisoned)
     alone = _step(setup, real, [1, 1, 1])
     assert not state.diverged and np.isfinite(loss) and total == 3
-    np.testing.assert_allclose(loss, alone[1], rtol=1e-6)
+    np.testing.assert_allclose(loss, alone[1], rtol=1e-5)  # (as above)
 
 
 class _NanGradient(nn.Module):
