@@ -133,7 +133,7 @@ def main(argv):
     # the whole chain on one video, as analyze runs it (baseline spotter, recognition)
     key = videos[0].key
     chain_started = time.perf_counter()
-    result = analyze.analyze(sources[key], "baseline", analyze.DEFAULT_P, model, "whole")
+    result = analyze.analyze(sources[key], "baseline", analyze.DEFAULT_Z, model, "whole")
     chain = time.perf_counter() - chain_started
     out["chain"] = {"video": key, "frames": sources[key].num_frames,
                     "micro_recognised": sum("class" in r for r in result["intervals"]),

@@ -5,10 +5,8 @@ then the effect of the main choices, one variant at a time.
 
 Variants of configs/spot_synthetic.py (everything else as the config):
   main              both spotters; the learned spotter with ``--seeds`` seeds
-  mdmd_half_span    the training-free spotter's micro span halved (6 frames, 0.2 s)
-  mdmd_p0.01        its p fixed at 0.01 for every fold (MEGC2020's reported setting)
-  mdmd_p0.1         its p fixed at 0.1
-  learned_half_span the learned spotter also reads the half span's blocks
+  mdmd_z3           its threshold z fixed at 3 noise units for every fold
+  mdmd_z10          z fixed at 10
   learned_window8   its window 8 positions (~0.5 s) instead of 16
   learned_window32  32 positions (~2.1 s)
 Each variant's config.json, metrics.json, per_subject.csv, intervals.json and curves.csv
@@ -51,11 +49,8 @@ def variants(seeds: int) -> dict:
             node[leaf] = value
         return c
     return {"main": make(),
-            "mdmd_half_span": make(**{"spotters": ("mdmd",), "mdmd.micro_span": "half"}),
-            "mdmd_p0.01": make(**{"spotters": ("mdmd",), "mdmd.p": 0.01}),
-            "mdmd_p0.1": make(**{"spotters": ("mdmd",), "mdmd.p": 0.1}),
-            "learned_half_span": make(**{"spotters": ("learned",),
-                                         "learned.spans": ("half", "micro", "macro")}),
+            "mdmd_z3": make(**{"spotters": ("mdmd",), "mdmd.z": 3.0}),
+            "mdmd_z10": make(**{"spotters": ("mdmd",), "mdmd.z": 10.0}),
             "learned_window8": make(**{"spotters": ("learned",), "learned.window": 8}),
             "learned_window32": make(**{"spotters": ("learned",), "learned.window": 32})}
 

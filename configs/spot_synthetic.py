@@ -10,8 +10,6 @@ subjects) and the learned spotter (SpotNet, every fold trained at once, last epo
 Building the videos' features took 8.4 minutes on a 2-core CPU on first use (30000
 frames, three TV-L1 flows each); the run itself then 20 s (50 s with
 --config.protocol.seeds=3). Results: docs/spotting.md.
-Window size: --config.mdmd.micro_span=half; the learned spotter's spans:
---config.learned.spans='("half","micro","macro")'.
 """
 
 import ml_collections
@@ -36,9 +34,9 @@ def spotting_config(name: str, data_name: str) -> ml_collections.ConfigDict:
     c.data.build = ml_collections.ConfigDict(dict(classes="megc3", flow_size=64, margin=0.1,
                                                   overwrite=False))
     c.spotters = ("mdmd", "learned")
-    # the training-free spotter's micro span: 'micro' (0.4 s, MDMD's k) or 'half'; its
-    # threshold p: -1 = chosen per fold on the training subjects, else fixed for every fold
-    c.mdmd = ml_collections.ConfigDict(dict(micro_span="micro", p=-1.0))
+    # the training-free spotter's threshold z (noise units above the video's floor):
+    # -1 = chosen per fold on the training subjects, else fixed for every fold
+    c.mdmd = ml_collections.ConfigDict(dict(z=-1.0))
     # the learned spotter's input: W positions around a frame, of these spans' blocks
     c.learned = ml_collections.ConfigDict(dict(window=16, spans=("micro", "macro")))
     c.model = ml_collections.ConfigDict()

@@ -2,7 +2,7 @@ r"""``python -m faceslueth_jax.analyze``: spot and recognise the expressions of 
 
   python -m faceslueth_jax.analyze --video=interview.mp4 [--spotter=baseline|SPOTTER_FOLDER] \
       [--model=RECOGNITION_MODEL_FOLDER] [--out=DIR] [--truth=intervals.json] \
-      [--crop=auto|detect|whole] [--fps=FPS] [--p=DEFAULT_P]
+      [--crop=auto|detect|whole] [--fps=FPS] [--z=DEFAULT_Z]
 
 The video (a file OpenCV reads, or a folder of frames) streams through the face chain
 and the spotter (``faceslueth_jax.inference.analyze``); a table of the intervals is
@@ -15,7 +15,9 @@ one attention sheet per micro-expression (``attention/<onset>-<offset>.png``, ``
 ``.npz``), written once everything succeeded, into a new folder made whole at the end
 (an existing ``--out`` is refused before anything is read). ``--truth``: a JSON list
 of intervals, a JSON object holding it under ``intervals`` or ``events``, or a CSV
-onset,offset,kind (``spotting.truth``). ``--fps``: 4..1000 (default: the video's own;
+onset,offset,kind (``spotting.truth``); with it MEGC's TP, FP, FN, precision, recall
+and F1 at IoU >= 0.5 for micro, macro and overall are printed and written to
+intervals.json under ``scores``. ``--fps``: 4..1000 (default: the video's own;
 30 for a folder of frames). Bad input (a flag's value, the files, frames of different
 sizes or under 32 px): one line ``error: ...`` naming the file or value, exit 2,
 nothing written.
@@ -34,7 +36,7 @@ from faceslueth_jax.inference import command, model_folder, pictures
 from faceslueth_jax.spotting import timeline
 
 if __doc__:  # the usage line shows the flag's default
-    __doc__ = __doc__.replace("--p=DEFAULT_P", f"--p={analysis.DEFAULT_P:g}")
+    __doc__ = __doc__.replace("--z=DEFAULT_Z", f"--z={analysis.DEFAULT_Z:g}")
 
 FLAGS = flags.FLAGS
 BAD_INPUT = 2
@@ -43,11 +45,13 @@ for _name in ("video", "model", "crop", "fps"):  # shared: faceslueth_jax.cli
 flags.DEFINE_string("spotter", "baseline", "'baseline' (MDMD, training-free) or the model "
                     "folder of a spotting run (<workdir>/model)")
 flags.declare_key_flag("out")
-flags.DEFINE_string("truth", None, "the true intervals, drawn on the timeline: a JSON list "
+flags.DEFINE_string("truth", None, "the true intervals, scored (MEGC, IoU >= 0.5) and drawn "
+                    "on the timeline: a JSON list "
                     "of {onset, offset, kind[, apex, label]}, a JSON object holding it under "
                     "'intervals' or 'events', or a CSV with the header onset,offset,kind")
-flags.DEFINE_float("p", analysis.DEFAULT_P, "the baseline's threshold p, T = mean + p (max - "
-                   "mean) of the contrast", lower_bound=0.0, upper_bound=1.0)
+flags.DEFINE_float("z", analysis.DEFAULT_Z, "the baseline's threshold: a movement stands z "
+                   "noise units above the video's floor, T = median + z 1.4826 MAD of the "
+                   "contrast", lower_bound=0.0)
 
 
 def table(rows: list) -> str:
@@ -92,7 +96,7 @@ def main(argv):
                 raise analysis.AnalyzeError(
                     f"{FLAGS.truth}: label {label} is no class of {FLAGS.model} (its "
                     f"{len(model.class_names)} classes are 0..{len(model.class_names) - 1})")
-        found = analysis.analyze(source, spotter, FLAGS.p, model, FLAGS.crop,
+        found = analysis.analyze(source, spotter, FLAGS.z, model, FLAGS.crop,
                                  with_pictures=bool(FLAGS.out and model),
                                  progress=analysis.Progress(source.num_frames))
     except (analysis.AnalyzeError, model_folder.ModelFolderError) as e:
@@ -100,10 +104,13 @@ def main(argv):
         return BAD_INPUT
     rows, feats, seconds = found["intervals"], found["features"], found["seconds"]
     print(table(rows))
+    if truth is not None:
+        found["scores"] = analysis.truth_scores(rows, truth)
+        print(analysis.scores_table(found["scores"]))
     kinds = [r["kind"] for r in rows]
     print(f"{source.path}: {feats.num_frames} frames at {source.fps:g} fps; "
           f"{kinds.count('micro')} micro, {kinds.count('macro')} macro spotted "
-          f"({'baseline p=%g' % FLAGS.p if spotter == 'baseline' else FLAGS.spotter}); "
+          f"({'baseline z=%g' % FLAGS.z if spotter == 'baseline' else FLAGS.spotter}); "
           f"{seconds['frames_per_second']} frames per second over the whole chain")
     if FLAGS.out:
         try:
@@ -132,9 +139,10 @@ def write(out: pathlib.Path, source, found: dict, spotter, model, truth) -> None
             "video": str(source.path), "fps": source.fps, "num_frames": feats.num_frames,
             "face_box_first_frame": list(feats.face_box),
             "spotter": "baseline" if spotter == "baseline" else str(FLAGS.spotter),
-            "p": FLAGS.p if spotter == "baseline" else None,
+            "z": FLAGS.z if spotter == "baseline" else None,
             "model": FLAGS.model, "intervals": rows,
             "truth": None if truth is None else analysis.intervals_json(truth),
+            **({"scores": found["scores"]} if "scores" in found else {}),
             "seconds": found["seconds"]})
 
 

@@ -13,6 +13,8 @@ import cv2
 import numpy as np
 import pytest
 
+from faceslueth_jax.evaluation.spotting_metrics import Interval
+from faceslueth_jax.inference import analyze as analysis
 from tests.conftest import REPO
 from tfds_builders.synthetic_me import write_long_video
 
@@ -116,8 +118,6 @@ TRUE = [{"onset": 10, "apex": 12, "offset": 20, "kind": "micro", "label": 2},
 def test_every_shape_of_true_intervals_reads_the_same(tmp_path):
     """A JSON list, a JSON object holding it under 'intervals' or 'events', and a CSV
     with a header onset,offset,kind (apex and label optional, other columns ignored)."""
-    from faceslueth_jax.evaluation.spotting_metrics import Interval
-    from faceslueth_jax.inference import analyze as analysis
     expected = [Interval(10, 20, "micro", label=2, apex=12), Interval(30, 70, "macro")]
     files = {"list.json": json.dumps(TRUE), "intervals.json": json.dumps({"intervals": TRUE}),
              "events.json": json.dumps({"video": "x.mp4", "events": TRUE}),
@@ -158,7 +158,6 @@ BAD_TRUTH = {  # name: (content, what the one line says besides the file)
 
 @pytest.mark.parametrize("name", sorted(BAD_TRUTH))
 def test_true_intervals_of_another_shape_are_refused_naming_the_file(name, tmp_path):
-    from faceslueth_jax.inference import analyze as analysis
     text, says = BAD_TRUTH[name]
     path = tmp_path / name
     path.write_text(text)
@@ -179,6 +178,16 @@ def test_true_intervals_in_an_object_reach_the_timeline(tmp_path):
     found = json.loads((out / "intervals.json").read_text())
     assert [(t["onset"], t["offset"], t["kind"]) for t in found["truth"]] == [
         (10, 20, "micro"), (30, 70, "macro")]
+    # scored against the truth: the written counts are those of the spotted rows
+    scores = found["scores"]
+    spotted = analysis.as_intervals(found["intervals"])
+    for kind, true in (("micro", [(10, 20)]), ("macro", [(30, 70)])):
+        hits = sum(any(_iou(i, t) >= 0.5 for t in true) for i in spotted if i.kind == kind)
+        mine = sum(i.kind == kind for i in spotted)
+        assert (scores[kind]["tp"], scores[kind]["fp"], scores[kind]["fn"]) == (
+            min(hits, 1), mine - min(hits, 1), 1 - min(hits, 1)), (kind, found["intervals"])
+    assert scores["overall"]["tp"] == scores["micro"]["tp"] + scores["macro"]["tp"]
+    assert "scores at IoU >= 0.5" in proc.stdout and "overall" in proc.stdout
     assert sorted(p.name for p in out.iterdir()) == ["intervals.json", "timeline.pdf",
                                                       "timeline.png"]
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging left
@@ -222,3 +231,23 @@ def test_an_existing_out_folder_is_refused_before_anything_is_read(tmp_path):
     assert (out / "intervals.json").read_text() == "the previous run's\n"
     one_error(cli(f"--video={tmp_path}", "--seed=3"),
               "faceslueth_jax.analyze does not take --seed=3")
+
+
+def _iou(spotted, true):
+    inter = max(0, min(spotted.offset, true[1]) - max(spotted.onset, true[0]) + 1)
+    return inter / (spotted.length + true[1] - true[0] + 1 - inter)
+
+
+def test_scores_count_each_true_interval_once_per_type():
+    """Two spots on one true micro-expression: one TP, one FP; a macro spot on it is a
+    macro FP (types are scored apart); a true macro-expression missed: one FN."""
+    rows = [{"onset": 10, "offset": 19, "kind": "micro", "score": 2.0, "apex": 14},
+            {"onset": 11, "offset": 20, "kind": "micro", "score": 1.0, "apex": 15},
+            {"onset": 9, "offset": 21, "kind": "macro", "score": 1.0, "apex": 15}]
+    truth = [Interval(10, 20, "micro"), Interval(40, 90, "macro")]
+    s = analysis.truth_scores(rows, truth)
+    assert (s["micro"]["tp"], s["micro"]["fp"], s["micro"]["fn"]) == (1, 1, 0)
+    assert (s["macro"]["tp"], s["macro"]["fp"], s["macro"]["fn"]) == (0, 1, 1)
+    assert s["overall"]["f1"] == 2 * 1 / (2 * 1 + 2 + 1)
+    assert s["macro"]["precision"] == 0.0 and s["macro"]["recall"] == 0.0
+    assert "overall" in analysis.scores_table(s)

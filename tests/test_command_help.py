@@ -9,9 +9,9 @@ def test_analyze_usage_line_shows_the_default_threshold():
     from faceslueth_jax import analyze
     from faceslueth_jax.inference import analyze as analysis
     usage = analyze.__doc__.split("\n\n")[1]
-    assert f"[--p={analysis.DEFAULT_P:g}]" in usage, usage
-    assert analyze.FLAGS["p"].default == analysis.DEFAULT_P
-    assert "DEFAULT_P" not in analyze.__doc__
+    assert f"[--z={analysis.DEFAULT_Z:g}]" in usage, usage
+    assert analyze.FLAGS["z"].default == analysis.DEFAULT_Z
+    assert "DEFAULT_Z" not in analyze.__doc__
 
 
 def test_plan_docstring_and_target_help_name_the_same_target_forms():

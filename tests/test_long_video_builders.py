@@ -116,8 +116,8 @@ def test_casme2_every_video_folder_is_a_record_with_its_events(casme2_built):
         r = got[video_id]
         assert r["subject"] == "s" + video_id[:2] and r["dataset"] == "casme2_lv"
         assert events_of(r) == events, video_id
-        assert r["fps"] == 30.0 and r["spans"].tolist() == [6, 12, 39]
-        assert r["blocks"].shape == (fx.VIDEO_FRAMES, 3, 36) and np.isfinite(r["blocks"]).all()
+        assert r["fps"] == 30.0 and r["spans"].tolist() == [15, 60]
+        assert r["blocks"].shape == (fx.VIDEO_FRAMES, 2, 36) and np.isfinite(r["blocks"]).all()
         assert r["face_box"][2] > 0
     assert events_of(got[EXTRA_VIDEO[1]]) == []
     assert casme2_built.info.metadata["skipped"] == []
@@ -285,8 +285,8 @@ def test_samm_build_events_dropped_rows_and_labels(tmp_path):
     assert events_of(got["006_2"]) == [(9, 19, 19, 0, -1), (119, 149, 239, 1, -1)]
     for r in got.values():
         assert r["subject"] == "006" and r["dataset"] == "samm_lv" and r["fps"] == 200.0
-        assert r["spans"].tolist() == [40, 80, 260]
-        assert r["blocks"].shape == (SAMM_FRAMES, 3, 36) and np.isfinite(r["blocks"]).all()
+        assert r["spans"].tolist() == [100, 400]
+        assert r["blocks"].shape == (SAMM_FRAMES, 2, 36) and np.isfinite(r["blocks"]).all()
     fresh = registry.long_video_builder("samm_lv", str(tmp_path / "tfds"), build=BUILD)
     assert list(fresh.info.metadata["dropped_rows"]) == [
         f"{samm_lv.SHEET} row 13: 006_1_3: Macro with onset 0"]  # kept with the records
@@ -337,7 +337,7 @@ def test_samm_gaps_short_videos_and_videos_without_rows(tmp_path):
     assert [(p.sample_id, p.where) for p in problems] == [
         ("007_4", str(manual / samm_lv.FRAMES / "007_4")),
         ("012_1", str(manual / samm_lv.FRAMES / "012_1"))]
-    assert "100 frames; a video at 200 fps needs at least 261" in problems[0].reason
+    assert "100 frames; a video at 200 fps needs at least 101" in problems[0].reason
     assert "missing frame(s) [135]" in problems[1].reason and str(gone) in problems[1].reason
 
 

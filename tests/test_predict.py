@@ -362,7 +362,7 @@ def test_analyze_recognises_each_spotted_micro_expression(loso_run, tmp_path):
     from tests.test_analyze import cli, face_frames
     frames = face_frames(tmp_path / "frames", seconds=12)
     out = tmp_path / "out"
-    proc = cli(f"--video={frames}", "--crop=whole", "--p=0.1", f"--model={loso_run / 'model'}",
+    proc = cli(f"--video={frames}", "--crop=whole", "--z=5", f"--model={loso_run / 'model'}",
                f"--out={out}")
     assert proc.returncode == 0, proc.stderr[-2000:]
     found = json.loads((out / "intervals.json").read_text())

@@ -27,8 +27,8 @@ def test_frames_are_labelled_by_the_kind_of_interval_they_lie_in():
 
 
 def test_windows_step_by_the_stride_and_clamp_at_the_edges():
-    blocks = {12: np.tile(np.arange(10.0)[:, None], (1, 36)) + 1.0,
-              39: np.ones((10, 36))}
+    blocks = {15: np.tile(np.arange(10.0)[:, None], (1, 36)) + 1.0,
+              60: np.ones((10, 36))}
     t, windows = learned.video_inputs(blocks, 30.0, ("micro", "macro"), width=4)
     assert learned.stride(30.0) == 2 and learned.stride(200.0) == 13
     assert t.tolist() == [0, 2, 4, 6, 8] and windows.shape == (5, 4, 72)

@@ -131,13 +131,13 @@ def kind_of(type_cell) -> str | None:
 
 
 def streamable(video: Video, problems: Problems) -> bool:
-    """Whether ``video`` has more frames than its longest flow span (the stream needs
+    """Whether ``video`` has more frames than its micro flow span (the stream needs
     k + 1); a shorter one is a problem."""
-    need = max(video_features.spans_for(video.fps)) + 1
+    need = min(video_features.spans_for(video.fps)) + 1
     if len(video.frames) < need:
         problems.add(video.video_id, video.where,
                      f"{len(video.frames)} frames; a video at {video.fps:g} fps needs at least "
-                     f"{need} (its longest flow span + 1)")
+                     f"{need} (its micro flow span + 1)")
         return False
     return True
 
@@ -198,8 +198,10 @@ class LongVideoBuilder(ManualBuilder, tfds.core.GeneratorBasedBuilder,
     NATIVE_CLASSES: tuple = ()
     CLASS_NAMES: dict = {}  # class set -> names in label order
     CLASS_MAPS: dict = {}   # class set -> {native emotion: class}
-    VERSION = tfds.core.Version("1.0.0")
-    RELEASE_NOTES = {"1.0.0": "First release."}
+    VERSION = tfds.core.Version("2.0.0")
+    RELEASE_NOTES = {"1.0.0": "First release.",
+                     "2.0.0": "Blocks: the displacement from neutral (forward and backward "
+                               "flows, the head's affine motion off) at the 0.5 s and 2 s spans."}
     BUILDER_CONFIGS = [LongVideoConfig.named()]
 
     CONFIG = LongVideoConfig

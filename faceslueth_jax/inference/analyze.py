@@ -4,8 +4,8 @@ micro- and macro-expressions, recognise each micro-expression with a model folde
   1. frames stream from the video file (OpenCV) or a folder of frames, one at a time,
      through ``preprocess.video_features`` (memory: the spans' face crops);
   2. the spotter turns the motion features into intervals: 'baseline' is MDMD
-     (``spotting.mdmd``) with its threshold p fixed before the video is seen
-     (``--p``; default ``DEFAULT_P``), or a spotter model folder (the learned spotter
+     (``spotting.mdmd``) with its threshold z fixed before the video is seen
+     (``--z``; default ``DEFAULT_Z``), or a spotter model folder (the learned spotter
      of a spotting run, ``spotting.learned``'s rule);
   3. each micro-expression's apex is the frame of largest motion strength (micro span)
      inside it; with a recognition model folder its frames onset..offset are read
@@ -24,7 +24,7 @@ import time
 import cv2
 import numpy as np
 
-from faceslueth_jax.evaluation.spotting_metrics import Interval
+from faceslueth_jax.evaluation.spotting_metrics import IOU_THRESHOLD, Interval, spotting_scores
 from faceslueth_jax.inference import clip_input, model_folder
 from faceslueth_jax.inference.predict import classify
 from faceslueth_jax.preprocess import face, frames as frame_files, motion_features, \
@@ -32,9 +32,9 @@ from faceslueth_jax.preprocess import face, frames as frame_files, motion_featur
 from faceslueth_jax.preprocess.video_features import Windows
 from faceslueth_jax.spotting import learned, mdmd, truth
 
-# the baseline's p for a new video: the value 9 of the 10 folds of the synthetic LOSO study
-# chose on their training subjects (docs/spotting.md); a database's own run may pick another
-DEFAULT_P = 0.075
+# the baseline's threshold z for a new video: the value the folds of the synthetic LOSO
+# study chose on their training subjects (docs/spotting.md); a database's run may pick another
+DEFAULT_Z = 5.0
 
 
 class AnalyzeError(ValueError):
@@ -179,8 +179,8 @@ class Progress:
         self.stream.flush()
 
 
-def spot_baseline(feats: video_features.VideoFeatures, p: float) -> list:
-    return mdmd.spot(feats.strengths(), Windows.for_fps(feats.fps), p)
+def spot_baseline(feats: video_features.VideoFeatures, z: float) -> list:
+    return mdmd.spot(feats.strengths(), Windows.for_fps(feats.fps), z)
 
 
 def spot_learned(feats: video_features.VideoFeatures, spotter: model_folder.TrainedModel,
@@ -230,7 +230,7 @@ def recognise(source: Source, intervals: list, model: model_folder.TrainedModel,
     return list(probs), sheets
 
 
-def analyze(source: Source, spotter="baseline", p: float = DEFAULT_P, model=None,
+def analyze(source: Source, spotter="baseline", z: float = DEFAULT_Z, model=None,
             crop: str = "auto", with_pictures: bool = False,
             progress: Progress | None = None) -> dict:
     """Everything analyze finds in ``source``: 'features', 'intervals' (each with its
@@ -255,7 +255,7 @@ def analyze(source: Source, spotter="baseline", p: float = DEFAULT_P, model=None
         if progress is not None:
             progress.close()
     streamed = time.perf_counter()
-    found = spot_baseline(feats, p) if spotter == "baseline" else spot_learned(feats, spotter)
+    found = spot_baseline(feats, z) if spotter == "baseline" else spot_learned(feats, spotter)
     found = with_apexes(sorted(found, key=lambda i: i.onset), feats.blocks, feats.fps)
     micro = [i for i in found if i.kind == "micro"]
     probs, sheets = (recognise(source, micro, model, crop, with_pictures)
@@ -300,3 +300,25 @@ def intervals_json(intervals: list) -> list:
     """``Interval``s as intervals.json lists them (onset, apex, offset, kind, label)."""
     return [{"onset": i.onset, "apex": i.apex, "offset": i.offset, "kind": i.kind,
              "label": i.label} for i in intervals]
+
+
+def truth_scores(rows: list, truth: list) -> dict:
+    """MEGC's scores of analyze's ``rows`` against the true intervals of the same video:
+    per type (micro, macro) and overall (pooled counts) TP, FP, FN, precision, recall and
+    F1 at IoU >= 0.5 (``evaluation.spotting_metrics``)."""
+    scores = spotting_scores({"video": (as_intervals(rows), list(truth))})
+    return {"iou_threshold": IOU_THRESHOLD,
+            **{kind: scores[kind] for kind in ("micro", "macro", "overall")}}
+
+
+def scores_table(scores: dict) -> str:
+    """The scores as printed lines: one per type and overall."""
+    def show(x):
+        return "-" if x is None else f"{x:.3f}"
+    lines = [f"scores at IoU >= {scores['iou_threshold']:g} (MEGC):  "
+             f"{'TP':>4s} {'FP':>4s} {'FN':>4s} {'precision':>9s} {'recall':>7s} {'F1':>6s}"]
+    for kind in ("micro", "macro", "overall"):
+        s = scores[kind]
+        lines.append(f"  {kind:<30s}{s['tp']:4d} {s['fp']:4d} {s['fn']:4d} "
+                     f"{show(s['precision']):>9s} {show(s['recall']):>7s} {show(s['f1']):>6s}")
+    return "\n".join(lines)

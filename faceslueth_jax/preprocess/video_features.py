@@ -18,18 +18,19 @@ FLOW_SIZE = 64  # the face crop's side for the spotting flow
 @dataclasses.dataclass(frozen=True)
 class Windows:
     """A frame rate's spans and interval limits (frames)."""
-    k_micro: int
-    k_macro: int
+    k_micro: int  # 0.5 s: a micro-expression is one bump of the displacement at this span
+    k_macro: int  # 2 s
     micro_max: int  # MEGC: a micro-expression lasts at most 0.5 s
     macro_max: int  # longer intervals are left out (4 s)
-    min_length: int  # shorter intervals are left out (0.2 s: the shortest coded micro-
-                     # expressions of CAS(ME)^2 and SAMM-LV last 7 of 30 and 47 of 200 frames)
+    min_length: int  # shorter intervals are left out (0.15 s: the shortest coded micro-
+                     # expressions of CAS(ME)^2 and SAMM-LV last 7 of 30 and 47 of 200 frames,
+                     # 0.23 s, and a spotted interval's ends are a frame or two off)
 
     @classmethod
     def for_fps(cls, fps: float) -> "Windows":
-        return cls(k_micro=max(2, int(round(0.4 * fps))), k_macro=max(3, int(round(1.3 * fps))),
+        return cls(k_micro=max(2, int(round(0.5 * fps))), k_macro=max(3, int(round(2.0 * fps))),
                    micro_max=int(round(0.5 * fps)), macro_max=int(round(4.0 * fps)),
-                   min_length=max(2, int(round(0.2 * fps))))
+                   min_length=max(2, int(round(0.15 * fps))))
 
     @property
     def spans(self) -> tuple:
@@ -37,11 +38,9 @@ class Windows:
 
 
 def spans_for(fps: float) -> tuple:
-    """The spans a video at ``fps`` is streamed over: half the micro span, the micro
-    span and the macro span (``Windows.for_fps``); the half span is for the study of
-    the window size."""
-    w = Windows.for_fps(fps)
-    return tuple(sorted({max(1, w.k_micro // 2), w.k_micro, w.k_macro}))
+    """The spans a video at ``fps`` is streamed over: the micro and the macro span
+    (``Windows.for_fps``)."""
+    return Windows.for_fps(fps).spans
 
 
 @dataclasses.dataclass

@@ -3,9 +3,9 @@ each spotter under LOSO over the videos' subjects, the MEGC metric with interval
 files. ``run.py`` runs it for configs with ``task='spotting'``.
 
 Spotters (``config.spotters``):
-  mdmd     training-free (``mdmd``): for test subject s, p is chosen on the videos of
-           every other subject (``mdmd.choose_p``), then s's videos are spotted; or
-           p fixed for every fold (``mdmd.p`` >= 0);
+  mdmd     training-free (``mdmd``): for test subject s, its threshold z is chosen on
+           the videos of every other subject (``mdmd.choose_z``), then s's videos are
+           spotted; or z fixed for every fold (``mdmd.z`` > 0);
   learned  ``learned``: SpotNet trained for every LOSO fold at once by the fold-parallel
            trainer (last epoch), fold f's model spotting subject f's videos.
 Neither sees a test subject's labels before its intervals are fixed.
@@ -13,7 +13,7 @@ Neither sees a test subject's labels before its intervals are fixed.
 <workdir>/
   metrics.json      per spotter: micro, macro and overall precision, recall, F1 and the
                     counts over the database, with 95% intervals of the F1s from a
-                    bootstrap over subjects; mdmd's p per fold; the data and how it ran
+                    bootstrap over subjects; mdmd's z per fold; the data and how it ran
   per_subject.csv   spotter, subject, kind, TP, FP, FN, F1
   intervals.json    per spotter and video: the spotted intervals and the true ones
   curves.csv        the learned spotter's mean training loss per fold and epoch
@@ -24,7 +24,6 @@ Neither sees a test subject's labels before its intervals are fixed.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import pathlib
 import time
@@ -39,31 +38,25 @@ from faceslueth_jax.preprocess.video_features import Windows
 from faceslueth_jax.spotting import learned, mdmd, timeline, videos as video_data
 
 SPOTTERS = ("mdmd", "learned")
-SELECTION = ("honest: mdmd's p chosen on the training subjects of each fold; the learned "
+SELECTION = ("honest: mdmd's z chosen on the training subjects of each fold; the learned "
              "spotter's last epoch, its intervals by a fixed rule")
 
 
-def mdmd_windows(config, fps: float) -> Windows:
-    """The spans of the training-free spotter: the micro span at ``mdmd.micro_span``."""
-    w = Windows.for_fps(fps)
-    return dataclasses.replace(w, k_micro=learned.span_of(config.mdmd.micro_span, fps))
-
-
 def mdmd_loso(config, videos: list) -> tuple[dict, dict]:
-    """({video key: spotted intervals}, {subject: (p, its training F1)})."""
+    """({video key: spotted intervals}, {subject: (z, its training F1)})."""
     spotted, chosen = {}, {}
     strengths = {v.key: motion_features.strengths(v.blocks) for v in videos}  # once each
     for subject in sorted({v.subject for v in videos}):
         train = [v for v in videos if v.subject != subject]
-        windows = mdmd_windows(config, train[0].fps)
-        if config.mdmd.p >= 0:
-            p, f1 = float(config.mdmd.p), None
+        windows = Windows.for_fps(train[0].fps)
+        if config.mdmd.z > 0:
+            z, f1 = float(config.mdmd.z), None
         else:
-            p, f1 = mdmd.choose_p({v.key: (strengths[v.key], v.truth) for v in train}, windows)
-        chosen[subject] = (p, f1)
+            z, f1 = mdmd.choose_z({v.key: (strengths[v.key], v.truth) for v in train}, windows)
+        chosen[subject] = (z, f1)
         for v in videos:
             if v.subject == subject:
-                spotted[v.key] = mdmd.spot(strengths[v.key], windows, p)
+                spotted[v.key] = mdmd.spot(strengths[v.key], windows, z)
     return spotted, chosen
 
 
@@ -140,12 +133,9 @@ def check_config(config) -> None:
     if config.data.name not in LONG_VIDEO_BUILDERS:
         raise ValueError(f"data.name must be one of {tuple(LONG_VIDEO_BUILDERS)} (long "
                          f"videos), got {config.data.name!r}")
-    spans = ("half", "micro", "macro")
-    if config.mdmd.micro_span not in spans[:2]:
-        raise ValueError(f"mdmd.micro_span must be 'micro' or 'half', got "
-                         f"{config.mdmd.micro_span!r}")
-    if not config.mdmd.p < 1.0:
-        raise ValueError(f"mdmd.p must be below 1 (-1: chosen per fold), got {config.mdmd.p}")
+    spans = ("micro", "macro")
+    if not (config.mdmd.z == -1 or config.mdmd.z > 0):
+        raise ValueError(f"mdmd.z must be above 0 (-1: chosen per fold), got {config.mdmd.z}")
     bad = [s for s in config.learned.spans if s not in spans] or not config.learned.spans
     if bad:
         raise ValueError(f"learned.spans must be among {spans}, got {tuple(config.learned.spans)}")
@@ -169,10 +159,10 @@ def spot_and_evaluate(config, workdir) -> dict:
     if "mdmd" in config.spotters:
         t = time.time()
         spotted["mdmd"], chosen = mdmd_loso(config, videos)
-        extra["mdmd"] = {"p_per_fold": {s: p for s, (p, _) in chosen.items()},
+        extra["mdmd"] = {"z_per_fold": {s: z for s, (z, _) in chosen.items()},
                          "training_f1_per_fold": {s: None if f is None else round(f, 4)
                                                   for s, (_, f) in chosen.items()},
-                         "micro_span": config.mdmd.micro_span}
+                         "spans_seconds": {"micro": 0.5, "macro": 2.0}}
         seconds["mdmd"] = time.time() - t
     if "learned" in config.spotters:
         t = time.time()

@@ -9,8 +9,8 @@ t + s (w - W/2), w = 0..W-1 (edges: the nearest frame), of
     x = log(1 + b / m_k)   per span k of ``spans`` and block,
 
 b the block values over span k (``preprocess.motion_features``) and m_k the median of
-the video's own frame strengths at span k: a per-video scale from its frames alone,
-no label. Its label: 1 if t lies in a coded micro-expression, 2 in a macro-expression,
+the video's own block values at span k (its noise floor): a per-video scale from its
+frames alone, no label. Its label: 1 if t lies in a coded micro-expression, 2 in a macro-expression,
 else 0 (the frame-level labels of SOFTNet's family, with the kind kept). Training is
 class-balanced (every class weighs the same in the loss).
 
@@ -29,7 +29,6 @@ import dataclasses
 import numpy as np
 
 from faceslueth_jax.evaluation.spotting_metrics import Interval
-from faceslueth_jax.preprocess import motion_features
 from faceslueth_jax.preprocess.video_features import Windows
 
 CLASSES = ("none", "micro", "macro")
@@ -40,9 +39,9 @@ def stride(fps: float) -> int:
 
 
 def span_of(name: str, fps: float) -> int:
-    """'micro' | 'macro' | 'half' (half the micro span) -> frames at ``fps``."""
+    """'micro' | 'macro' -> frames at ``fps``."""
     w = Windows.for_fps(fps)
-    return {"micro": w.k_micro, "macro": w.k_macro, "half": max(1, w.k_micro // 2)}[name]
+    return {"micro": w.k_micro, "macro": w.k_macro}[name]
 
 
 @dataclasses.dataclass
@@ -61,7 +60,7 @@ def video_inputs(blocks: dict, fps: float, spans: tuple, width: int) -> tuple:
     features = []
     for k in ks:
         b = blocks[k]
-        scale = max(float(np.median(motion_features.strength(b))), 1e-6)
+        scale = max(float(np.median(b)), 1e-6)
         features.append(np.log1p(b / scale))
     x = np.concatenate(features, axis=1).astype(np.float32)  # (T, C)
     t = np.arange(0, len(x), s)

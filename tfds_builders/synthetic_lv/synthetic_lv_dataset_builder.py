@@ -52,8 +52,10 @@ def subject_video(config: SyntheticLvConfig, i: int) -> long_videos.LongVideo:
 class SyntheticLv(tfds.core.GeneratorBasedBuilder):
     """Synthetic long videos with coded micro- and macro-expressions."""
 
-    VERSION = tfds.core.Version("1.0.0")
-    RELEASE_NOTES = {"1.0.0": "First release."}
+    VERSION = tfds.core.Version("2.0.0")
+    RELEASE_NOTES = {"1.0.0": "First release.",
+                     "2.0.0": "Blocks: the displacement from neutral (forward and backward "
+                               "flows, the head's affine motion off) at the 0.5 s and 2 s spans."}
     BUILDER_CONFIGS = [SyntheticLvConfig.named()]
 
     @classmethod
