@@ -2,14 +2,15 @@ r"""Spotting micro- and macro-expressions in the built-in synthetic long videos,
 
 10 synthetic subjects, one 100 s video each at 30 fps (3000 frames, ~15 micro- and
 ~15 macro-expressions per video among head drift and shifts, blinks, lighting drift
-and noise); the training-free MDMD spotter (p chosen per fold on the training
-subjects) and the learned spotter (SpotNet, every fold trained at once, last epoch).
+and noise); the training-free spotter of the MDMD family (its threshold z chosen per
+fold on the training subjects) and the learned spotter (SpotNet, every fold trained at
+once, last epoch).
 
   python run.py --config=configs/spot_synthetic.py
 
-Building the videos' features took 8.4 minutes on a 2-core CPU on first use (30000
-frames, three TV-L1 flows each); the run itself then 20 s (50 s with
---config.protocol.seeds=3). Results: docs/spotting.md.
+Building the videos' features took 671 s on a 2-core CPU on first use (30000 frames,
+four TV-L1 flows each); both spotters then ran in 20 s with --config.protocol.seeds=3
+(bench/spotting_study.py's main variant). Results: docs/spotting.md.
 """
 
 import ml_collections
