@@ -20,6 +20,13 @@ if TEST_XLA_FLAGS not in os.environ.get("XLA_FLAGS", ""):
     os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {TEST_XLA_FLAGS}".strip()
 
 
+def optimised_env() -> dict:
+    """The environment without ``TEST_XLA_FLAGS``: for subprocesses whose time is running
+    TV-L1 flows over hundreds of frames (analyze, spotting runs), not compiling."""
+    flags = os.environ.get("XLA_FLAGS", "").replace(TEST_XLA_FLAGS, "").strip()
+    return dict(os.environ, XLA_FLAGS=flags)
+
+
 def with_xla_flags(env: dict, *flags: str) -> dict:
     """``env`` with ``flags`` added to its XLA_FLAGS (the tests' own kept)."""
     return dict(env, XLA_FLAGS=" ".join([env.get("XLA_FLAGS", ""), *flags]).strip())

@@ -15,13 +15,13 @@ import pytest
 
 from faceslueth_jax.evaluation.spotting_metrics import Interval
 from faceslueth_jax.inference import analyze as analysis
-from tests.conftest import REPO
+from tests.conftest import REPO, optimised_env
 from tfds_builders.synthetic_me import write_long_video
 
 
 def cli(*args):
     return subprocess.run([sys.executable, "-m", "faceslueth_jax.analyze", *args], cwd=REPO,
-                          capture_output=True, text=True, timeout=600)
+                          capture_output=True, text=True, timeout=600, env=optimised_env())
 
 
 def face_frames(folder, seconds: float = 20, size: int = 64, seed: int = 1001):

@@ -16,7 +16,7 @@ from configs import spot_synthetic
 from faceslueth_jax.evaluation import spotting_metrics
 from faceslueth_jax.evaluation.spotting_metrics import Interval
 from faceslueth_jax.spotting import experiment, learned, videos as video_data
-from tests.conftest import REPO
+from tests.conftest import REPO, optimised_env
 
 TINY = dict(num_subjects=3, num_frames=400, size=64, flow_size=32)
 
@@ -87,7 +87,7 @@ def run(tmp_path_factory):
          f"--config.data.data_dir={root / 'tfds'}", "--config.train.epochs=2",
          "--config.bootstrap_draws=200", "--config.report.timelines=1",
          *[f"--config.data.synthetic.{k}={v}" for k, v in TINY.items()]],
-        cwd=REPO, capture_output=True, text=True, timeout=600)
+        cwd=REPO, capture_output=True, text=True, timeout=600, env=optimised_env())
     assert proc.returncode == 0, proc.stderr[-3000:]
     return root, workdir, proc.stdout
 
