@@ -162,7 +162,8 @@ def spot_and_evaluate(config, workdir) -> dict:
         extra["mdmd"] = {"z_per_fold": {s: z for s, (z, _) in chosen.items()},
                          "training_f1_per_fold": {s: None if f is None else round(f, 4)
                                                   for s, (_, f) in chosen.items()},
-                         "spans_seconds": {"micro": 0.5, "macro": 2.0}}
+                         "spans_frames": dict(zip(("micro", "macro"),
+                                                  Windows.for_fps(videos[0].fps).spans))}
         seconds["mdmd"] = time.time() - t
     if "learned" in config.spotters:
         t = time.time()
