@@ -25,6 +25,7 @@ nothing written.
 
 from __future__ import annotations
 
+import math
 import pathlib
 import sys
 
@@ -71,6 +72,10 @@ def main(argv):
     del argv
     if not FLAGS.video:
         print("error: --video is required (a video file or a folder of frames)", file=sys.stderr)
+        return BAD_INPUT
+    if not (math.isfinite(FLAGS.z) and FLAGS.z > 0):
+        print(f"error: --z={FLAGS.z:g} is no threshold (noise units above the video's floor: "
+              "a finite number above 0)", file=sys.stderr)
         return BAD_INPUT
     refused = command.out_problem(FLAGS.out)  # before anything is read
     if refused:

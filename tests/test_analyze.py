@@ -251,3 +251,12 @@ def test_scores_count_each_true_interval_once_per_type():
     assert s["overall"]["f1"] == 2 * 1 / (2 * 1 + 2 + 1)
     assert s["macro"]["precision"] == 0.0 and s["macro"]["recall"] == 0.0
     assert "overall" in analysis.scores_table(s)
+
+
+@pytest.mark.parametrize("z", ["nan", "inf", "0"])
+def test_a_threshold_that_is_no_threshold_is_refused(z, tmp_path):
+    """--z=nan spotted nothing without a word; 0 puts T at the median (half the frames)."""
+    frames = flat_frames(tmp_path / "frames")
+    out = tmp_path / "out"
+    one_error(cli(f"--video={frames}", f"--z={z}", f"--out={out}"), "--z=")
+    assert not out.exists()
