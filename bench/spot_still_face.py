@@ -51,7 +51,8 @@ def main(argv):
     truth = [Interval(onset, offset, "micro") for onset, offset, _ in EVENTS]
     rows = []
     for z in sorted({3.0, DEFAULT_Z, 5.0}):
-        found = mdmd.spot(feats.strengths(), video_features.Windows.for_fps(30.0), z)
+        found = mdmd.spot(feats.blocks, video_features.Windows.for_fps(30.0), z, feats.eyes,
+                          video_features.FLOW_SIZE, feats.head)
         s = spotting_scores({"still": (found, truth)})["overall"]
         rows.append({"z": z, "default": z == DEFAULT_Z, "tp": s["tp"], "fp": s["fp"],
                      "fn": s["fn"], "spotted": [[i.onset, i.offset, i.kind] for i in found]})

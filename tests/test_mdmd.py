@@ -39,9 +39,9 @@ def _features(position: np.ndarray, k: int, noise: float = 0.01, seed: int = 0):
     return forward, backward
 
 
-def _strengths(position: np.ndarray, windows: mdmd.Windows, **kwargs) -> dict:
-    return {k: motion_features.strength(motion_features.displacement(
-        *_features(position, k, **kwargs))) for k in windows.spans}
+def _blocks(position: np.ndarray, windows: mdmd.Windows, **kwargs) -> dict:
+    return {k: motion_features.displacement(*_features(position, k, **kwargs))
+            for k in windows.spans}
 
 
 def test_windows_follow_the_frame_rate():
@@ -59,7 +59,7 @@ def test_a_micro_expression_is_spotted_where_it_is_with_no_echo(fps):
     n = int(6 * fps)
     onset, offset = int(2 * fps), int(2 * fps) + int(round(0.3 * fps)) - 1
     position = _position(n, onset, offset)
-    spotted = mdmd.spot(_strengths(position, windows), windows, z=10.0)
+    spotted = mdmd.spot(_blocks(position, windows), windows, z=10.0)
     assert len(spotted) == 1 and spotted[0].kind == "micro", spotted
     assert iou(spotted[0], Interval(onset, offset)) >= 0.7, (spotted, onset, offset)
     # the forward flow alone (one flow per span) is raised long past the offset
@@ -73,14 +73,14 @@ def test_a_macro_expression_is_one_macro_interval_not_micro_ones():
     they are the macro-expression's, which the macro pass spots whole."""
     n = 600
     position = _position(n, 200, 244, height=3.0)
-    spotted = mdmd.spot(_strengths(position, WINDOWS), WINDOWS, z=10.0)
+    spotted = mdmd.spot(_blocks(position, WINDOWS), WINDOWS, z=10.0)
     assert [s.kind for s in spotted] == ["macro"], spotted
     assert iou(spotted[0], Interval(200, 244)) >= 0.6, spotted
 
 
 def test_a_micro_and_a_macro_expression_of_one_video():
     position = _position(900, 150, 158) + _position(900, 500, 560, height=3.0)
-    spotted = mdmd.spot(_strengths(position, WINDOWS), WINDOWS, z=10.0)
+    spotted = mdmd.spot(_blocks(position, WINDOWS), WINDOWS, z=10.0)
     assert [s.kind for s in spotted] == ["micro", "macro"], spotted
     assert iou(spotted[0], Interval(150, 158)) >= 0.5 and iou(spotted[1], Interval(500, 560)) >= 0.5
 
@@ -98,8 +98,8 @@ def test_z_is_chosen_on_the_training_videos_and_ties_take_the_smaller():
     training = {}
     for v in range(3):
         position = _position(500, 100 + 50 * v, 108 + 50 * v) + _position(500, 350, 358, 0.1)
-        strengths = _strengths(position, WINDOWS, seed=int(rng.integers(1 << 30)))
-        training[f"v{v}"] = (strengths, [Interval(100 + 50 * v, 108 + 50 * v, "micro")])
+        blocks = _blocks(position, WINDOWS, seed=int(rng.integers(1 << 30)))
+        training[f"v{v}"] = (blocks, [Interval(100 + 50 * v, 108 + 50 * v, "micro")])
     z, f1 = mdmd.choose_z(training, WINDOWS)
     perfect = [q for q in mdmd.Z_GRID if mdmd.choose_z(training, WINDOWS, grid=(q,))[1] == 1.0]
     assert f1 == 1.0 and z == min(perfect)
@@ -151,8 +151,11 @@ def test_streamed_displacement_rises_where_a_part_moves_and_falls_after():
         bump = (38, 42, 4.0, 2.0) if 8 <= t <= 10 else None
         frames.append(_warp(texture, sway, 0.5 * sway, bump)[8:56, 8:56])  # no border
     seen = []
-    blocks = motion_features.stream(frames, (4,), size=48, on_frame=seen.append)[4]
+    blocks, head = motion_features.stream(frames, (4,), size=48, on_frame=seen.append)
+    blocks = blocks[4]
     assert blocks.shape == (20, motion_features.GRID ** 2) and seen == list(range(20))
+    # a sway shifts the whole face: the head's displacement (turning, nodding) stays ~0
+    assert head[4].shape == (20,) and head[4].max() < 0.2, head[4].round(3)
     s = motion_features.strength(blocks)
     assert s[8:11].min() > 2 * max(np.delete(s, [8, 9, 10]).max(), 1e-3), s.round(3)
     with pytest.raises(ValueError, match="shorter than k"):

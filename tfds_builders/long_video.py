@@ -11,6 +11,11 @@ a frame):
                                values of the face's TV-L1 flow from frame t - k to t
                                (``spotting.motion_features``; frames < k: frame k's)
   face_box                     (3,) int32  x, y, side of the face box on the first frame
+  eyes                         (2, 2) float32  the eyes' centres (x, y) in the face crop,
+                               fractions of its side (``face_track.FaceTrack.eyes``)
+  head                         (T, S) float32  the head's displacement per frame and span
+                               (crop pixels; ``motion_features.stream``)
+  flow_size                    int32  the face crop's side the flows were computed at
   event_onset/apex/offset      (E,) int32  the coded expressions, frame indices counted
                                from 0 at the video's first frame, offset inclusive
   event_kind                   (E,) int32  0 micro, 1 macro (``KINDS``)
@@ -84,12 +89,15 @@ def long_video_features() -> tfds.features.FeaturesDict:
         "blocks": tfds.features.Tensor(shape=(None, None, BLOCKS), dtype=np.float32,
                                         encoding="zlib"),
         "face_box": tfds.features.Tensor(shape=(3,), dtype=np.int32),
+        "eyes": tfds.features.Tensor(shape=(2, 2), dtype=np.float32),
+        "head": tfds.features.Tensor(shape=(None, None), dtype=np.float32, encoding="zlib"),
+        "flow_size": tfds.features.Tensor(shape=(), dtype=np.int32),
         **{f"event_{k}": ints() for k in ("onset", "apex", "offset", "kind", "label")},
     })
 
 
 def record(video_id: str, subject: str, dataset: str, feats: video_features.VideoFeatures,
-           events: list, labels: list) -> dict:
+           events: list, labels: list, flow_size: int = video_features.FLOW_SIZE) -> dict:
     """One record from a video's features and its events (``Event`` or anything with
     onset, apex, offset, kind) with their class labels."""
     spans = sorted(feats.blocks)
@@ -98,6 +106,9 @@ def record(video_id: str, subject: str, dataset: str, feats: video_features.Vide
             "fps": np.float32(feats.fps), "spans": np.asarray(spans, np.int32),
             "blocks": np.stack([feats.blocks[k] for k in spans], 1).astype(np.float32),
             "face_box": np.asarray(feats.face_box, np.int32),
+            "eyes": np.asarray(feats.eyes, np.float32).reshape(2, 2),
+            "head": np.stack([feats.head[k] for k in spans], 1).astype(np.float32),
+            "flow_size": np.int32(flow_size),
             "event_onset": column(lambda e: e.onset), "event_apex": column(lambda e: e.apex),
             "event_offset": column(lambda e: e.offset),
             "event_kind": column(lambda e: KINDS.index(e.kind)),
@@ -198,10 +209,12 @@ class LongVideoBuilder(ManualBuilder, tfds.core.GeneratorBasedBuilder,
     NATIVE_CLASSES: tuple = ()
     CLASS_NAMES: dict = {}  # class set -> names in label order
     CLASS_MAPS: dict = {}   # class set -> {native emotion: class}
-    VERSION = tfds.core.Version("2.0.0")
+    VERSION = tfds.core.Version("3.0.0")
     RELEASE_NOTES = {"1.0.0": "First release.",
                      "2.0.0": "Blocks: the displacement from neutral (forward and backward "
-                               "flows, the head's affine motion off) at the 0.5 s and 2 s spans."}
+                               "flows, the head's affine motion off) at the 0.5 s and 2 s spans.",
+                     "3.0.0": "The head's quadratic motion off; the eyes' centres in the crop; the head's "
+                               "displacement."}
     BUILDER_CONFIGS = [LongVideoConfig.named()]
 
     CONFIG = LongVideoConfig
@@ -274,4 +287,4 @@ class LongVideoBuilder(ManualBuilder, tfds.core.GeneratorBasedBuilder,
                 continue
             yield video.video_id, record(video.video_id, video.subject, self.DATABASE, feats,
                                          video.events, [self.label(e.emotion)
-                                                        for e in video.events])
+                                                        for e in video.events], c.flow_size)

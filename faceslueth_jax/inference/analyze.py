@@ -180,7 +180,8 @@ class Progress:
 
 
 def spot_baseline(feats: video_features.VideoFeatures, z: float) -> list:
-    return mdmd.spot(feats.strengths(), Windows.for_fps(feats.fps), z)
+    return mdmd.spot(feats.blocks, Windows.for_fps(feats.fps), z, feats.eyes,
+                     video_features.FLOW_SIZE, feats.head)
 
 
 def spot_learned(feats: video_features.VideoFeatures, spotter: model_folder.TrainedModel,

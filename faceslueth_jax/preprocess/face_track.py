@@ -9,8 +9,13 @@ crop, measured in crop pixels at ``TRACK_SIZE`` and scaled back to frame pixels,
     d_t = d_{t-1} + s_t (side / TRACK_SIZE),   s_t = phaseCorrelate(crop_0, crop_t),
 
 rounded to whole pixels and applied only when |s_t| >= ``MIN_SHIFT`` crop pixels
-(sub-pixel shifts are the flow's: the motion features take off the face's median
-flow). A video's memory is one crop at a time.
+(sub-pixel shifts are the flow's: the motion features take off the head's motion).
+A video's memory is one crop at a time.
+
+The eyes' centres in the crop (``eyes``, fractions of its side) are read once on the
+first frame: the means of dlib's six points per eye, its 68-point predictor started
+from the face box (``preprocess.landmarks``); without dlib, ``TEMPLATE_EYES``, where
+a frontal face box with this margin holds them.
 """
 
 from __future__ import annotations
@@ -25,6 +30,19 @@ from faceslueth_jax.preprocess import face
 TRACK_SIZE = 64
 MIN_SHIFT = 1.0  # crop pixels at TRACK_SIZE
 CROPS = ("detect", "whole")
+TEMPLATE_EYES = ((1 / 3, 0.4), (2 / 3, 0.4))  # (x, y) in the box, image left first
+
+
+def eye_centres(g: np.ndarray, box: face.FaceBox) -> tuple:
+    """((x, y), (x, y)): the eyes' centres in ``box`` as fractions of its side, image
+    left first (the module doc)."""
+    from faceslueth_jax.preprocess import landmarks
+    if landmarks.dlib_version() is None:
+        return TEMPLATE_EYES
+    points = landmarks.predict68(g, (box.x, box.y, box.x + box.side, box.y + box.side))
+    centres = landmarks.key_points(points)
+    return tuple(tuple(float(v) for v in (c - (box.x, box.y)) / box.side)
+                 for c in sorted(centres, key=lambda c: c[0]))
 
 
 def grey(frame: np.ndarray) -> np.ndarray:
@@ -41,6 +59,7 @@ class FaceTrack:
     first: face.FaceBox
     size: int
     box: face.FaceBox = None
+    eyes: tuple = TEMPLATE_EYES
     _reference: np.ndarray = None
 
     @classmethod
@@ -51,7 +70,7 @@ class FaceTrack:
             raise ValueError(f"crop must be one of {CROPS}, got {crop!r}")
         g = grey(frame)
         box = face.detect_face(g, margin) if crop == "detect" else face.whole_frame(g)
-        track = cls(first=box, size=size, box=box)
+        track = cls(first=box, size=size, box=box, eyes=eye_centres(g, box))
         track._reference = _window(face.crop(g, box, TRACK_SIZE))
         return track
 

@@ -49,6 +49,10 @@ class VideoFeatures:
     fps: float
     blocks: dict
     face_box: tuple  # (x, y, side) of the first frame's face box, frame pixels
+    eyes: tuple | None = None  # ((x, y), (x, y)) eye centres in the crop, fractions of
+                               # its side (face_track.FaceTrack.eyes); None: not known
+    head: dict | None = None  # span k -> (T,) the head's displacement, crop pixels
+                              # (motion_features.stream); None: not known
 
     @property
     def num_frames(self) -> int:
@@ -73,6 +77,6 @@ def features(frames, fps: float, size: int = FLOW_SIZE, crop: str = "detect",
                 track = face_track.FaceTrack.start(frame, size, crop, margin)
             yield track.crop(frame)
 
-    blocks = motion_features.stream(crops(), spans, size, on_frame=on_frame)
+    blocks, head = motion_features.stream(crops(), spans, size, on_frame=on_frame)
     box = track.first
-    return VideoFeatures(float(fps), blocks, (box.x, box.y, box.side))
+    return VideoFeatures(float(fps), blocks, (box.x, box.y, box.side), track.eyes, head)

@@ -45,18 +45,18 @@ SELECTION = ("honest: mdmd's z chosen on the training subjects of each fold; the
 def mdmd_loso(config, videos: list) -> tuple[dict, dict]:
     """({video key: spotted intervals}, {subject: (z, its training F1)})."""
     spotted, chosen = {}, {}
-    strengths = {v.key: motion_features.strengths(v.blocks) for v in videos}  # once each
     for subject in sorted({v.subject for v in videos}):
         train = [v for v in videos if v.subject != subject]
         windows = Windows.for_fps(train[0].fps)
         if config.mdmd.z > 0:
             z, f1 = float(config.mdmd.z), None
         else:
-            z, f1 = mdmd.choose_z({v.key: (strengths[v.key], v.truth) for v in train}, windows)
+            z, f1 = mdmd.choose_z({v.key: (v.blocks, v.truth, v.eyes, v.flow_size, v.head)
+                                   for v in train}, windows)
         chosen[subject] = (z, f1)
         for v in videos:
             if v.subject == subject:
-                spotted[v.key] = mdmd.spot(strengths[v.key], windows, z)
+                spotted[v.key] = mdmd.spot(v.blocks, windows, z, v.eyes, v.flow_size, v.head)
     return spotted, chosen
 
 

@@ -9,20 +9,24 @@ import os
 import numpy as np
 
 from faceslueth_jax.evaluation.spotting_metrics import Interval
+from faceslueth_jax.preprocess.video_features import FLOW_SIZE
 from tfds_builders import building, registry
 from tfds_builders.long_video import KINDS
 
 
 @dataclasses.dataclass
 class SpotVideo:
-    """One long video: its block values per span, (T, 36) each, and its coded
-    expressions (``Interval`` with kind, label and apex)."""
+    """One long video: its block values per span, (T, 36) each, its coded expressions
+    (``Interval`` with kind, label and apex) and its eyes' centres in the crop."""
     video_id: str
     subject: str
     dataset: str
     fps: float
     blocks: dict
     truth: list
+    eyes: tuple | None = None  # the eyes' centres in the crop, fractions of its side
+    head: dict | None = None   # span k -> (T,) the head's displacement
+    flow_size: int = FLOW_SIZE  # the crop's side (pixels) the block values are in
 
     @property
     def num_frames(self) -> int:
@@ -45,7 +49,10 @@ def from_record(r: dict) -> SpotVideo:
     spans = [int(k) for k in r["spans"]]
     blocks = np.asarray(r["blocks"], np.float32)
     return SpotVideo(_text(r["video_id"]), _text(r["subject"]), _text(r["dataset"]),
-                     float(r["fps"]), {k: blocks[:, i] for i, k in enumerate(spans)}, truth)
+                     float(r["fps"]), {k: blocks[:, i] for i, k in enumerate(spans)}, truth,
+                     tuple(map(tuple, np.asarray(r["eyes"], float).tolist())),
+                     {k: np.asarray(r["head"], np.float32)[:, i] for i, k in enumerate(spans)},
+                     int(r["flow_size"]))
 
 
 def builder_of(data_cfg):

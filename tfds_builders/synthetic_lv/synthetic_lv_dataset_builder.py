@@ -52,10 +52,12 @@ def subject_video(config: SyntheticLvConfig, i: int) -> long_videos.LongVideo:
 class SyntheticLv(tfds.core.GeneratorBasedBuilder):
     """Synthetic long videos with coded micro- and macro-expressions."""
 
-    VERSION = tfds.core.Version("2.0.0")
+    VERSION = tfds.core.Version("3.0.0")
     RELEASE_NOTES = {"1.0.0": "First release.",
                      "2.0.0": "Blocks: the displacement from neutral (forward and backward "
-                               "flows, the head's affine motion off) at the 0.5 s and 2 s spans."}
+                               "flows, the head's affine motion off) at the 0.5 s and 2 s spans.",
+                     "3.0.0": "The head's quadratic motion off; the eyes' centres in the crop; the head's "
+                               "displacement."}
     BUILDER_CONFIGS = [SyntheticLvConfig.named()]
 
     @classmethod
@@ -82,4 +84,4 @@ class SyntheticLv(tfds.core.GeneratorBasedBuilder):
             feats = video_features.features(video.frames(), c.fps, c.flow_size, crop="whole")
             name = f"s{i:02d}"
             yield name, long_video.record(name, name, "synthetic_lv", feats, video.events,
-                                          [e.label for e in video.events])
+                                          [e.label for e in video.events], c.flow_size)
