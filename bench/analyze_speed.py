@@ -26,7 +26,7 @@ from absl import app, flags
 
 from faceslueth_jax import atomic_files
 from faceslueth_jax.inference import analyze
-from tfds_builders.photo_me import photo_videos, write_photo_videos
+from tfds_builders.photo_me import photo_set, photo_videos
 
 flags.DEFINE_float("seconds", 60.0, "the video's length", lower_bound=2.0)
 flags.DEFINE_integer("repeats", 2, "runs of the chain", lower_bound=1)
@@ -36,13 +36,13 @@ FLAGS = flags.FLAGS
 
 def main(argv):
     del argv
-    photo, points = write_photo_videos.astronaut()
+    photo, points = photo_set.astronaut()
     video = photo_videos.make_video(photo, points, 1000, FLAGS.seconds, 30.0,
-                                    write_photo_videos.COUNTS_30)
+                                    photo_set.COUNTS_30)
     runs = []
     with tempfile.TemporaryDirectory() as tmp:
         path = pathlib.Path(tmp) / "speed.mp4"
-        write_photo_videos.write(video, path)
+        photo_set.write(video, path)
         started = time.perf_counter()
         subprocess.run([sys.executable, "-m", "faceslueth_jax.analyze", f"--video={path}"],
                        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

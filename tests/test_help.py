@@ -28,6 +28,8 @@ COMMANDS = {
                    "Write one synthetic micro-expression clip", "--frames"),
     "write_long_video": (["-m", "tfds_builders.synthetic_me.write_long_video"],
                          "Write one synthetic long video", "--seconds"),
+    "write_photo_videos": (["-m", "tfds_builders.photo_me.write_photo_videos"],
+                           "Write the real-photograph spotting set", "--first_seed"),
     "tfds_builders": (["-m", "tfds_builders"], "usage: python -m tfds_builders", "build"),
     "tfds_builders build": (["-m", "tfds_builders", "build"], "--manual_dir", "--on_error"),
 }

@@ -115,16 +115,18 @@ def test_a_nod_on_rendered_frames_is_not_spotted_and_an_expression_is():
     degrees) and a micro-expression; the spotter (eyes unknown: every block counts)
     reports the expression and nothing on the nod."""
     side = 128
-    video = photo_videos.make_video(_texture(side, 3), _landmarks(side), seed=2, seconds=6.0,
+    video = photo_videos.make_video(_texture(side, 3), _landmarks(side), seed=2, seconds=4.0,
                                     fps=30.0, counts={"micro": 1, "nod": 1}, size=(side, side))
     video = photo_videos.dataclasses.replace(
         video, noise_sigma=1.0, gain=np.ones_like(video.gain), base=np.eye(3),
         movements=[m if m.kind != "micro" else photo_videos.dataclasses.replace(m, peak=0.06)
                    for m in video.movements])
     frames = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in video.frames()]
-    blocks, _ = motion_features.stream(frames, WINDOWS.spans, size=64)
-    spotted = mdmd.spot(blocks, WINDOWS, 4.0)
+    blocks, head = motion_features.stream(frames, WINDOWS.spans, size=48)
     (nod,) = [m for m in video.movements if m.kind == "nod"]
+    # the nod moves the head: its fitted motion rises while the nod lasts
+    assert head[WINDOWS.k_micro][nod.onset:nod.offset + 1].max() > 2 * np.median(head[WINDOWS.k_micro])
+    spotted = mdmd.spot(blocks, WINDOWS, 4.0, size=48)
     (micro,) = [m for m in video.movements if m.kind == "micro"]
     assert not any(s.onset <= nod.offset and nod.onset <= s.offset and s.kind == "micro"
                    and iou(s, Interval(micro.onset, micro.offset)) < 0.5 for s in spotted), spotted

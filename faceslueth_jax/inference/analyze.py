@@ -34,7 +34,7 @@ from faceslueth_jax.spotting import learned, mdmd, truth
 
 # the baseline's threshold z for a new video: the value the folds of the synthetic LOSO
 # study chose on their training subjects (docs/spotting.md); a database's run may pick another
-DEFAULT_Z = 4.0
+DEFAULT_Z = 5.0
 
 
 class AnalyzeError(ValueError):

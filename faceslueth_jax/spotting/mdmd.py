@@ -43,8 +43,8 @@ Not expressions, left out:
 
 z is chosen on training videos only (``choose_z``: the value of ``Z_GRID`` with the
 best overall F1 over their videos; ties: the smaller z), the same z for both passes.
-HEAD_Z, BLINK_IOD, TOP and the face ellipse were set on development videos of the
-real-photograph generator (seeds 100-103), none of them in a reported study.
+HEAD_Z, BLINK_IOD, BROW_IOD, TOP and the face ellipse were set on development videos
+of the real-photograph generator (seeds 100-111), none of them in a reported study.
 """
 
 from __future__ import annotations
@@ -56,7 +56,8 @@ from faceslueth_jax.preprocess.video_features import FLOW_SIZE, Windows
 
 FACE_ELLIPSE = (0.45, 0.95, 1.2)  # centre below the eyes, half-width, half-height (IOD)
 EYE_REACH = 0.2  # IOD: the blocks an eye's lids move
-BLINK_IOD = 0.03  # a blink's lid travel at the micro span is above this (IOD)
+BLINK_IOD = 0.04  # a blink's lid travel at the micro span is above this (IOD)
+BROW_IOD = 0.45  # the brows' blocks: the eyes' moved up by this (IOD)
 HEAD_Z = 2.5  # noise units of the head's displacement contrast: the head moved
 TOP = 2  # blocks whose contrasts make a frame's score
 Z_GRID = (2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 12.0, 15.0, 20.0, 25.0, 30.0, 40.0, 50.0)
@@ -179,23 +180,33 @@ def spot_pass(blocks: np.ndarray, k: int, z: float, windows: Windows, mask=None)
 
 def is_blink(interval: Interval, blocks: np.ndarray, eyes, size: int, mask=None) -> bool:
     """Whether ``interval`` is a blink: at the micro span (``blocks`` (T, G^2), crop
-    pixels at ``size``), its largest block displacement on the face is an eye's, and
-    the eyes' blocks move by at least ``BLINK_IOD`` inter-ocular distances."""
+    pixels at ``size``), its largest block displacement on the face is an eye's, the
+    eyes' blocks move by at least ``BLINK_IOD`` inter-ocular distances, and the blocks
+    above them (the brows) by less than half as much (a brow raise lifts both)."""
     grid = int(round(np.sqrt(blocks.shape[1])))
     peak = blocks[interval.onset:interval.offset + 1].max(0)
     on_face = np.ones(len(peak), bool) if mask is None else np.asarray(mask, bool)
-    near = eye_blocks(eyes, grid)
-    top = int(np.argmax(np.where(on_face, peak, -np.inf)))
     (x0, y0), (x1, y1) = eyes
-    iod = float(np.hypot(x1 - x0, y1 - y0)) * size
-    return bool(near[top] and peak[near].max() >= BLINK_IOD * iod)
+    iod = float(np.hypot(x1 - x0, y1 - y0))
+    near = eye_blocks(eyes, grid)
+    above = eye_blocks(((x0, y0 - BROW_IOD * iod), (x1, y1 - BROW_IOD * iod)), grid) & ~near
+    top = int(np.argmax(np.where(on_face, peak, -np.inf)))
+    eye = peak[near].max()
+    brow = peak[above].max() if above.any() else 0.0
+    return bool(near[top] and eye >= BLINK_IOD * iod * size and brow < 0.5 * eye)
 
 
-def head_moved(interval: Interval, head: np.ndarray, k: int, width: int) -> bool:
+def head_moved(interval: Interval, head: np.ndarray, blocks: np.ndarray, k: int, width: int,
+               mask=None) -> bool:
     """Whether the head turned, nodded or tilted during ``interval``: the contrast of its
-    displacement (``head`` (T,) at span k) rises ``HEAD_Z`` noise units above its floor."""
+    displacement (``head`` (T,) at span k) rises ``HEAD_Z`` noise units above its floor,
+    and the head moved at least half as far as the face's largest block (``blocks``
+    (T, G^2) at span k; an expression that leans on the head's fit moves it much less
+    than itself)."""
     n = noise_units(contrast(head, k, width)[:, None])[:, 0]
-    return bool(n[interval.onset:interval.offset + 1].max() >= HEAD_Z)
+    during = slice(interval.onset, interval.offset + 1)
+    face = blocks[during] if mask is None else blocks[during][:, np.asarray(mask, bool)]
+    return bool(n[during].max() >= HEAD_Z and head[during].max() >= 0.5 * face.max())
 
 
 def spot(blocks: dict, windows: Windows, z: float, eyes=None, size: int = FLOW_SIZE,
@@ -212,8 +223,10 @@ def spot(blocks: dict, windows: Windows, z: float, eyes=None, size: int = FLOW_S
     long = spot_pass(blocks[windows.k_macro], windows.k_macro, z, windows, mask)
     if head is not None:
         width = windows.k_micro // 4
-        short = [i for i in short if not head_moved(i, head[windows.k_micro], windows.k_micro, width)]
-        long = [i for i in long if not head_moved(i, head[windows.k_macro], windows.k_macro, width)]
+        short = [i for i in short if not head_moved(
+            i, head[windows.k_micro], blocks[windows.k_micro], windows.k_micro, width, mask)]
+        long = [i for i in long if not head_moved(
+            i, head[windows.k_macro], blocks[windows.k_macro], windows.k_macro, width, mask)]
     macros = [i for i in long if i.kind == "macro"]
     kept = [i for i in short if not any(_overlaps(i, m) for m in macros)]
     kept += [i for i in long if i.kind == "macro"
