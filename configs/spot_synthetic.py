@@ -8,9 +8,9 @@ once, last epoch).
 
   python run.py --config=configs/spot_synthetic.py
 
-Building the videos' features took 11.2 minutes (671 s) on a 2-core CPU on first use (30000 frames,
-four TV-L1 flows each); both spotters then ran in 20 s with --config.protocol.seeds=3
-(bench/spotting_study.py's main variant). Results: docs/spotting.md.
+Building the videos' features took about 10 minutes (620 s, beside other jobs) on a
+2-core CPU on first use (30000 frames, four TV-L1 flows each); the run then took 49 s
+with --config.protocol.seeds=3 (both spotters, every fold). Results: docs/spotting.md.
 """
 
 import ml_collections
