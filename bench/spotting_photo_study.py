@@ -18,7 +18,8 @@ two honest thresholds:
   per video    z chosen on the other videos (leave one video out, ``mdmd.choose_z``).
 
 With ``--spotter``, the learned spotter of that model folder too (trained on the
-synthetic long videos; nothing of these videos reaches it).
+synthetic long videos; nothing of these videos reaches it). Two ablations at the default
+z: the eyes not used (every block counts, no blink rule) and no head rule.
 
 Scores: MEGC's counts at IoU >= 0.5 summed over the videos; 95% intervals from a
 bootstrap over videos (2000 draws). Distractors: spotted intervals that overlap a
@@ -153,9 +154,10 @@ def main(argv):
         print(f"{path.name}: {feats.num_frames} frames, {feats.num_frames / seconds:.1f} fps")
     windows = {v: Windows.for_fps(f.fps) for v, (f, _, _) in videos.items()}
 
-    def spot(v, z):
+    def spot(v, z, eyes=True, head=True):
         f = videos[v][0]
-        return mdmd.spot(f.blocks, windows[v], z, f.eyes, video_features.FLOW_SIZE, f.head)
+        return mdmd.spot(f.blocks, windows[v], z, f.eyes if eyes else None,
+                         video_features.FLOW_SIZE, f.head if head else None)
 
     default = {v: spot(v, analyze.DEFAULT_Z) for v in videos}
     chosen_z, per_video = {}, {}
@@ -176,6 +178,10 @@ def main(argv):
         "default_z": analyze.DEFAULT_Z,
         "default": scored(videos, default, kinds),
         "per_video_z": {**scored(videos, per_video, kinds), "z": chosen_z},
+        "without_eyes": scored(videos, {v: spot(v, analyze.DEFAULT_Z, eyes=False)
+                                        for v in videos}, kinds),
+        "without_head": scored(videos, {v: spot(v, analyze.DEFAULT_Z, head=False)
+                                        for v in videos}, kinds),
         "learned": None if learned is None else scored(
             videos, {v: analyze.spot_learned(videos[v][0], learned) for v in videos}, kinds),
         "timing": timing,
@@ -205,6 +211,9 @@ def table(r: dict) -> str:
              "| micro on nod / turn / blink |", "|---|---|---|---|---|---|"]
     rows = [(f"baseline, default z = {r['default_z']:g}", "default"),
             ("baseline, z chosen on the other videos", "per_video_z")]
+    rows += [(f"baseline, z = {r['default_z']:g}, eyes not used (every block; no blink rule)",
+              "without_eyes"),
+             (f"baseline, z = {r['default_z']:g}, no head rule", "without_head")]
     rows += [("learned (trained on the synthetic long videos)", "learned")] if r.get("learned") else []
     for name, key in rows:
         s = r[key]
