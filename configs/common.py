@@ -159,3 +159,26 @@ def reference_network(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict
     """The PyTorch reference's network (``faceslueth_r.as_reference``) in config ``c``."""
     faceslueth_r.as_reference(c.model.faceslueth_r)
     return c
+
+
+def meb_composite(name: str, model: str, flow_size: int, **sizes) -> ml_collections.ConfigDict:
+    """A tvaranka/meb baseline on the composite as HTNet released it, with the recipe
+    this project uses for meb's STSTNet (meb's Table 3: torch's Adam(lr=5e-5,
+    weight_decay=1e-3), the decay as L2 in the gradient, constant lr, batch 32 with a
+    short last batch, 200 epochs, cross-entropy, no augmentation); ``sizes``: the
+    model's own sub-dict ``model.<model>``."""
+    c = base_config(name)
+    c.data.name = "htnet_composite"
+    c.data.flow_size = flow_size
+    c.data.face_size = 28  # faces are not read by these networks; keep their views small
+    c.model = ml_collections.ConfigDict()
+    c.model.name = model
+    c.model.preset = "meb"
+    c.model[model] = ml_collections.ConfigDict(sizes)
+    c.train.epochs = 200
+    c.train.batch_size = 32
+    c.train.last_batch = "short"  # meb's DataLoader keeps a short last batch
+    c.train.augment = False
+    c.train.optimizer.update(lr=5e-5, weight_decay=1e-3, weight_decay_mode="l2", gamma=1.0,
+                             theta_lr=5e-5, theta_weight_decay=1e-3)
+    return c

@@ -22,29 +22,12 @@ Over 5 epochs: 0.115 s per fold-epoch with one fold per program (the CPU default
 with lax convolutions in place of the matmul form.
 """
 
-import ml_collections
-
-from configs.common import base_config
+from configs.common import meb_composite
 
 
 def get_config(arg: str = ""):
     del arg
-    c = base_config("ststnet_composite")
-    c.data.name = "htnet_composite"
-    c.data.flow_size = 28
-    c.data.face_size = 28  # faces are not read by STSTNet; keep their views small
-
-    c.model = ml_collections.ConfigDict()
-    c.model.name = "ststnet"
+    c = meb_composite("ststnet_composite", "ststnet", 28, widths=(3, 5, 8), dropout=0.5,
+                      conv_impl="auto")
     c.model.preset = "published"  # the published layer sizes
-    c.model.ststnet = ml_collections.ConfigDict(dict(
-        widths=(3, 5, 8), dropout=0.5, conv_impl="auto"))
-
-    c.train.epochs = 200
-    c.train.batch_size = 32
-    c.train.last_batch = "short"  # meb's DataLoader keeps a short last batch
-    c.train.augment = False
-    # torch.optim.Adam(lr=5e-5, weight_decay=1e-3): L2 in the gradient, constant lr
-    c.train.optimizer.update(lr=5e-5, weight_decay=1e-3, weight_decay_mode="l2", gamma=1.0,
-                             theta_lr=5e-5, theta_weight_decay=1e-3)
     return c

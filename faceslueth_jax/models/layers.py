@@ -97,16 +97,19 @@ def sample_keys(module: nn.Module, rows: int):
 
 class Dropout(nn.Module):
     """Element-wise dropout, x * m / (1 - rate) with m ~ Bernoulli(1 - rate); each
-    row's mask from its own key (``sample_keys``)."""
+    row's mask from its own key (``sample_keys``). ``per_channel``: one draw per
+    channel of an (B, H, W, C) map, the whole map kept or dropped (torch's Dropout2d)."""
 
     rate: float
+    per_channel: bool = False
 
     @nn.compact
     def __call__(self, x, deterministic: bool):
         if deterministic or self.rate == 0.0:
             return x
         keep = 1.0 - self.rate
-        mask = jax.vmap(lambda k: jax.random.bernoulli(k, keep, x.shape[1:]))(
+        shape = (1,) * (x.ndim - 2) + x.shape[-1:] if self.per_channel else x.shape[1:]
+        mask = jax.vmap(lambda k: jax.random.bernoulli(k, keep, shape))(
             sample_keys(self, x.shape[0]))
         return jnp.where(mask, x / keep, jnp.zeros_like(x))
 

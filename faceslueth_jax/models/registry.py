@@ -40,6 +40,8 @@ MODELS = {
     "htnet": Entry("faceslueth_jax.models.htnet", "HTNet"),
     "fdp": Entry("faceslueth_jax.models.fdp", "FDP"),
     "ststnet": Entry("faceslueth_jax.models.ststnet", "STSTNet"),
+    "offapexnet": Entry("faceslueth_jax.models.offapexnet", "OFF-ApexNet"),
+    "sssnet": Entry("faceslueth_jax.models.sssnet", "SSSNet"),
     "spot_net": Entry("faceslueth_jax.models.spot_net", "SpotNet"),
 }
 
