@@ -29,7 +29,7 @@ FIRST_PARTY = {"faceslueth_jax", "tfds_builders", "configs", "tests"}
 # modules whose distribution cannot be looked up where it is not installed (optional
 # ones, absent here); a namespace package is named with its sub-module
 NOT_INSTALLED_HERE = {"dlib": "dlib-bin", "face_recognition_models": "face-recognition-models",
-                      "torch": "torch", "libtpu": "libtpu",
+                      "torch": "torch", "libtpu": "libtpu", "skimage": "scikit-image",
                       "jax_plugins.xla_cuda12": "jax-cuda12-plugin"}
 NAMESPACES = {"jax_plugins"}
 # declared but imported by no file here, each for a reason
