@@ -14,6 +14,8 @@ import os
 import pathlib
 import tempfile
 
+import numpy as np
+
 
 def _umask() -> int:
     mask = os.umask(0)
@@ -54,6 +56,13 @@ def write_text(path, text: str) -> pathlib.Path:
 
 def write_json(path, obj) -> pathlib.Path:
     return write_text(path, json.dumps(obj, indent=2, allow_nan=True, default=str) + "\n")
+
+
+def write_npz(path, **arrays) -> pathlib.Path:
+    """``arrays`` as a compressed .npz (``np.savez_compressed``), written atomically."""
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    return write_bytes(path, buffer.getvalue())
 
 
 def write_csv(path, header, rows) -> pathlib.Path:

@@ -50,15 +50,11 @@ def write_probabilities(workdir, data, seeds, probabilities: dict) -> None:
     """probabilities.npz: per selection rule, (M, N, K) class probabilities of every
     seed for every sample, with the sample ids, labels, subject keys and seeds, so
     two runs can be compared pair-wise (``report --compare``)."""
-    import io
-
-    buffer = io.BytesIO()
-    np.savez_compressed(
-        buffer, sample_id=np.asarray(data.sample_id, str), label=np.asarray(data.label),
-        subject=subject_keys(data.dataset, data.subject),
+    atomic_files.write_npz(
+        pathlib.Path(workdir) / "probabilities.npz", sample_id=np.asarray(data.sample_id, str),
+        label=np.asarray(data.label), subject=subject_keys(data.dataset, data.subject),
         dataset=np.asarray(data.dataset, str), class_names=np.asarray(data.class_names, str),
         seeds=np.asarray(seeds), **{f"probs_{rule}": p for rule, p in probabilities.items()})
-    atomic_files.write_bytes(pathlib.Path(workdir) / "probabilities.npz", buffer.getvalue())
 
 
 def write_theta(workdir, theta_deg, fold_names) -> None:

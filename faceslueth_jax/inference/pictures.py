@@ -18,7 +18,6 @@ A model without SOA layers gets the face and the flow only.
 from __future__ import annotations
 
 import dataclasses
-import io
 import pathlib
 
 import jax
@@ -176,10 +175,9 @@ def write(sheet: Sheet, path) -> list[pathlib.Path]:
     """Write the sheet as ``path`` (.png) and its .pdf, and its raw maps as .npz beside
     them, each atomically. Returns the paths."""
     path = pathlib.Path(path)
-    buffer = io.BytesIO()
-    np.savez_compressed(buffer, **arrays(sheet))
+    raw = arrays(sheet)
     written = figure_style.save(draw(sheet), path)
-    return written + [atomic_files.write_bytes(path.with_suffix(".npz"), buffer.getvalue())]
+    return written + [atomic_files.write_npz(path.with_suffix(".npz"), **raw)]
 
 
 def write_run_pictures(directory, trained, data, folds, per_class: int) -> int:
