@@ -49,6 +49,8 @@ of the real-photograph generator (seeds 100-111), none of them in a reported stu
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from faceslueth_jax.evaluation.spotting_metrics import Interval, spotting_scores
@@ -178,35 +180,43 @@ def spot_pass(blocks: np.ndarray, k: int, z: float, windows: Windows, mask=None)
     return _best_apart(out)
 
 
-def is_blink(interval: Interval, blocks: np.ndarray, eyes, size: int, mask=None) -> bool:
-    """Whether ``interval`` is a blink: at the micro span (``blocks`` (T, G^2), crop
-    pixels at ``size``), its largest block displacement on the face is an eye's, the
-    eyes' blocks move by at least ``BLINK_IOD`` inter-ocular distances, and the blocks
-    above them (the brows) by less than half as much (a brow raise lifts both)."""
-    grid = int(round(np.sqrt(blocks.shape[1])))
-    peak = blocks[interval.onset:interval.offset + 1].max(0)
-    on_face = np.ones(len(peak), bool) if mask is None else np.asarray(mask, bool)
-    (x0, y0), (x1, y1) = eyes
-    iod = float(np.hypot(x1 - x0, y1 - y0))
-    near = eye_blocks(eyes, grid)
-    above = eye_blocks(((x0, y0 - BROW_IOD * iod), (x1, y1 - BROW_IOD * iod)), grid) & ~near
-    top = int(np.argmax(np.where(on_face, peak, -np.inf)))
-    eye = peak[near].max()
-    brow = peak[above].max() if above.any() else 0.0
-    return bool(near[top] and eye >= BLINK_IOD * iod * size and brow < 0.5 * eye)
+@dataclasses.dataclass(frozen=True)
+class BlinkRule:
+    """What tells a blink from the eyes' centres (fractions of a G x G crop of ``size``
+    pixels): the eyes' blocks, the brows' blocks above them, and ``BLINK_IOD`` in pixels."""
+    near: np.ndarray   # (G^2,) bool: the eyes' blocks (``eye_blocks``)
+    above: np.ndarray  # (G^2,) bool: the brows' blocks, the eyes' moved up by BROW_IOD
+    least: float       # a blink's eye blocks move at least this far (crop pixels)
+
+    @classmethod
+    def of(cls, eyes, grid: int, size: int) -> "BlinkRule":
+        (x0, y0), (x1, y1) = eyes
+        iod = float(np.hypot(x1 - x0, y1 - y0))
+        near = eye_blocks(eyes, grid)
+        above = eye_blocks(((x0, y0 - BROW_IOD * iod), (x1, y1 - BROW_IOD * iod)), grid) & ~near
+        return cls(near, above, BLINK_IOD * iod * size)
+
+    def is_blink(self, interval: Interval, blocks: np.ndarray, on_face: np.ndarray) -> bool:
+        """Whether ``interval`` is a blink: at the micro span (``blocks`` (T, G^2)), its
+        largest block displacement on the face is an eye's, the eyes' blocks move by at
+        least ``least``, and the brows' by less than half as much (a brow raise lifts
+        both)."""
+        peak = blocks[interval.onset:interval.offset + 1].max(0)
+        top = int(np.argmax(np.where(on_face, peak, -np.inf)))
+        eye = peak[self.near].max()
+        brow = peak[self.above].max() if self.above.any() else 0.0
+        return bool(self.near[top] and eye >= self.least and brow < 0.5 * eye)
 
 
-def head_moved(interval: Interval, head: np.ndarray, blocks: np.ndarray, k: int, width: int,
-               mask=None) -> bool:
-    """Whether the head turned, nodded or tilted during ``interval``: the contrast of its
-    displacement (``head`` (T,) at span k) rises ``HEAD_Z`` noise units above its floor,
-    and the head moved at least half as far as the face's largest block (``blocks``
-    (T, G^2) at span k; an expression that leans on the head's fit moves it much less
-    than itself)."""
-    n = noise_units(contrast(head, k, width)[:, None])[:, 0]
+def head_moved(interval: Interval, head: np.ndarray, units: np.ndarray,
+               face: np.ndarray) -> bool:
+    """Whether the head turned, nodded or tilted during ``interval``: its displacement
+    (``head`` (T,)) rises ``HEAD_Z`` noise units above its floor (``units``: the
+    contrast of ``head`` in noise units) and reaches at least half the face's largest
+    block displacement (``face`` (T, J): the blocks on the face at the same span; an
+    expression that leans on the head's fit moves it much less than itself)."""
     during = slice(interval.onset, interval.offset + 1)
-    face = blocks[during] if mask is None else blocks[during][:, np.asarray(mask, bool)]
-    return bool(n[during].max() >= HEAD_Z and head[during].max() >= 0.5 * face.max())
+    return bool(units[during].max() >= HEAD_Z and head[during].max() >= 0.5 * face[during].max())
 
 
 def spot(blocks: dict, windows: Windows, z: float, eyes=None, size: int = FLOW_SIZE,
@@ -219,21 +229,25 @@ def spot(blocks: dict, windows: Windows, z: float, eyes=None, size: int = FLOW_S
     (``VideoFeatures.head``), None where not known."""
     grid = int(round(np.sqrt(blocks[windows.k_micro].shape[1])))
     mask = None if eyes is None else face_blocks(eyes, grid)
-    short = spot_pass(blocks[windows.k_micro], windows.k_micro, z, windows, mask)
-    long = spot_pass(blocks[windows.k_macro], windows.k_macro, z, windows, mask)
-    if head is not None:
-        width = windows.k_micro // 4
-        short = [i for i in short if not head_moved(
-            i, head[windows.k_micro], blocks[windows.k_micro], windows.k_micro, width, mask)]
-        long = [i for i in long if not head_moved(
-            i, head[windows.k_macro], blocks[windows.k_macro], windows.k_macro, width, mask)]
+    on_face = np.ones(grid * grid, bool) if mask is None else mask
+    width = windows.k_micro // 4
+    passes = []
+    for k in windows.spans:
+        found = spot_pass(blocks[k], k, z, windows, mask)
+        if head is not None:
+            units = noise_units(contrast(head[k], k, width)[:, None])[:, 0]
+            found = [i for i in found
+                     if not head_moved(i, head[k], units, blocks[k][:, on_face])]
+        passes.append(found)
+    short, long = passes
     macros = [i for i in long if i.kind == "macro"]
     kept = [i for i in short if not any(_overlaps(i, m) for m in macros)]
     kept += [i for i in long if i.kind == "macro"
              or not any(_overlaps(i, s) for s in short)]
     if eyes is not None:
+        rule = BlinkRule.of(eyes, grid, size)
         kept = [i for i in kept if i.kind != "micro"
-                or not is_blink(i, blocks[windows.k_micro], eyes, size, mask)]
+                or not rule.is_blink(i, blocks[windows.k_micro], on_face)]
     return sorted(kept, key=lambda i: i.onset)
 
 
