@@ -20,7 +20,9 @@ direction, as MEGC2020's MDMD). The frame's displacement from neutral in block j
     d_k(i, j) = min(block_f(i, j), block_b(i, j)),
 
 its movement against both the frame k before and the frame k after; the head's
-displacement h_k(i) is the same minimum of the fitted motion's RMS magnitude. Where frames
+displacement h_k(i) is the same minimum of the fitted motion's RMS over the crop, less
+its mean shift (``split_head_motion``: turning, nodding, tilting; a sway's shift is not
+counted). Where frames
 i - k and i + k are neutral it is the expression's displacement at frame i; once an
 expression has ended (i - k inside it, frames i and i + k neutral) w_b is ~0, so no
 echo follows the offset, and before the onset w_f is ~0 likewise. An expression of at
@@ -40,7 +42,7 @@ import numpy as np
 from faceslueth_jax.preprocess import tvl1
 
 GRID = 6
-KEEP = 0.8  # the share of pixels the head's affine motion is refitted on
+KEEP = 0.8  # the share of pixels the head's motion is refitted on
 
 
 @functools.lru_cache(maxsize=8)
@@ -146,7 +148,7 @@ def _pair_blocks(i0: list, i1: list, batch: int, params, grid: int) -> list:
 def stream(frames, spans, size: int, params: tvl1.TVL1Params = tvl1.TVL1Params(),
            grid: int = GRID, on_frame=None) -> tuple[dict, dict]:
     """(span k -> (T, grid^2) displacements d_k, span k -> (T,) the head's displacement
-    h_k = min(forward, backward) of the fitted motion's RMS) over the (H, W) grey
+    h_k = min(forward, backward) of ``split_head_motion``'s measure) over the (H, W) grey
     ``frames`` (any iterable, each resized to ``size`` x ``size``), for each k of
     ``spans``; at most max(spans) + 1 frames are held. A frame's flows are one batched
     TV-L1 call. ``on_frame(t)`` after each frame (a progress bar)."""

@@ -33,7 +33,6 @@ from absl import logging
 
 from faceslueth_jax import atomic_files, model_files
 from faceslueth_jax.evaluation import spotting_metrics
-from faceslueth_jax.preprocess import motion_features
 from faceslueth_jax.preprocess.video_features import Windows
 from faceslueth_jax.spotting import learned, mdmd, timeline, videos as video_data
 
