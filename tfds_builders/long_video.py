@@ -79,6 +79,16 @@ class Video:
     cropped: bool = False  # the frames are already the face
 
 
+# the record's version: every long-video builder (the databases' and the synthetic one)
+# writes ``record``s, so they share it
+VERSION = tfds.core.Version("3.0.0")
+RELEASE_NOTES = {"1.0.0": "First release.",
+                 "2.0.0": "Blocks: the displacement from neutral (forward and backward "
+                           "flows, the head's affine motion off) at the 0.5 s and 2 s spans.",
+                 "3.0.0": "The head's quadratic motion off; the eyes' centres in the crop; the "
+                           "head's displacement."}
+
+
 def long_video_features() -> tfds.features.FeaturesDict:
     ints = lambda: tfds.features.Tensor(shape=(None,), dtype=np.int32)
     return tfds.features.FeaturesDict({
@@ -209,12 +219,8 @@ class LongVideoBuilder(ManualBuilder, tfds.core.GeneratorBasedBuilder,
     NATIVE_CLASSES: tuple = ()
     CLASS_NAMES: dict = {}  # class set -> names in label order
     CLASS_MAPS: dict = {}   # class set -> {native emotion: class}
-    VERSION = tfds.core.Version("3.0.0")
-    RELEASE_NOTES = {"1.0.0": "First release.",
-                     "2.0.0": "Blocks: the displacement from neutral (forward and backward "
-                               "flows, the head's affine motion off) at the 0.5 s and 2 s spans.",
-                     "3.0.0": "The head's quadratic motion off; the eyes' centres in the crop; the head's "
-                               "displacement."}
+    VERSION = VERSION
+    RELEASE_NOTES = RELEASE_NOTES
     BUILDER_CONFIGS = [LongVideoConfig.named()]
 
     CONFIG = LongVideoConfig

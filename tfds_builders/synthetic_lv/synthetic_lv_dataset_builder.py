@@ -52,12 +52,8 @@ def subject_video(config: SyntheticLvConfig, i: int) -> long_videos.LongVideo:
 class SyntheticLv(tfds.core.GeneratorBasedBuilder):
     """Synthetic long videos with coded micro- and macro-expressions."""
 
-    VERSION = tfds.core.Version("3.0.0")
-    RELEASE_NOTES = {"1.0.0": "First release.",
-                     "2.0.0": "Blocks: the displacement from neutral (forward and backward "
-                               "flows, the head's affine motion off) at the 0.5 s and 2 s spans.",
-                     "3.0.0": "The head's quadratic motion off; the eyes' centres in the crop; the head's "
-                               "displacement."}
+    VERSION = long_video.VERSION  # its records are long_video.record's
+    RELEASE_NOTES = long_video.RELEASE_NOTES
     BUILDER_CONFIGS = [SyntheticLvConfig.named()]
 
     @classmethod
