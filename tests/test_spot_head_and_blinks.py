@@ -160,3 +160,18 @@ def test_a_movement_while_the_head_turns_is_the_heads():
     assert mdmd.spot(blocks, WINDOWS, 6.0, EYES, SIZE, turning) == []
     (micro,) = mdmd.spot(blocks, WINDOWS, 6.0, EYES, SIZE, still)
     assert micro.kind == "micro" and iou(micro, Interval(140, 147)) >= 0.5
+
+
+@pytest.mark.parametrize("eyes, plausible", [
+    (((0.31, 0.4), (0.69, 0.4)), True),
+    (((0.31, 0.4), (0.69, 0.5)), True),     # a tilted head
+    (((5.0, 5.0), (6.0, 5.0)), False),      # off the box: every block would be off the face
+    (((0.5, 0.4), (0.5, 0.4)), False),      # one point: no eye distance
+    (((0.45, 0.4), (0.5, 0.4)), False),     # too close to be two eyes
+    (((0.3, 0.2), (0.4, 0.8)), False),      # one above the other
+    (((float("nan"), 0.4), (0.6, 0.4)), False),
+])
+def test_eyes_the_predictor_misplaces_fall_back_to_the_template(eyes, plausible):
+    from faceslueth_jax.preprocess import face_track
+    assert face_track.plausible_eyes(eyes) is plausible
+    assert face_track.plausible_eyes(face_track.TEMPLATE_EYES)

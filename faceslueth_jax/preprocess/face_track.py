@@ -14,8 +14,9 @@ A video's memory is one crop at a time.
 
 The eyes' centres in the crop (``eyes``, fractions of its side) are read once on the
 first frame: the means of dlib's six points per eye, its 68-point predictor started
-from the face box (``preprocess.landmarks``); without dlib, ``TEMPLATE_EYES``, where
-a frontal face box with this margin holds them.
+from the face box (``preprocess.landmarks``); without dlib, or where the points it
+places cannot be eyes (``plausible_eyes``), ``TEMPLATE_EYES``, where a frontal face
+box with this margin holds them.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ TRACK_SIZE = 64
 MIN_SHIFT = 1.0  # crop pixels at TRACK_SIZE
 CROPS = ("detect", "whole")
 TEMPLATE_EYES = ((1 / 3, 0.4), (2 / 3, 0.4))  # (x, y) in the box, image left first
+IOD_RANGE = (0.15, 0.8)  # the eyes' distance in a face box, fractions of its side
 
 
 def eye_centres(g: np.ndarray, box: face.FaceBox) -> tuple:
@@ -41,8 +43,20 @@ def eye_centres(g: np.ndarray, box: face.FaceBox) -> tuple:
         return TEMPLATE_EYES
     points = landmarks.predict68(g, (box.x, box.y, box.x + box.side, box.y + box.side))
     centres = landmarks.key_points(points)
-    return tuple(tuple(float(v) for v in (c - (box.x, box.y)) / box.side)
+    eyes = tuple(tuple(float(v) for v in (c - (box.x, box.y)) / box.side)
                  for c in sorted(centres, key=lambda c: c[0]))
+    return eyes if plausible_eyes(eyes) else TEMPLATE_EYES
+
+
+def plausible_eyes(eyes) -> bool:
+    """Whether eye centres (fractions of the box's side) can be a face's: finite, inside
+    the box, side by side (within 30 degrees of level) and ``IOD_RANGE`` apart; the
+    predictor, started from a box with no face in it, places its points anyway."""
+    eyes = np.asarray(eyes, np.float64)
+    if eyes.shape != (2, 2) or not np.isfinite(eyes).all() or not ((eyes > 0) & (eyes < 1)).all():
+        return False
+    dx, dy = eyes[1] - eyes[0]
+    return bool(IOD_RANGE[0] <= np.hypot(dx, dy) <= IOD_RANGE[1] and abs(dy) <= 0.58 * dx)
 
 
 def grey(frame: np.ndarray) -> np.ndarray:
