@@ -78,16 +78,9 @@ def features_of(path: pathlib.Path, cache: pathlib.Path) -> tuple:
     cache.mkdir(parents=True, exist_ok=True)
     arrays = {**{f"blocks{k}": v for k, v in feats.blocks.items()},
               **{f"head{k}": v for k, v in feats.head.items()}}
-    atomic_files.write_bytes(kept, _npz(fps=feats.fps, face_box=np.array(feats.face_box),
-                                        eyes=np.array(feats.eyes), seconds=seconds, **arrays))
+    atomic_files.write_npz(kept, fps=feats.fps, face_box=np.array(feats.face_box),
+                           eyes=np.array(feats.eyes), seconds=seconds, **arrays)
     return feats, seconds
-
-
-def _npz(**arrays) -> bytes:
-    import io
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
-    return buffer.getvalue()
 
 
 def truth_of(path: pathlib.Path) -> tuple[list, list]:
@@ -139,14 +132,21 @@ def main(argv):
         return 2
     folder = pathlib.Path(FLAGS.videos)
     cache = pathlib.Path(FLAGS.features) if FLAGS.features else folder / "features"
+    if not folder.is_dir():
+        print(f"error: {folder} is not a folder (write_photo_videos' --out)", file=sys.stderr)
+        return 2
     files = video_files(folder)
     if not files:
         print(f"error: no .mp4 or .avi videos in {folder}", file=sys.stderr)
         return 2
     videos, kinds, timing = {}, {}, {}
     for path in files:
+        try:
+            truth, distractors = truth_of(path)
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            print(f"error: {path}.truth.json: {type(e).__name__}: {e}", file=sys.stderr)
+            return 2
         feats, seconds = features_of(path, cache)
-        truth, distractors = truth_of(path)
         videos[path.name] = (feats, truth, distractors)
         kinds[path.name] = f"{feats.fps:g} fps {path.suffix[1:]}"
         timing[path.name] = {"frames": feats.num_frames, "seconds": round(seconds, 2),
