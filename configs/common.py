@@ -152,6 +152,8 @@ def base_config(name: str, preset: str = "compact") -> ml_collections.ConfigDict
     # 'inner_cv': class-balanced, l2 chosen per fold by an inner CV over the training
     # subjects (models/logistic_regression.py); 'fixed': l2 = 1e-2, unweighted
     c.baseline.tuning = "inner_cv"
+    # what it reads: 'flow' (28x28), or the hand-crafted 'mdmo' (flow) or 'lbp_top' (frames)
+    c.baseline.features = "flow"
     return c
 
 
@@ -161,12 +163,34 @@ def reference_network(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict
     return c
 
 
-def meb_composite(name: str, model: str, flow_size: int, **sizes) -> ml_collections.ConfigDict:
-    """A tvaranka/meb baseline on the composite as HTNet released it, with the recipe
-    this project uses for meb's STSTNet (meb's Table 3: torch's Adam(lr=5e-5,
-    weight_decay=1e-3), the decay as L2 in the gradient, constant lr, batch 32 with a
-    short last batch, 200 epochs, cross-entropy, no augmentation); ``sizes``: the
-    model's own sub-dict ``model.<model>``."""
+def handcrafted(c: ml_collections.ConfigDict, model: str) -> ml_collections.ConfigDict:
+    """A hand-crafted descriptor (``model``: 'mdmo' or 'lbp_top') in config ``c``: the
+    run's baseline is the field's classifier, a class-balanced logistic regression on
+    the descriptor with its L2 chosen per fold by an inner CV (no training loop); the
+    trained model is the same descriptor under one dense layer (Adam lr 1e-2, L2 1e-3,
+    100 epochs, batch 32, no augmentation), which gives the run a model folder that
+    ``predict`` reads."""
+    c.model = ml_collections.ConfigDict()
+    c.model.name = model
+    c.model.preset = "grid"
+    c.model[model] = ml_collections.ConfigDict({"grid": 6 if model == "mdmo" else 4})
+    c.baseline.features = model
+    c.train.epochs = 100
+    c.train.batch_size = 32
+    c.train.augment = False
+    c.train.optimizer.update(lr=1e-2, weight_decay=1e-3, weight_decay_mode="l2", gamma=1.0,
+                             theta_lr=1e-2, theta_weight_decay=1e-3)
+    return c
+
+
+def meb_composite(name: str, model: str, flow_size: int, *, lr: float = 1e-4,
+                  epochs: int = 200, batch_size: int = 32, optimizer: str = "adam",
+                  **sizes) -> ml_collections.ConfigDict:
+    """A tvaranka/meb baseline on the composite as HTNet released it, with meb's training
+    recipe (its ``Config``: torch's Adam(lr, weight_decay=1e-3), the decay as L2 in the
+    gradient, constant lr, batch 32 with a short last batch, 200 epochs, cross-entropy,
+    no augmentation; ``optimizer='sgd'``: torch's SGD with momentum 0.9 and the same
+    L2, as meb's RCN-A and ResNet runs); ``sizes``: the model's own sub-dict."""
     c = base_config(name)
     c.data.name = "htnet_composite"
     c.data.flow_size = flow_size
@@ -175,10 +199,11 @@ def meb_composite(name: str, model: str, flow_size: int, **sizes) -> ml_collecti
     c.model.name = model
     c.model.preset = "meb"
     c.model[model] = ml_collections.ConfigDict(sizes)
-    c.train.epochs = 200
-    c.train.batch_size = 32
+    c.train.epochs = epochs
+    c.train.batch_size = batch_size
     c.train.last_batch = "short"  # meb's DataLoader keeps a short last batch
     c.train.augment = False
-    c.train.optimizer.update(lr=5e-5, weight_decay=1e-3, weight_decay_mode="l2", gamma=1.0,
-                             theta_lr=5e-5, theta_weight_decay=1e-3)
+    c.train.optimizer.update(kind=optimizer, momentum=0.9, lr=lr, weight_decay=1e-3,
+                             weight_decay_mode="l2", gamma=1.0, theta_lr=lr,
+                             theta_weight_decay=1e-3)
     return c

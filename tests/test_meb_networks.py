@@ -1,6 +1,7 @@
-"""tvaranka/meb's baselines at their published sizes: OFF-ApexNet and SSSNet. For each,
-the parameter count of meb's network (its layer sizes counted by hand in the module
-docs), the shapes, and one training step lowering the loss on a tiny batch."""
+"""tvaranka/meb's baselines at their published sizes: OFF-ApexNet, SSSNet, RCN-A, RCN-S
+and ResNet-18. For each, the parameter count of meb's network (its layer sizes counted
+by hand in the module docs), the shapes, and one training step lowering the loss on a
+tiny batch."""
 
 import jax
 import jax.numpy as jnp
@@ -8,12 +9,18 @@ import numpy as np
 import optax
 import pytest
 
-from configs import offapexnet_composite, sssnet_composite
+import ml_collections
+
+from configs import (offapexnet_composite, rcn_a_composite, resnet18_composite,
+                     sssnet_composite)
 from faceslueth_jax.models import registry
 
 NETWORKS = {  # config, flow side, parameters for 3 classes (meb's layer sizes)
     "offapexnet": (offapexnet_composite, 28, 807_909),
     "sssnet": (sssnet_composite, 64, 1_349_251),
+    "rcn_a": (rcn_a_composite, 60, 55_747),   # meb's composite notebook: F 64, P 7
+    "rcn_s": (rcn_a_composite, 60, 55_747),   # the dense block in place of the RCL
+    "resnet18": (resnet18_composite, 64, 11_178_051),  # torchvision's, 3 classes
 }
 
 
@@ -21,7 +28,8 @@ def _model(name: str, classes: int = 3):
     config, side, _ = NETWORKS[name]
     cfg = config.get_config()
     assert cfg.data.flow_size == side
-    return registry.from_config(cfg.model, classes), side
+    model_cfg = ml_collections.ConfigDict(dict(cfg.model.to_dict(), name=name))
+    return registry.from_config(model_cfg, classes), side
 
 
 @pytest.mark.parametrize("name", sorted(NETWORKS))
@@ -37,8 +45,14 @@ def test_parameter_count_and_shapes(name):
     shapes = jax.tree.map(lambda a: a.shape, variables["params"])
     if name == "offapexnet":  # u and v in; 7 x 7 x 16 into the hidden layer
         assert shapes["conv0"]["kernel"] == (3, 3, 2, 6) and shapes["fc"]["kernel"] == (784, 1024)
-    else:  # 9 x 9 x 64 into the hidden layer
+    elif name == "sssnet":  # 9 x 9 x 64 into the hidden layer
         assert shapes["conv0"]["kernel"] == (5, 5, 3, 32) and shapes["fc"]["kernel"] == (5184, 256)
+    elif name.startswith("rcn"):  # 7 x 7 x 64 pooled maps into the classifier
+        assert shapes["conv1"]["conv"]["kernel"] == (5, 5, 3, 64)
+        assert shapes["classifier_kernel"] == (7 * 7 * 64, 3)
+    else:
+        assert shapes["stem_conv"]["kernel"] == (7, 7, 3, 64)
+        assert shapes["classifier"]["kernel"] == (512, 3)
 
 
 @pytest.mark.parametrize("name", sorted(NETWORKS))
@@ -56,7 +70,8 @@ def test_one_training_step_lowers_the_loss(name):
         logits = out[0] if train else out  # training: the batch's own moments
         return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
 
-    optimiser = optax.adam(1e-3)
+    optimiser = optax.sgd(1e-4)  # a small gradient step (the recipes' own lrs overshoot
+                                 # on some random batches: RCN-S's SGD 0.01 here)
     key = jax.random.PRNGKey(1)  # the same dropout masks before and after the step
     grads = jax.grad(loss)(params, True, key)
     updates, _ = optimiser.update(grads, optimiser.init(params), params)
@@ -70,3 +85,39 @@ def test_sssnets_channel_dropout_drops_whole_maps():
                                              rngs={"dropout": jax.random.PRNGKey(3)})
     per_map = y.reshape(2, 25, 8)
     assert bool(jnp.all((per_map == per_map[:, :1]))) and 0 < float((y == 0).mean()) < 1
+
+
+def test_adaptive_pooling_bins_are_torchs():
+    from faceslueth_jax.models.rcn import adaptive_avg_pool, adaptive_pool_matrix
+    m = adaptive_pool_matrix(28, 5)  # torch's bins: [0,6) [5,12) [11,17) [16,23) [22,28)
+    assert [tuple(np.flatnonzero(r)[[0, -1]]) for r in m] == [(0, 5), (5, 11), (11, 16),
+                                                              (16, 22), (22, 27)]
+    x = jnp.arange(2 * 14 * 14 * 1, dtype=jnp.float32).reshape(2, 14, 14, 1)
+    pooled = adaptive_avg_pool(x, 7)  # even bins of 2 x 2
+    assert jnp.allclose(pooled[:, :, :, 0], x[..., 0].reshape(2, 7, 2, 7, 2).mean((2, 4)))
+
+
+def test_rcn_attention_is_scaled_per_sample_and_finite_on_a_flat_map():
+    from faceslueth_jax.models.rcn import class_attention
+    rng = np.random.default_rng(0)
+    pooled = jnp.asarray(rng.normal(size=(2, 7, 7, 4)), jnp.float32)
+    kernel = jnp.asarray(rng.normal(size=(7 * 7 * 4, 3)), jnp.float32)
+    a = class_attention(pooled, kernel)
+    assert a.shape == (2, 7, 7, 1)
+    assert float(a.min()) >= 0 and float(a.max()) <= 1
+    flat = class_attention(jnp.zeros((1, 7, 7, 4)), kernel)
+    assert bool(jnp.all(jnp.isfinite(flat)))
+
+
+def test_sssnet_softmax_output_keeps_the_class_order():
+    cfg = sssnet_composite.get_config()
+    assert cfg.model.sssnet.softmax_output  # meb's published run
+    model = registry.from_config(cfg.model, 3)
+    views = {"flow": jnp.asarray(np.random.default_rng(0).normal(size=(4, 64, 64, 3)),
+                                 jnp.float32)}
+    variables = model.init(jax.random.PRNGKey(0), views, train=False)
+    probs = model.apply(variables, views, train=False)
+    assert jnp.allclose(probs.sum(-1), 1.0, atol=1e-5)
+    cfg.model.sssnet.softmax_output = False
+    logits = registry.from_config(cfg.model, 3).apply(variables, views, train=False)
+    assert (probs.argmax(-1) == logits.argmax(-1)).all()

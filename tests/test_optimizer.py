@@ -57,3 +57,23 @@ def test_l2_mode_adds_the_decay_to_the_gradient_as_torch_adam():
     cfg.weight_decay_mode = "decopled"
     with pytest.raises(ValueError, match="weight_decay_mode"):
         optimizer.make_optimizer(cfg, steps_per_epoch=1)
+
+
+def test_sgd_kind_is_torchs_sgd_with_momentum_and_coupled_l2():
+    """torch.optim.SGD(lr, momentum=mu, weight_decay=wd): v = mu v + g + wd w; w -= lr v."""
+    cfg = _cfg()
+    cfg.update(lr=0.1, weight_decay=0.5, gamma=1.0)
+    cfg.kind, cfg.momentum = "sgd", 0.9
+    params = {"w": jnp.array([2.0, 1.0])}
+    tx = optimizer.make_optimizer(cfg, steps_per_epoch=1)
+    state = tx.init(params)
+    w, v = params["w"], jnp.zeros(2)
+    for g in (jnp.array([1.0, -1.0]), jnp.array([0.5, 0.0])):
+        updates, state = tx.update({"w": g}, state, {"w": w})
+        v = 0.9 * v + g + 0.5 * w
+        expected = w - 0.1 * v
+        w = w + updates["w"]
+        assert jnp.allclose(w, expected, atol=1e-6)
+    cfg.kind = "sgdw"
+    with pytest.raises(ValueError, match="optimizer.kind"):
+        optimizer.make_optimizer(cfg, steps_per_epoch=1)

@@ -1,15 +1,40 @@
-"""The logistic-regression baseline of a run: fitted on 28x28 flow under the run's
-own folds, so every headline has a linear model beside it on the same samples."""
+"""The logistic-regression baseline of a run, fitted under the run's own folds, so
+every headline has a linear model beside it on the same samples. It reads
+``baseline.features``: 'flow' (the 28x28 flow itself, the default), or a hand-crafted
+descriptor of the field: 'mdmo' (``models.mdmo``, on the flow) or 'lbp_top'
+(``models.lbp_top``, on the records' frames)."""
 
 from __future__ import annotations
 
+import jax.numpy as jnp
+import numpy as np
 from absl import logging
 
 from faceslueth_jax.data import records
-from faceslueth_jax.models import logistic_regression
+from faceslueth_jax.models import lbp_top, logistic_regression, mdmo
 from faceslueth_jax.train import protocols
 
-FLOW_SIZE = 28  # the logistic regression always sees 28x28 flow
+FLOW_SIZE = 28  # the flow feature is always 28x28
+
+
+def _flow(data):
+    return records.resize(data.views["flow"][data.rows], FLOW_SIZE)
+
+
+def _mdmo(data):
+    return np.asarray(mdmo.features(jnp.asarray(data.views["flow"][data.rows])))
+
+
+def _lbp_top(data):
+    if "frames" not in data.views:
+        raise ValueError("baseline.features='lbp_top' reads the records' frames: build them "
+                         "with data.build.clip_frames (HTNet's composite release has none)")
+    frames = data.views["frames"][data.rows]
+    return np.concatenate([np.asarray(lbp_top.features(jnp.asarray(frames[i:i + 64])))
+                           for i in range(0, len(frames), 64)])
+
+
+FEATURES = {"flow": _flow, "mdmo": _mdmo, "lbp_top": _lbp_top}
 
 
 TUNINGS = ("inner_cv", "fixed")
@@ -25,11 +50,14 @@ def logits(config, data, folds):
         logging.warning("logistic regression baseline skipped: process 0 holds the views of "
                         "only %d of %d samples", int((data.rows >= 0).sum()), len(data))
         return None, None
-    flow = records.resize(data.views["flow"][data.rows], FLOW_SIZE)
+    name = config.baseline.get("features", "flow")
+    if name not in FEATURES:
+        raise ValueError(f"baseline.features must be one of {tuple(FEATURES)}, got {name!r}")
+    x = FEATURES[name](data)
     k = len(data.class_names)
-    fixed = {"tuning": "fixed", "l2": 1e-2, "class_weights": "none"}
+    fixed = {"tuning": "fixed", "l2": 1e-2, "class_weights": "none", "features": name}
     if config.baseline.get("tuning", "inner_cv") == "fixed":
-        return logistic_regression.fold_logits(flow, data.label, folds, k), fixed
+        return logistic_regression.fold_logits(x, data.label, folds, k), fixed
     subjects = protocols.subject_keys(data.dataset, data.subject)
     # as many inner folds as the fold with the fewest training subjects allows, up to 5
     fewest = min(len(set(subjects[folds.train_samples(f)].tolist()))
@@ -38,10 +66,10 @@ def logits(config, data, folds):
     if inner < 2:
         logging.warning("logistic regression baseline: a fold has %d training subject(s), too "
                         "few for an inner cross-validation; fitting the fixed l2 instead", fewest)
-        return (logistic_regression.fold_logits(flow, data.label, folds, k),
+        return (logistic_regression.fold_logits(x, data.label, folds, k),
                 dict(fixed, why=f"a fold has {fewest} training subject(s): no inner CV"))
-    logits, chosen = logistic_regression.tuned_fold_logits(flow, data.label, folds, subjects, k,
+    logits, chosen = logistic_regression.tuned_fold_logits(x, data.label, folds, subjects, k,
                                                            inner_folds=inner)
-    return logits, {"tuning": "inner_cv", "class_weights": "balanced",
+    return logits, {"tuning": "inner_cv", "class_weights": "balanced", "features": name,
                     "l2_grid": list(logistic_regression.L2_GRID), "inner_folds": inner,
                     "chosen_l2_per_fold": chosen}

@@ -217,6 +217,15 @@ def uncertainty_text(result: dict, metric: str) -> str:
     return seed_scores.uncertainty_text(result.get("seeds"), metric)
 
 
+def baseline_label(baseline: dict) -> str:
+    """'logistic regression on <features>[, inner CV]' of a run's baseline entry."""
+    fit = baseline.get("fit") or {}
+    features = {"flow": "flow", "mdmo": "MDMO", "lbp_top": "LBP-TOP"}.get(
+        fit.get("features", "flow"), fit.get("features"))
+    return (f"logistic regression on {features}"
+            + (", inner CV" if fit.get("tuning", "fixed") == "inner_cv" else ""))
+
+
 def result_label(result: dict) -> str:
     """The selection rule, and 'mean of M seeds' or 'ensemble of M seeds' when so."""
     label = selection_label(result)
@@ -252,8 +261,7 @@ def summary_table(title: str, results: list, baseline: dict | None, theta_deg,
                      f"{result['uar']:7.4f} {result['accuracy']:7.4f}  "
                      f"{uncertainty_text(result, 'uf1')};{uncertainty_text(result, 'uar')}")
     if baseline is not None:
-        tuning = baseline.get("fit", {}).get("tuning", "fixed")
-        name = "logistic regression on flow" + (", inner CV" if tuning == "inner_cv" else "")
+        name = baseline_label(baseline)
         lines.append(f"{name:<52} {baseline['uf1']:7.4f} {baseline['uar']:7.4f} "
                      f"{baseline['accuracy']:7.4f}  {uncertainty_text(baseline, 'uf1')};"
                      f"{uncertainty_text(baseline, 'uar')}")

@@ -53,7 +53,7 @@ def _score_rows(metrics: dict) -> list:
              f"{r['uar']:.4f}", _interval(r, "uar"), f"{r['accuracy']:.4f}"] for r in results]
     base = metrics.get("logistic_regression_baseline")
     if base:
-        rows.append(["logistic regression on flow (baseline)", f"{base['uf1']:.4f}",
+        rows.append([run_files.baseline_label(base) + " (baseline)", f"{base['uf1']:.4f}",
                      _interval(base, "uf1"), f"{base['uar']:.4f}", _interval(base, "uar"),
                      f"{base['accuracy']:.4f}"])
     return rows

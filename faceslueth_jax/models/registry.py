@@ -42,6 +42,11 @@ MODELS = {
     "ststnet": Entry("faceslueth_jax.models.ststnet", "STSTNet"),
     "offapexnet": Entry("faceslueth_jax.models.offapexnet", "OFF-ApexNet"),
     "sssnet": Entry("faceslueth_jax.models.sssnet", "SSSNet"),
+    "rcn_a": Entry("faceslueth_jax.models.rcn", "RCN-A"),
+    "rcn_s": Entry("faceslueth_jax.models.rcn", "RCN-S"),
+    "resnet18": Entry("faceslueth_jax.models.resnet", "ResNet-18"),
+    "mdmo": Entry("faceslueth_jax.models.mdmo", "MDMO"),
+    "lbp_top": Entry("faceslueth_jax.models.lbp_top", "LBP-TOP"),
     "spot_net": Entry("faceslueth_jax.models.spot_net", "SpotNet"),
 }
 

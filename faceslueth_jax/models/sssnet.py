@@ -7,7 +7,10 @@ x = (u, v, strain) at 64 x 64:
     f = relu(fc_256(flatten(h)))                            (5184 -> 256)
     logits = fc_K(dropout(f))
 
-dropout2d drops whole channels (one draw per map). Parameters (with biases; BN's scale
+dropout2d drops whole channels (one draw per map). ``softmax_output``: the network
+returns softmax(logits), which the cross-entropy then reads as logits, as meb's
+published SSSNet run does (``SSSNet(softmax=True)``): the class order is the same,
+the gradients far smaller. Parameters (with biases; BN's scale
 and offset): 2432 + 64 + 18 496 + 128 + 1 327 360 + 257 K, that is 1 349 251 for K = 3.
 """
 
@@ -23,6 +26,7 @@ class SSSNet(nn.Module):
     widths: tuple = (32, 64)
     hidden: int = 256
     dropout: float = 0.5
+    softmax_output: bool = False
     conv_impl: str = "auto"        # layers.Conv
     batch_axis: str | None = None  # layers.batch_norm
 
@@ -38,10 +42,12 @@ class SSSNet(nn.Module):
                 h, deterministic=not train)
         h = nn.relu(nn.Dense(self.hidden, name="fc")(h.reshape(h.shape[0], -1)))
         h = Dropout(self.dropout, name="dropout2")(h, deterministic=not train)
-        return nn.Dense(self.num_classes, name="classifier")(h)
+        logits = nn.Dense(self.num_classes, name="classifier")(h)
+        return nn.softmax(logits) if self.softmax_output else logits
 
 
 def from_config(cfg, num_classes: int) -> SSSNet:
-    """SSSNet from ``model.sssnet`` (widths, hidden, dropout, conv_impl)."""
+    """SSSNet from ``model.sssnet`` (widths, hidden, dropout, softmax_output, conv_impl)."""
     return SSSNet(num_classes=num_classes, widths=tuple(cfg.widths), hidden=cfg.hidden,
-                  dropout=cfg.dropout, conv_impl=cfg.get("conv_impl", "auto"))
+                  dropout=cfg.dropout, softmax_output=cfg.get("softmax_output", False),
+                  conv_impl=cfg.get("conv_impl", "auto"))

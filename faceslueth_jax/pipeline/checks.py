@@ -152,6 +152,8 @@ def check_config(config) -> None:
                                     fold_step.LAST_BATCH),
                "baseline.tuning": (config.baseline.get("tuning", "inner_cv"),
                                    baseline.TUNINGS),
+               "baseline.features": (config.baseline.get("features", "flow"),
+                                     tuple(baseline.FEATURES)),
                "train.precision": (config.train.get("precision", "highest"), PRECISIONS),
                "train.compute_dtype": (config.train.get("compute_dtype", "float32"), DTYPES),
                "train.device_views": (config.train.get("device_views", "float32"), DTYPES),

@@ -1,5 +1,7 @@
 """The reference recipe's optimiser: AdamW with a separate group for SOA angles
-(or Adam with coupled L2 weight decay, ``weight_decay_mode='l2'``).
+(or Adam with coupled L2 weight decay, ``weight_decay_mode='l2'``; or, with
+``kind='sgd'``, torch's SGD with momentum mu and coupled L2: v = mu v + g + wd w,
+w -= lr v, as meb trains its RCNs).
 
 Two parameter groups, chosen by name: every parameter named in ``slow_params``
 (the model's, e.g. SOA's ``orientation`` vector) is "theta", everything else is
@@ -40,21 +42,28 @@ def param_groups(params, slow_params: tuple = ()):
 
 
 WEIGHT_DECAY_MODES = ("decoupled", "l2")
+KINDS = ("adam", "sgd")
 
 
 def make_optimizer(cfg, steps_per_epoch: int,
                    slow_params: tuple = ()) -> optax.GradientTransformation:
     """``cfg``: lr, weight_decay, theta_lr, theta_weight_decay, gamma, decay_epochs, eps,
-    and optionally weight_decay_mode: 'decoupled' (AdamW: w -= lr * wd * w besides the
+    optionally kind ('adam', the default, or 'sgd' with ``momentum``) and weight_decay_mode: 'decoupled' (AdamW: w -= lr * wd * w besides the
     Adam step, the default) or 'l2' (torch's Adam(weight_decay=wd): g += wd * w before
     the Adam moments, as FDP's reference trains)."""
     mode = cfg.get("weight_decay_mode", "decoupled")
     if mode not in WEIGHT_DECAY_MODES:
         raise ValueError(f"train.optimizer.weight_decay_mode must be one of "
                          f"{WEIGHT_DECAY_MODES}, got {mode!r}")
+    kind = cfg.get("kind", "adam")
+    if kind not in KINDS:
+        raise ValueError(f"train.optimizer.kind must be one of {KINDS}, got {kind!r}")
 
     def adamw(lr, wd):
         schedule = epoch_decay(lr, cfg.gamma, cfg.decay_epochs, steps_per_epoch)
+        if kind == "sgd":
+            return optax.chain(optax.add_decayed_weights(wd),
+                               optax.sgd(schedule, momentum=cfg.get("momentum", 0.9) or None))
         if mode == "l2":
             return optax.chain(optax.add_decayed_weights(wd),
                                optax.adam(schedule, b1=0.9, b2=0.999, eps=cfg.eps))
