@@ -108,6 +108,12 @@ class LeaderboardError(ValueError):
     pass
 
 
+def fail(message: str):
+    """One line on stderr, exit 2 (nothing written)."""
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
 def config_args(row: Row, manual_dir: str) -> list:
     return [f"--config={row.config}", f"--config.data.manual_dir={manual_dir}", *row.overrides]
 
@@ -278,8 +284,7 @@ def main(argv):
     wanted = [r for r in ROWS if not FLAGS.rows or r.key in FLAGS.rows]
     unknown = set(FLAGS.rows) - {r.key for r in ROWS}
     if unknown:
-        raise SystemExit(f"error: --rows: no row {sorted(unknown)}; rows: "
-                         f"{[r.key for r in ROWS]}")
+        fail(f"--rows: no row {sorted(unknown)}; rows: {[r.key for r in ROWS]}")
     results = {}
     try:
         for row in wanted:
@@ -304,7 +309,7 @@ def main(argv):
             merged = merged_probabilities(runs)
             results[row.key] = dict(scores(merged), seconds_per_seed=run_seconds(runs))
     except (LeaderboardError, paired.NotComparable) as e:
-        raise SystemExit(f"error: {e}") from None
+        fail(str(e))
     text = table(results)
     out = REPO / (FLAGS.out or DEFAULT_OUT)
     atomic_files.write_text(out.with_name(out.name + ".json"), json.dumps(results, indent=1))

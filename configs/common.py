@@ -75,6 +75,10 @@ def base_config(name: str, preset: str = "compact") -> ml_collections.ConfigDict
     c.protocol.test = ()   # and its test databases
     c.protocol.selection = "last_epoch"  # honest; 'best_test_epoch' is the optimistic rule
     c.protocol.seeds = 1  # S > 1: seeds seed .. seed + S - 1 of every fold, mean, std, ensemble
+    # selection 'nested': G inner folds per outer fold (its training subjects dealt into
+    # G groups) trained in the same sweep; each outer fold's epoch is chosen by their
+    # pooled validation UF1 (evaluation/selection.py)
+    c.protocol.nested = ml_collections.ConfigDict(dict(inner_folds=4))
     # 'all' trains on every sample (no test) for a model to deploy. Every run writes
     # <workdir>/model (faceslueth_jax.inference.model_folder) unless model_folder=False.
     c.model_folder = True

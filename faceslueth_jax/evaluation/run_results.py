@@ -81,7 +81,7 @@ def write(workdir, config, data, folds, history, *, baseline, model_title: str, 
     workdir = pathlib.Path(workdir)
     writing_started = time.perf_counter()
     headline_rule = config.protocol.selection
-    rules = [headline_rule] + [r for r in selection.RULES if r != headline_rule]
+    rules = [headline_rule] + [r for r in selection.rules_of(history) if r != headline_rule]
     title = (f"{model_title} {config.protocol.name.upper()} on {data_title(config)}: "
              f"{len(data)} samples, {folds.num_folds} folds, {config.train.epochs} epochs")
     seeds = history.seeds
@@ -130,6 +130,7 @@ def write(workdir, config, data, folds, history, *, baseline, model_title: str, 
         "loss_per_fold_epoch": history.loss.tolist(),
         # every epoch's test scores, all folds at that epoch: a diagnostic, not a rule
         "learning_curve": selection.learning_curve(history.per_seed(), folds, data),
+        "nested": nested_record(history, data),
         "diverged_folds": diverged,
         "divergence": divergence,  # what the diverged folds contribute to the headline
         "au_leak_note": au_leak_note(au_dim),
@@ -153,6 +154,20 @@ def write(workdir, config, data, folds, history, *, baseline, model_title: str, 
         ensembles=[ensembles[r] for r in rules if r in ensembles])
     atomic_files.write_text(workdir / "summary.txt", summary["summary_text"] + "\n")
     return summary
+
+
+def nested_record(history, data) -> dict | None:
+    """A nested run's choice: the inner folds per outer fold, each seed's validation
+    UF1 V_f(e) per outer fold and epoch, and the epoch (1-based) it chose; None
+    without inner folds."""
+    if history.nested is None:
+        return None
+    curves = [selection.validation_uf1(h, data.label) for h in history.per_seed()]
+    return {"inner_folds": history.nested.groups,
+            "rule": "each outer fold's epoch by its inner folds' pooled validation UF1 "
+                    "(the earliest best); no test label used",
+            "validation_uf1": [np.round(c, 4).tolist() for c in curves],
+            "chosen_epoch": [(c.argmax(-1) + 1).tolist() for c in curves]}
 
 
 def _keep_first_timing(workdir: pathlib.Path, summary: dict) -> dict:

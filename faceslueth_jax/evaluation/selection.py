@@ -6,6 +6,16 @@ the fixed schedule's last epoch; no test label influences the choice.
 ``best_test_epoch`` (OPTIMISTIC): every fold keeps the epoch with the highest
 test accuracy (the earliest on ties), as the PyTorch references do. The test
 labels choose the model, so the figures overstate what a new subject would see.
+
+``nested`` (honest): nested cross-validation. Outer fold f's training subjects are
+dealt into G inner groups; inner fold (f, g) trains on the others and predicts
+group g after every epoch, in the same sweep (``protocols.nested``). The pooled
+validation UF1 of fold f at epoch e,
+
+    V_f(e) = UF1 over T_f of the predictions of each sample's inner fold at epoch e,
+
+chooses e*_f = the earliest argmax_e V_f(e), and the outer model's test prediction
+is read at e*_f. No label of fold f's test subjects enters the choice.
 """
 
 from __future__ import annotations
@@ -14,10 +24,30 @@ import numpy as np
 
 from faceslueth_jax.evaluation import metrics
 
-RULES = ("last_epoch", "best_test_epoch")
-OPTIMISTIC = {"last_epoch": False, "best_test_epoch": True}
+RULES = ("last_epoch", "best_test_epoch", "nested")
+OPTIMISTIC = {"last_epoch": False, "best_test_epoch": True, "nested": False}
 RULE_TITLES = {"last_epoch": "last epoch (honest)",
-               "best_test_epoch": "best test epoch (OPTIMISTIC)"}  # for figures and tables
+               "best_test_epoch": "best test epoch (OPTIMISTIC)",
+               "nested": "epoch by nested CV (honest)"}  # for figures and tables
+
+
+def rules_of(history) -> tuple:
+    """The rules a run's records can score: 'nested' only with inner folds trained."""
+    return tuple(r for r in RULES if r != "nested" or history.nested is not None)
+
+
+def validation_uf1(history, labels) -> np.ndarray:
+    """(F, E) V_f(e) of a nested run's outer folds (module docstring)."""
+    nested, inner = history.nested, history.inner
+    k = inner.test_logits.shape[-1]
+    out = np.zeros((int(nested.outer.max()) + 1, inner.loss.shape[1]))
+    for f in range(out.shape[0]):
+        js = np.flatnonzero(nested.outer == f)
+        y = np.concatenate([labels[nested.folds.test_samples(j)] for j in js])
+        predicted = np.concatenate([inner.test_logits[j, :, :nested.folds.num_test[j]]
+                                    for j in js], axis=1).argmax(-1)  # (E, |T_f|)
+        out[f] = [metrics.scores(metrics.confusion_matrix(y, p, k))["uf1"] for p in predicted]
+    return out
 
 
 def _test_labels(folds, labels):
@@ -40,6 +70,11 @@ def select_epochs(history, folds, labels, rule: str) -> np.ndarray:
             accuracy = (logits.argmax(-1) == y[None]).mean(-1)
             chosen.append(int(np.argmax(accuracy)))
         return np.array(chosen)
+    if rule == "nested":
+        if history.nested is None:
+            raise ValueError("protocol.selection='nested' needs the inner folds trained in "
+                             "the same sweep (this run has none)")
+        return validation_uf1(history, labels).argmax(-1)  # the earliest best epoch
     raise ValueError(f"protocol.selection must be one of {RULES}, got {rule!r}")
 
 

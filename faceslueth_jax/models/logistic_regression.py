@@ -32,6 +32,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from faceslueth_jax.train import protocols
+
 
 def _lbfgs(loss, params, steps: int):
     """``steps`` L-BFGS iterations (optax, zoom line search) from ``params``."""
@@ -204,23 +206,6 @@ def _tuned_fold(x, y, train_mask, inner_group, num_classes, grid, inner_folds, s
     return z @ params["w"] + params["b"], chosen
 
 
-def inner_groups(folds, subjects, inner_folds: int = INNER_FOLDS) -> np.ndarray:
-    """(F, N) inner fold of every training sample of each outer fold (-1: not in T_f):
-    T_f's subjects in sorted order, dealt round-robin into ``inner_folds`` groups, so
-    a subject's samples stay together and the test subject is never used."""
-    subjects = np.asarray(subjects)
-    out = np.full((folds.num_folds, len(subjects)), -1, np.int32)
-    for f in range(folds.num_folds):
-        train = folds.train_samples(f)
-        names = sorted(set(subjects[train].tolist()))
-        if len(names) < inner_folds:
-            raise ValueError(f"fold {folds.names[f]}: {len(names)} training subjects, fewer "
-                             f"than the {inner_folds} inner folds")
-        group = {name: i % inner_folds for i, name in enumerate(names)}
-        out[f, train] = [group[s] for s in subjects[train]]
-    return out
-
-
 def tuned_fold_logits(features: np.ndarray, labels: np.ndarray, folds, subjects,
                       num_classes: int, grid=L2_GRID, inner_folds: int = INNER_FOLDS,
                       steps: int = 300):
@@ -229,7 +214,7 @@ def tuned_fold_logits(features: np.ndarray, labels: np.ndarray, folds, subjects,
     pooled UF1 of an inner grouped cross-validation over T_f's subjects."""
     x = jnp.asarray(features.reshape(len(features), -1), jnp.float32)
     y = jnp.asarray(labels, jnp.int32)
-    groups = inner_groups(folds, subjects, inner_folds)
+    groups = protocols.inner_groups(folds, subjects, inner_folds)
     # data as arguments (closed-over arrays would be baked into the program); one call
     # per outer fold, its inner fits batched (with L-BFGS, all outer folds in one program
     # ran slower than one fold at a time: each fold iterates until the slowest converges)

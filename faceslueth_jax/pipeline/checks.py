@@ -168,6 +168,14 @@ def check_config(config) -> None:
                 "model_folder", True):
             raise ValueError("report.attention_samples needs model_folder=True (the pictures "
                              "are drawn with the fold models)")
+        if config.protocol.selection == "nested":
+            inner = config.protocol.get("nested", {}).get("inner_folds", 4)
+            if isinstance(inner, bool) or not isinstance(inner, int) or inner < 2:
+                raise ValueError(f"protocol.nested.inner_folds must be an integer >= 2, "
+                                 f"got {inner!r}")
+            if config.protocol.name == "all":
+                raise ValueError("protocol.selection='nested' chooses an epoch per test fold; "
+                                 "protocol.name='all' has none (use 'last_epoch')")
         if config.protocol.name == "cross" and not (config.protocol.get("train")
                                                     and config.protocol.get("test")):
             raise ValueError("protocol.name='cross' needs protocol.train and protocol.test "

@@ -68,11 +68,11 @@ def fit(config, workdir: pathlib.Path, run_data, watch: Stopwatch, main: bool) -
         with epoch_watch.watchers(config, workdir, sweep, main, label) as on_epoch:
             history = sweep.trainer.fit(sweep.instances, config.train.epochs, seeds,
                                         checkpoints=checkpoints, on_epoch=on_epoch,
-                                        plan=sweep.plan)
+                                        plan=sweep.plan, keys=sweep.keys)
     except KeyboardInterrupt:
         raise checkpoints.interrupted() from None
     # every run of this sweep (resumed ones: the earlier ones' time to their last checkpoint)
-    return Fitted(sweep, data, history, checkpoints.train_seconds())
+    return Fitted(sweep, data, sweep.split(history), checkpoints.train_seconds())
 
 
 def _log_data(config, data, folds) -> None:

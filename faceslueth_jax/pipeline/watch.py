@@ -63,6 +63,8 @@ def watchers(config, workdir, sweep, main: bool, label: str):
         yield None
         return
     names = run_files.instance_names(sweep.folds.names, sweep.seeds)
+    if sweep.nested is not None:  # the inner folds' instances follow the outer ones'
+        names += run_files.instance_names(sweep.nested.folds.names, sweep.seeds)
     board = tensorboard_log.TensorBoardEpochs(workdir, learning_rates(config))
     each = (Progress(label, sweep.plan.folds_per_chunk), EpochLog(learning_rates(config), names),
             board)

@@ -81,6 +81,10 @@ class History:
     probes: dict
     execution: dict
     final: final_variables.MemberFiles | None = None
+    # nested selection (protocols.Nested): the inner folds' records, validation logits
+    # in ``test_logits``, instance s * J + j being seed s's inner fold j
+    inner: "History | None" = None
+    nested: object = None
 
     @classmethod
     def from_records(cls, records: dict, execution: dict) -> "History":
@@ -98,17 +102,29 @@ class History:
 
     def per_seed(self) -> list:
         """One History per seed, each over the protocol's F folds (instance s * F + f
-        is seed s's fold f; ``FoldTrainer.fit``)."""
+        is seed s's fold f; ``FoldTrainer.fit``), with its inner folds when nested."""
         n = len(self.seeds)
         if n == 1:
             return [self]
         f = self.loss.shape[0] // n
-        part = lambda a, s: a[s * f:(s + 1) * f]
-        return [History(loss=part(self.loss, s), test_logits=part(self.test_logits, s),
-                        diverged=part(self.diverged, s),
-                        probes={k: part(v, s) for k, v in self.probes.items()},
-                        execution=dict(self.execution, seed=seed), final=self.final)
+        inner = self.inner.per_seed() if self.inner is not None else [None] * n
+        return [dataclasses.replace(self.take(np.arange(s * f, (s + 1) * f)),
+                                    execution=dict(self.execution, seed=seed), inner=inner[s])
                 for s, seed in enumerate(self.seeds)]
+
+    def split_nested(self, outer: int, nested) -> "History":
+        """Records of a nested sweep (``nested_keys``' layout) as its first ``outer``
+        instances' (the outer folds, laid out as a plain sweep's) carrying the rest as
+        ``inner``, with ``nested`` (``protocols.Nested``)."""
+        rows = np.arange(self.loss.shape[0])
+        return dataclasses.replace(self.take(rows[:outer]), inner=self.take(rows[outer:]),
+                                   nested=nested)
+
+    def take(self, rows) -> "History":
+        """The records of instances ``rows`` (the same execution, final files, nesting)."""
+        return dataclasses.replace(
+            self, loss=self.loss[rows], test_logits=self.test_logits[rows],
+            diverged=self.diverged[rows], probes={k: v[rows] for k, v in self.probes.items()})
 
 
 PROBE = "probe_"  # records key prefix of a probe (checkpoints hold the records)
@@ -457,14 +473,15 @@ class FoldTrainer:
 
     def fit(self, folds: Folds, epochs: int, seed, max_folds_per_chunk: int = 0,
             memory_budget: int = 0, checkpoints=None, on_epoch: Callable | None = None,
-            plan: Plan | None = None) -> History:
+            plan: Plan | None = None, keys: np.ndarray | None = None) -> History:
         """Train every fold for ``epochs`` epochs; resume from ``checkpoints`` when
         it holds a step of this sweep.
 
         ``seed``: an int, or S seeds for ``folds`` = a protocol's F folds tiled S times
         (``protocols.tile``); instance s * F + f then trains fold f with seed s's
         randomness, exactly as a one-seed sweep with that seed would
-        (``instance_keys``). ``History.per_seed`` splits the records.
+        (``instance_keys``). ``History.per_seed`` splits the records. ``keys``: the
+        instances' (I, 2) PRNG keys when they are laid out otherwise (``nested_keys``).
 
         ``on_epoch(chunk, num_chunks, epoch, epochs, record)`` is called after every
         epoch of every chunk; ``record``: the chunk's ``instances`` (their indices) and
@@ -476,7 +493,7 @@ class FoldTrainer:
         size, steps, rows = plan.folds_per_chunk, plan.steps_per_epoch, plan.rows_per_device
         init, run_epoch, abstract_state = self._programs(folds, steps, size, rows, plan.conv)
         facts["epoch_program_bytes_per_device"] = memory.program_bytes(run_epoch)
-        fold_keys = instance_keys(seed, folds.num_folds)
+        fold_keys = instance_keys(seed, folds.num_folds) if keys is None else np.asarray(keys)
         records = self._empty_records(folds, epochs)
         final = (None if self.final_dir is None else
                  final_variables.MemberFiles(self.final_dir, folds.num_folds))
@@ -586,6 +603,16 @@ def instance_keys(seed, num_instances: int) -> np.ndarray:
     per_seed = num_instances // len(seeds)
     return np.stack([np.asarray(jax.random.fold_in(jax.random.PRNGKey(s), f))
                      for s in seeds for f in range(per_seed)])
+
+
+def nested_keys(seeds, outer: int, inner: int) -> np.ndarray:
+    """(S (F + J), 2) keys of a nested sweep's instances: first the S x F outer ones, as
+    a plain sweep's (``instance_keys``), then seed s's inner fold j at S F + s J + j
+    with fold_in(PRNGKey(seed_s), F + j): the outer models are the plain sweep's own."""
+    seeds = seeds_of(seeds)
+    inner_keys = [np.asarray(jax.random.fold_in(jax.random.PRNGKey(s), outer + j))
+                  for s in seeds for j in range(inner)]
+    return np.concatenate([instance_keys(seeds, len(seeds) * outer), np.stack(inner_keys)])
 
 
 def _to_host(tree):

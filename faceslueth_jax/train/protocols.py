@@ -71,6 +71,60 @@ def subject_keys(datasets, subjects) -> np.ndarray:
     return np.array([f"{d}/{s}" for d, s in zip(datasets, subjects)])
 
 
+def inner_groups(folds: Folds, subjects, inner_folds: int) -> np.ndarray:
+    """(F, N) inner fold of every training sample of each outer fold (-1: not in T_f):
+    T_f's subjects in sorted order, dealt round-robin into ``inner_folds`` groups, so
+    a subject's samples stay together and the test subject is never used."""
+    subjects = np.asarray(subjects)
+    out = np.full((folds.num_folds, len(subjects)), -1, np.int32)
+    for f in range(folds.num_folds):
+        train = folds.train_samples(f)
+        names = sorted(set(subjects[train].tolist()))
+        if len(names) < inner_folds:
+            raise ValueError(f"fold {folds.names[f]}: {len(names)} training subjects, fewer "
+                             f"than the {inner_folds} inner folds")
+        group = {name: i % inner_folds for i, name in enumerate(names)}
+        out[f, train] = [group[s] for s in subjects[train]]
+    return out
+
+
+@dataclasses.dataclass(frozen=True)
+class Nested:
+    """The inner folds of nested cross-validation: for outer fold f and inner group
+    g = 0..G-1, inner fold f * G + g trains on T_f less group g and validates on group
+    g (``inner_groups``: T_f's subjects kept together). ``outer[j]``: the outer fold
+    of inner fold j. Every training sample of an outer fold is validated exactly once."""
+    folds: Folds
+    outer: np.ndarray
+    groups: int
+
+
+def nested(folds: Folds, subjects, inner_folds: int) -> Nested:
+    """The ``Nested`` inner folds of ``folds`` (subjects kept together)."""
+    groups = inner_groups(folds, subjects, inner_folds)
+    names, trains, tests, outer = [], [], [], []
+    for f in range(folds.num_folds):
+        for g in range(inner_folds):
+            names.append(f"{folds.names[f]}/inner{g}")
+            tests.append(np.flatnonzero(groups[f] == g))
+            trains.append(np.flatnonzero((groups[f] >= 0) & (groups[f] != g)))
+            outer.append(f)
+    train_idx, num_train = _pad(trains)
+    test_idx, num_test = _pad(tests)
+    return Nested(Folds(tuple(names), train_idx, num_train, test_idx, num_test),
+                  np.asarray(outer, np.int32), inner_folds)
+
+
+def join(first: Folds, second: Folds) -> Folds:
+    """One fold table of ``first``'s folds, then ``second``'s (tables re-padded)."""
+    rows = lambda folds, table, counts: [table[f, :counts[f]] for f in range(folds.num_folds)]
+    train_idx, num_train = _pad(rows(first, first.train_idx, first.num_train)
+                                + rows(second, second.train_idx, second.num_train))
+    test_idx, num_test = _pad(rows(first, first.test_idx, first.num_test)
+                              + rows(second, second.test_idx, second.num_test))
+    return Folds(first.names + second.names, train_idx, num_train, test_idx, num_test)
+
+
 def loso(datasets, subjects) -> Folds:
     """Leave one subject out."""
     return folds_from_groups(subject_keys(datasets, subjects))

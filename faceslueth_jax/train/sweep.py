@@ -29,10 +29,19 @@ class Sweep:
     data: records.MEData
     folds: protocols.Folds       # the protocol's F folds
     seeds: tuple                 # S seeds
-    instances: protocols.Folds   # the F folds tiled S times: one model each
+    instances: protocols.Folds   # the F folds tiled S times (then the inner ones): one model each
     mesh: Mesh
     trainer: fold_trainer.FoldTrainer
     plan: fold_trainer.Plan
+    nested: protocols.Nested | None = None  # protocol.selection='nested': the inner folds
+    keys: object = None          # the instances' PRNG keys when nested (fold_trainer.nested_keys)
+
+    def split(self, history: fold_trainer.History) -> fold_trainer.History:
+        """A nested sweep's records as the outer folds' (laid out as a plain sweep's)
+        carrying the inner folds' (``History.inner``); a plain sweep's as they are."""
+        if self.nested is None:
+            return history
+        return history.split_nested(len(self.seeds) * self.folds.num_folds, self.nested)
 
 
 def seeds_of(config) -> tuple:
@@ -66,6 +75,12 @@ def build(config, data: records.MEData, devices=None, memory_budget: int = 0,
                                  config.protocol.get("train", ()), config.protocol.get("test", ()))
     seeds = seeds_of(config)
     instances = protocols.tile(folds, len(seeds))  # one model per (seed, fold)
+    nested = keys = None
+    if config.protocol.selection == "nested":  # then one per (seed, outer fold, inner group)
+        nested = protocols.nested(folds, protocols.subject_keys(data.dataset, data.subject),
+                                  config.protocol.nested.inner_folds)
+        instances = protocols.join(instances, protocols.tile(nested.folds, len(seeds)))
+        keys = fold_trainer.nested_keys(seeds, folds.num_folds, nested.folds.num_folds)
     mesh = placement.make_mesh(instances.num_folds, config.train.batch_size, **config.mesh,
                                devices=devices)
     trainer = fold_trainer.FoldTrainer(
@@ -84,7 +99,7 @@ def build(config, data: records.MEData, devices=None, memory_budget: int = 0,
                             config.device_memory_bytes or memory_budget,
                             layout=layout_of(config, mesh),
                             conv=config.get("conv_formulation", ""))
-    return Sweep(data, folds, seeds, instances, mesh, trainer, plan)
+    return Sweep(data, folds, seeds, instances, mesh, trainer, plan, nested, keys)
 
 
 def chosen_layout(plan: fold_trainer.Plan) -> dict:

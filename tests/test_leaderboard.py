@@ -1,0 +1,90 @@
+"""bench/leaderboard.py: a model's seeds join over its runs (kept and new), the seeds
+still missing are trained in consecutive sweeps, and runs that do not belong together
+are refused with the file named."""
+
+import importlib.util
+import json
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from faceslueth_jax import atomic_files
+from tests.conftest import REPO
+
+_PATH = REPO / "bench" / "leaderboard.py"
+_spec = importlib.util.spec_from_file_location("leaderboard", _PATH)
+leaderboard = importlib.util.module_from_spec(_spec)
+sys.modules["leaderboard"] = leaderboard  # its dataclasses look their module up
+_spec.loader.exec_module(leaderboard)
+
+N, K = 12, 3
+
+
+def _run(folder: pathlib.Path, seeds, samples=None, seconds=60.0, seed=0) -> pathlib.Path:
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True)
+    label = np.arange(N) % K
+    probs = rng.dirichlet(np.ones(K), size=(len(seeds), N)).astype(np.float32)
+    probs[0, np.arange(N), label] += 2.0  # the first seed mostly right
+    probs /= probs.sum(-1, keepdims=True)
+    atomic_files.write_npz(
+        folder / "probabilities.npz",
+        sample_id=np.asarray(samples if samples is not None else [f"s{i}" for i in range(N)]),
+        label=label, subject=np.array([f"p{i // 2}" for i in range(N)]),
+        dataset=np.array(["casme2"] * 6 + ["samm"] * 6), class_names=np.array(["a", "b", "c"]),
+        seeds=np.asarray(seeds), probs_last_epoch=probs, probs_best_test_epoch=probs)
+    (folder / "metrics.json").write_text(json.dumps({"wall_seconds": seconds,
+                                                     "seeds": list(seeds)}))
+    return folder
+
+
+def test_seeds_join_over_runs_and_score_like_one_sweep(tmp_path):
+    a = _run(tmp_path / "a", [0, 1])
+    b = _run(tmp_path / "b", [2], seed=1)
+    merged = leaderboard.merged_probabilities([a, b])
+    assert merged["seeds"].tolist() == [0, 1, 2] and merged["probs_last_epoch"].shape == (3, N, K)
+    scores = leaderboard.scores(merged)
+    per_seed = scores["honest"]["uf1"]["per_seed"]
+    assert len(per_seed) == 3 and scores["honest"]["uf1"]["mean"] == pytest.approx(np.mean(per_seed))
+    assert per_seed[0] == pytest.approx(1.0)
+    assert set(scores["per_database"]) == {"casme2", "samm"}
+    assert leaderboard.run_seconds([a, b]) == pytest.approx(40.0)  # 120 s over 3 seeds
+
+
+def test_runs_that_do_not_belong_together_are_refused(tmp_path):
+    a = _run(tmp_path / "a", [0, 1])
+    with pytest.raises(leaderboard.LeaderboardError, match=r"seed\(s\) \[1\]"):
+        leaderboard.merged_probabilities([a, _run(tmp_path / "b", [1, 2])])
+    other = _run(tmp_path / "c", [2], samples=[f"t{i}" for i in range(N)])
+    with pytest.raises(leaderboard.LeaderboardError, match="other samples"):
+        leaderboard.merged_probabilities([a, other])
+
+
+def test_missing_seeds_are_trained_in_consecutive_sweeps():
+    assert leaderboard.contiguous([0, 1, 2]) == [[0, 1, 2]]
+    assert leaderboard.contiguous([0, 2, 3, 5]) == [[0], [2, 3], [5]]
+    row = leaderboard.ROWS[0]
+    command = leaderboard.train_command(row, [2, 3], pathlib.Path("runs/lb"), "data")
+    assert "--config.seed=2" in command and "--config.protocol.seeds=2" in command
+    assert f"--workdir=runs/lb/{row.key}_seeds2-3" in command
+
+
+def test_a_row_s_finished_runs_are_its_kept_ones_then_its_own(tmp_path):
+    row = leaderboard.Row("m", "M", "configs/x.py", "s", kept=())
+    _run(tmp_path / "m_seeds0-1", [0, 1])
+    _run(tmp_path / "m_seeds2-2", [2])
+    (tmp_path / "m_seeds3-3").mkdir()  # interrupted: no probabilities yet
+    _run(tmp_path / "mm_seeds0-0", [0])  # another row's
+    assert [p.name for p in leaderboard.finished_runs(row, tmp_path)] == ["m_seeds0-1",
+                                                                          "m_seeds2-2"]
+
+
+def test_an_unknown_row_is_one_line_naming_it(tmp_path):
+    proc = subprocess.run([sys.executable, str(_PATH), "--rows=nonet", "--notrain",
+                           f"--out={tmp_path / 't.md'}"], cwd=REPO, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 2 and "no row ['nonet']" in proc.stderr
+    assert not (tmp_path / "t.md").exists()
