@@ -125,6 +125,13 @@ def test_a_nested_run_reports_its_choice(tmp_path):
     with np.load(workdir / "probabilities.npz") as p:
         assert p["probs_nested"].shape == p["probs_last_epoch"].shape
     assert "nested" in (workdir / "summary.txt").read_text().splitlines()[3]
+    report = [sys.executable, "-m", "faceslueth_jax.evaluation.report", "--compare"]
+    paired = subprocess.run([*report, "--rules=nested:last_epoch", str(workdir)], cwd=REPO,
+                            capture_output=True, text=True, timeout=120)
+    assert paired.returncode == 0 and "| nested - last epoch | UF1 |" in paired.stdout
+    missing = subprocess.run([*report, "--rules=nested:median_epoch", str(workdir)], cwd=REPO,
+                             capture_output=True, text=True, timeout=120)
+    assert missing.returncode == 2 and "no 'median_epoch' predictions" in missing.stderr
     bad = subprocess.run(
         [sys.executable, "run.py", "--config=configs/loso_synthetic.py",
          f"--workdir={tmp_path / 'bad'}", "--config.protocol.selection=nested",

@@ -9,6 +9,9 @@ that interval excludes 0. A rule that lets the test labels choose the epoch
 comparison is a ``results_table.Table``, so it renders in the same formats.
 Two paths of one run (the same folder, or a copy of it: ``same_run``) are refused;
 two runs that happen to predict alike are compared (A - B = 0, within noise).
+``rules=(rule_a, rule_b)`` compares run A's rule_a with run B's rule_b instead (one
+row), which may be two rules of one run (e.g. nested against last_epoch: the same
+models, paired by seed, fold and subject).
 """
 
 from __future__ import annotations
@@ -70,12 +73,15 @@ def same_run(run_a, run_b) -> str | None:
     return None
 
 
-def compare(run_a, run_b) -> list:
-    """Per selection rule both runs hold: {rule, seeds, uf1: {...}, uar: {...}} (A - B).
-    Two paths of one run (``same_run``) are refused: there is nothing to compare."""
+def compare(run_a, run_b, rules: tuple | None = None) -> list:
+    """Per selection rule both runs hold: {rule, seeds, uf1: {...}, uar: {...}} (A - B);
+    with ``rules`` = (rule_a, rule_b), one entry: A's rule_a against B's rule_b.
+    Two paths of one run (``same_run``) are refused for the same rule: there is
+    nothing to compare."""
     reason = same_run(run_a, run_b)
-    if reason:
-        raise NotComparable(f"{reason}: --compare takes two different runs")
+    if reason and (rules is None or rules[0] == rules[1]):
+        raise NotComparable(f"{reason}: --compare takes two different runs (or, with "
+                            "--rules=A:B, two rules of one run)")
     a, b = load_probabilities(run_a), load_probabilities(run_b)
     for key in ("sample_id", "label", "subject", "seeds", "class_names"):
         if key not in a or key not in b:
@@ -85,22 +91,32 @@ def compare(run_a, run_b) -> list:
         if not np.array_equal(a[key], b[key]):
             raise NotComparable(f"{run_a} and {run_b} differ in {key}: a paired comparison "
                                 "needs the same samples, folds and seeds")
-    rules = [k[len("probs_"):] for k in a if k.startswith("probs_") and k in b]
-    if not rules:
-        raise NotComparable(f"{run_a} and {run_b} share no selection rule's probabilities")
     k = len(a["class_names"])
+    if rules is not None:
+        for run, held, rule in ((run_a, a, rules[0]), (run_b, b, rules[1])):
+            if f"probs_{rule}" not in held:
+                have = sorted(x[len("probs_"):] for x in held if x.startswith("probs_"))
+                raise NotComparable(f"{run}: no {rule!r} predictions (it holds {have})")
+        return [dict(rule=f"{rules[0]} - {rules[1]}", seeds=a["seeds"].tolist(),
+                     **bootstrap.paired_difference(
+                         a["label"], a[f"probs_{rules[0]}"].argmax(-1),
+                         b[f"probs_{rules[1]}"].argmax(-1), a["subject"], k))]
+    shared = [x[len("probs_"):] for x in a if x.startswith("probs_") and x in b]
+    if not shared:
+        raise NotComparable(f"{run_a} and {run_b} share no selection rule's probabilities")
     return [dict(rule=rule, seeds=a["seeds"].tolist(), **bootstrap.paired_difference(
         a["label"], a[f"probs_{rule}"].argmax(-1), b[f"probs_{rule}"].argmax(-1),
-        a["subject"], k)) for rule in rules]
+        a["subject"], k)) for rule in shared]
 
 
-def table(run_a, run_b) -> results_table.Table:
+def table(run_a, run_b, rules: tuple | None = None) -> results_table.Table:
     """A row per rule and statistic: A, B, A - B, its 95% interval, beyond noise."""
-    rows = compare(run_a, run_b)
+    rows = compare(run_a, run_b, rules)
     seeds = ",".join(str(s) for s in rows[0]["seeds"])
     out = []
     for row in rows:
-        title = results_table.rule_title(row["rule"], selection.OPTIMISTIC.get(row["rule"], False))
+        optimistic = any(selection.OPTIMISTIC.get(r, False) for r in row["rule"].split(" - "))
+        title = results_table.rule_title(row["rule"], optimistic)
         for metric in bootstrap.STATISTICS:
             r = row[metric]
             out.append(results_table.Row([
@@ -112,5 +128,5 @@ def table(run_a, run_b) -> results_table.Table:
         title=("A = ", str(run_a), ", B = ", str(run_b), f"; seeds {seeds}; {rows[0]['interval']}"))
 
 
-def markdown(run_a, run_b) -> str:
-    return results_table.to_markdown(table(run_a, run_b))
+def markdown(run_a, run_b, rules: tuple | None = None) -> str:
+    return results_table.to_markdown(table(run_a, run_b, rules))

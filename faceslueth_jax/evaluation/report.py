@@ -49,6 +49,9 @@ from faceslueth_jax.evaluation import breakdowns, paired, results_table
 
 flags.declare_key_flag("out")  # the table goes here instead of to stdout
 _COMPARE = flags.DEFINE_bool("compare", False, "compare two runs pair-wise (A - B)")
+_RULES = flags.DEFINE_string(
+    "rules", None, "with --compare: 'RULE_A:RULE_B' pairs run A's RULE_A with run B's "
+    "RULE_B; given one run, two of its rules (e.g. nested:last_epoch)")
 _NOT_RUN = flags.DEFINE_multi_string(
     "not_run", [], "'WHAT: WHY' for a configuration that was not run; shown as a row "
     "without numbers")
@@ -65,13 +68,21 @@ def report(paths: list) -> tuple[str, list]:
     if not _COMPARE.value:
         t = results_table.table(run_dirs, _NOT_RUN.value, unfinished)
         return render(t), t.left_out
+    rules = None
+    if _RULES.value is not None:
+        rules = tuple(_RULES.value.split(":"))
+        if len(rules) != 2 or not all(rules):
+            raise results_table.ReportError(f"--rules takes 'RULE_A:RULE_B' (e.g. "
+                                            f"nested:last_epoch), got {_RULES.value!r}")
+        if len(run_dirs) == 1:
+            run_dirs = run_dirs * 2
     if len(run_dirs) != 2:
         raise results_table.ReportError(
-            f"--compare takes exactly two runs; got {len(run_dirs)}: "
+            f"--compare takes exactly two runs; got {len(run_dirs)} (one run with --rules): "
             + ", ".join(map(str, run_dirs)))
     for run_dir in run_dirs:
         results_table.load_run(run_dir)  # a finished run, or the error says why not
-    return render(paired.table(*run_dirs)), []
+    return render(paired.table(*run_dirs, rules)), []
 
 
 def worst_subjects(paths: list, count: int = 5) -> str:
