@@ -150,7 +150,9 @@ def make_plan(config, target_spec: str) -> dict:
     return {
         "config": config.name, "target": target.describe(),
         "data": {"source": source, "samples": len(data), "folds": sweep.folds.num_folds,
-                 "seeds": list(sweep.seeds), "models": sweep.instances.num_folds},
+                 "seeds": list(sweep.seeds), "models": sweep.instances.num_folds,
+                 # nested selection: each outer fold's inner folds, trained beside it
+                 "inner_folds": sweep.nested.folds.num_folds if sweep.nested else 0},
         "mesh": {"fold": groups, "data": sweep.mesh.shape["data"],
                  "hosts": target.num_hosts},
         "folds_per_chip": plan.folds_per_chunk // groups, "chunks": plan.num_chunks,
@@ -180,8 +182,10 @@ def summary(p: dict) -> str:
         f"plan: {p['config']} on {p['target']['target']}: {p['target']['devices']} x "
         f"{p['target']['chip']}, {p['target']['hosts']} host(s)"
         + (", compiled ahead of time (no device used)" if p["target"]["ahead_of_time"] else ""),
-        f"  data: {p['data']['samples']} samples, {p['data']['folds']} folds x "
-        f"{len(p['data']['seeds'])} seed(s) = {p['data']['models']} models "
+        f"  data: {p['data']['samples']} samples, {p['data']['folds']} folds"
+        + (f" + {p['data']['inner_folds']} inner folds (nested selection)"
+           if p["data"].get("inner_folds") else "")
+        + f" x {len(p['data']['seeds'])} seed(s) = {p['data']['models']} fold models "
         f"(from the {p['data']['source']})",
         f"  mesh: {p['mesh']['fold']} fold x {p['mesh']['data']} data; {p['folds_per_chip']} "
         f"fold(s) per chip, {p['chunks']} chunk(s), {p['steps_per_epoch']} steps per epoch; "

@@ -87,7 +87,19 @@ def test_the_plan_json_is_the_printed_plan(data_dir):
     text = plan.summary(p)
     assert f"{p['per_chip']['total_bytes'] / 2**30:.3f} GiB" in text
     assert p["target"]["ahead_of_time"] is False and p["data"]["models"] == 4
+    assert p["data"]["inner_folds"] == 0
     json.dumps(p)  # JSON-able
+
+
+def test_a_nested_sweep_is_planned_with_its_inner_folds(data_dir):
+    """protocol.selection='nested' with 2 inner folds: 4 outer + 8 inner fold models."""
+    from faceslueth_jax import plan
+    config = tiny_plan_config(data_dir)
+    config.protocol.selection = "nested"
+    config.protocol.nested.inner_folds = 2
+    p = plan.make_plan(config, "local")
+    assert (p["data"]["folds"], p["data"]["inner_folds"], p["data"]["models"]) == (4, 8, 12)
+    assert "12 fold models" in plan.summary(p)
 
 
 def test_a_plan_that_does_not_fit_is_refused_in_one_line(data_dir, tmp_path, capsys,
