@@ -161,13 +161,19 @@ def train(row: Row, seeds: list, runs_dir: pathlib.Path, manual_dir: str) -> Non
                                "the same command to resume")
 
 
+def shown(path) -> str:
+    """``path`` relative to the repository when it lies in it."""
+    path = pathlib.Path(path).resolve()
+    return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
+
+
 def merged_probabilities(runs: list) -> dict:
     """The runs' probabilities.npz joined over seeds (every run on the same samples)."""
     merged = None
     for run in runs:
         p = paired.load_probabilities(run)
         if merged is None:
-            merged = dict(p, runs=[str(run)])
+            merged = dict(p, runs=[shown(run)])
             continue
         if not np.array_equal(p["sample_id"], merged["sample_id"]):
             raise LeaderboardError(f"{run}: other samples than {merged['runs'][0]}")
@@ -177,7 +183,7 @@ def merged_probabilities(runs: list) -> dict:
                                    f"{merged['runs']}")
         for k in ("seeds", "probs_last_epoch", "probs_best_test_epoch"):
             merged[k] = np.concatenate([merged[k], p[k]])
-        merged["runs"].append(str(run))
+        merged["runs"].append(shown(run))
     return merged
 
 
