@@ -106,6 +106,10 @@ def base_config(name: str, preset: str = "compact") -> ml_collections.ConfigDict
     c.train.class_balance = False
     c.train.ema_decay = 0.0
     c.train.mixup_alpha = 0.0
+    # record every epoch's test logits of the test rows mirrored left-right as well (u
+    # negated): the flip test-time augmentation, which an ensemble may choose on inner
+    # validation (evaluation/ensembles.py); training is unchanged
+    c.train.test_flip = False
     # 'fill': a fold's last batch is completed with the start of its permutation (every
     # batch full); 'short': n mod B samples, as PyTorch's DataLoader (fold_step.batch_weights)
     c.train.last_batch = "fill"

@@ -222,3 +222,21 @@ def test_the_mirror_follows_how_the_records_store_flow():
     assert records.u_mirror_offset(data.flow_norm, sources.stored_flow_norm(data)) == 1.0
     casme2 = importlib.import_module("configs.loso_casme2").get_config().data
     assert sources.stored_flow_norm(casme2) == "raw"
+
+
+def test_mirroring_turns_left_right_and_negates_u_about_its_offset():
+    from faceslueth_jax.data.augment import mirror_sample
+    rng = np.random.default_rng(0)
+    views = {"flow": jnp.asarray(rng.uniform(size=(4, 5, 3)), jnp.float32),
+             "apex": jnp.asarray(rng.uniform(size=(4, 5, 1)), jnp.float32),
+             "frames": jnp.asarray(rng.uniform(size=(2, 4, 5, 1)), jnp.float32),
+             "jitter_span": jnp.asarray([1.0, 2.0])}
+    m = mirror_sample(views, 1.0)  # min-max flow: u -> 1 - u
+    np.testing.assert_allclose(m["flow"][:, ::-1, 0], 1.0 - views["flow"][..., 0], atol=1e-6)
+    np.testing.assert_allclose(m["flow"][:, ::-1, 1:], views["flow"][..., 1:])
+    np.testing.assert_allclose(m["apex"][:, ::-1], views["apex"])
+    np.testing.assert_allclose(m["frames"][:, :, ::-1], views["frames"])
+    np.testing.assert_allclose(m["jitter_span"], views["jitter_span"])
+    twice = mirror_sample(m, 1.0)
+    for k in views:
+        np.testing.assert_allclose(twice[k], views[k], atol=1e-6)

@@ -51,6 +51,7 @@ def test_the_outer_keys_are_the_plain_sweeps():
 def trained():
     config = trainer_config()
     config.train.epochs = 4
+    config.train.test_flip = True  # the mirrored test rows recorded too (training unchanged)
     views, labels, folds = tiny_data(num_subjects=5, per_subject=4)
     subjects = _subjects(folds, len(labels))
     nested = protocols.nested(folds, subjects, 2)
@@ -58,6 +59,7 @@ def trained():
     keys = fold_trainer.nested_keys(0, folds.num_folds, nested.folds.num_folds)
     history = tiny_trainer(config, views, labels, instances).fit(
         instances, config.train.epochs, 0, keys=keys).split_nested(folds.num_folds, nested)
+    config.train.test_flip = False
     plain = tiny_trainer(config, views, labels, folds).fit(folds, config.train.epochs, 0)
     return history, plain, labels, folds
 
@@ -68,6 +70,11 @@ def test_the_outer_models_are_the_plain_sweeps_own(trained):
     np.testing.assert_allclose(history.test_logits[:, :, :width], plain.test_logits,
                                rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(history.loss, plain.loss, rtol=1e-5)
+    assert plain.test_logits_flipped is None
+    flipped = history.test_logits_flipped
+    assert flipped.shape == history.test_logits.shape
+    assert history.inner.test_logits_flipped.shape == history.inner.test_logits.shape
+    assert not np.allclose(flipped[:, :, :width], history.test_logits[:, :, :width])
     assert history.inner.loss.shape[0] == 10
 
 

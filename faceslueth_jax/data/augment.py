@@ -98,6 +98,23 @@ def _translate(image, shift_yx, max_shift):
     return jax.lax.dynamic_slice(padded, start, image.shape)
 
 
+def mirror_sample(views: dict, u_mirror_offset: float, flow_key: str = "flow") -> dict:
+    """One sample's views mirrored left-right: images and every frame of a clip; the
+    flow's horizontal component becomes c - u (module docstring); other views as given."""
+    out = {}
+    for name, view in views.items():
+        if is_clip(name, view):
+            out[name] = view[:, :, ::-1, :]
+        elif is_image(view):
+            mirrored = view[:, ::-1, :]
+            if name == flow_key:
+                mirrored = mirrored.at[..., 0].set(u_mirror_offset - mirrored[..., 0])
+            out[name] = mirrored
+        else:
+            out[name] = view
+    return out
+
+
 def augment_sample(key, views: dict, max_shift_fraction: float, u_mirror_offset: float,
                    flow_key: str = "flow") -> dict:
     """Mirror and translate every image view of one sample with the same draw."""
@@ -105,10 +122,11 @@ def augment_sample(key, views: dict, max_shift_fraction: float, u_mirror_offset:
     flip = jax.random.bernoulli(k_flip)
     fraction = jax.random.uniform(k_shift, (2,), minval=-max_shift_fraction,
                                   maxval=max_shift_fraction)
+    mirrored_views = mirror_sample(views, u_mirror_offset, flow_key)
     out = {}
     for name, image in views.items():
         if is_clip(name, image):
-            clip = jnp.where(flip, image[:, :, ::-1, :], image)
+            clip = jnp.where(flip, mirrored_views[name], image)
             max_shift = math.ceil(max_shift_fraction * max(clip.shape[1:3]))
             shift = jnp.round(fraction * jnp.array(clip.shape[1:3])).astype(jnp.int32)
             out[name] = (jax.vmap(lambda f: _translate(f, shift, max_shift))(clip)
@@ -117,10 +135,7 @@ def augment_sample(key, views: dict, max_shift_fraction: float, u_mirror_offset:
         if not is_image(image):
             out[name] = image
             continue
-        mirrored = image[:, ::-1, :]
-        if name == flow_key:
-            mirrored = mirrored.at[..., 0].set(u_mirror_offset - mirrored[..., 0])
-        image = jnp.where(flip, mirrored, image)
+        image = jnp.where(flip, mirrored_views[name], image)
         max_shift = math.ceil(max_shift_fraction * max(image.shape[:2]))
         shift = jnp.round(fraction * jnp.array(image.shape[:2])).astype(jnp.int32)
         out[name] = _translate(image, shift, max_shift) if max_shift else image

@@ -306,9 +306,10 @@ def gather(views: dict, rows) -> dict:
 
 
 def test_logits(model, state: FoldState, test_idx, data_views: dict, batch_size: int,
-                unroll: int, compute_dtype: str = "float32"):
+                unroll: int, compute_dtype: str = "float32", mirror_offset: float | None = None):
     """Logits (S, K) of the fold's test rows, in batches of at most B (bounded memory),
-    computed in ``compute_dtype`` as training is (``apply_in``)."""
+    computed in ``compute_dtype`` as training is (``apply_in``); with ``mirror_offset``
+    (the flow's c, ``augment.mirror_sample``) of the rows mirrored left-right."""
     size = test_idx.shape[0]
     batch = min(batch_size, size)
     count = math.ceil(size / batch)
@@ -318,6 +319,8 @@ def test_logits(model, state: FoldState, test_idx, data_views: dict, batch_size:
 
     def one(_, rows):  # exactly onset and apex: no jitter windows
         views = gather(augment.model_views(data_views), rows)
+        if mirror_offset is not None:
+            views = jax.vmap(lambda v: augment.mirror_sample(v, mirror_offset))(views)
         return None, apply_in(model, variables, views, compute_dtype, train=False)
 
     _, logits = jax.lax.scan(one, None, idx, unroll=min(unroll, count))

@@ -64,6 +64,7 @@ from faceslueth_jax.train.protocols import Folds
 
 # What every epoch of every fold records besides the probes: (F, E, ...) arrays.
 RECORDS = ("loss", "test_logits", "diverged")
+FLIPPED = "test_logits_flipped"  # with train.test_flip: the test rows mirrored, per epoch
 
 
 @dataclasses.dataclass
@@ -85,12 +86,14 @@ class History:
     # in ``test_logits``, instance s * J + j being seed s's inner fold j
     inner: "History | None" = None
     nested: object = None
+    test_logits_flipped: np.ndarray | None = None  # (F,E,S,K) with train.test_flip
 
     @classmethod
     def from_records(cls, records: dict, execution: dict) -> "History":
         """From ``fit``'s dict of records (probes under ``probe_<name>``)."""
         probes = {k[len(PROBE):]: v for k, v in records.items() if k.startswith(PROBE)}
-        return cls(execution=execution, probes=probes, **{k: records[k] for k in RECORDS})
+        return cls(execution=execution, probes=probes, test_logits_flipped=records.get(FLIPPED),
+                   **{k: records[k] for k in RECORDS})
 
     @property
     def folds_per_chunk(self) -> int:
@@ -122,9 +125,11 @@ class History:
 
     def take(self, rows) -> "History":
         """The records of instances ``rows`` (the same execution, final files, nesting)."""
+        flipped = self.test_logits_flipped
         return dataclasses.replace(
             self, loss=self.loss[rows], test_logits=self.test_logits[rows],
-            diverged=self.diverged[rows], probes={k: v[rows] for k, v in self.probes.items()})
+            diverged=self.diverged[rows], probes={k: v[rows] for k, v in self.probes.items()},
+            test_logits_flipped=None if flipped is None else flipped[rows])
 
 
 PROBE = "probe_"  # records key prefix of a probe (checkpoints hold the records)
@@ -242,6 +247,11 @@ class FoldTrainer:
             self.cfg.scan_unroll or (spec.test_idx.shape[0] if unrolled else 1),
             self.cfg.get("compute_dtype", "float32"))
         record = {"loss": loss, "test_logits": logits, "diverged": state.diverged}
+        if self.cfg.get("test_flip", False):  # the same rows mirrored (test-time flip)
+            record[FLIPPED] = fold_step.test_logits(
+                self.model, state, spec.test_idx, views, self.cfg.batch_size,
+                self.cfg.scan_unroll or (spec.test_idx.shape[0] if unrolled else 1),
+                self.cfg.get("compute_dtype", "float32"), mirror_offset=self.u_mirror_offset)
         record.update({PROBE + k: v for k, v in
                        fold_step.probe_values(self.probes, state.params).items()})
         return state, record
@@ -532,7 +542,8 @@ class FoldTrainer:
                         _write_final(final, ids, _tested_variables(state), self.replicated)
                 if on_epoch is not None:
                     on_epoch(c, plan.num_chunks, e, epochs, dict(
-                        {k: v[: len(ids)] for k, v in record.items() if k != "test_logits"},
+                        {k: v[: len(ids)] for k, v in record.items()
+                         if k not in ("test_logits", FLIPPED)},
                         instances=np.asarray(ids)))
                 last_step = c == plan.num_chunks - 1 and e + 1 == epochs
                 if checkpoints is not None and checkpoints.due(e + 1, epochs, last_step):
@@ -561,6 +572,8 @@ class FoldTrainer:
         records = {"loss": np.zeros((f, epochs), np.float32),
                    "test_logits": np.zeros((f, epochs, s, self.num_classes), np.float32),
                    "diverged": np.zeros((f, epochs), bool)}
+        if self.cfg.get("test_flip", False):
+            records[FLIPPED] = np.zeros_like(records["test_logits"])
         for name, fn in self.probes.items():
             shape = jax.eval_shape(fn, self._variables["params"])
             records[PROBE + name] = np.zeros((f, epochs) + shape.shape, shape.dtype)
