@@ -120,7 +120,7 @@ def test_a_nested_run_reports_its_choice(tmp_path):
         [sys.executable, "run.py", "--config=configs/loso_synthetic.py", f"--workdir={workdir}",
          f"--config.data.data_dir={tmp_path / 'tfds'}", *TINY_RUN, *MOTION_ONLY,
          "--config.data.synthetic.num_subjects=4", "--config.protocol.selection=nested",
-         "--config.protocol.nested.inner_folds=2", "--config.baseline.logistic_regression=False"],
+         "--config.protocol.nested.inner_folds=2", "--config.train.test_flip=True"],
         cwd=REPO, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     metrics = json.loads((workdir / "metrics.json").read_text())
@@ -132,6 +132,19 @@ def test_a_nested_run_reports_its_choice(tmp_path):
     with np.load(workdir / "probabilities.npz") as p:
         assert p["probs_nested"].shape == p["probs_last_epoch"].shape
     assert "nested" in (workdir / "summary.txt").read_text().splitlines()[3]
+    with np.load(workdir / "nested.npz") as z:  # what ensembles read
+        n = len(z["label"])  # 4 subjects of the tiny synthetic data
+        assert z["validation"].shape == (1, 4, n, 3) and z["test_flipped"].shape == (1, n, 3)
+        assert z["linear_validation"].shape == (4, n, 3)
+        for f in range(4):  # T_f validated, f's test subject not
+            assert np.isnan(z["validation"][0, f, z["fold_of"] == f]).all()
+            assert not np.isnan(z["validation"][0, f, z["fold_of"] != f]).any()
+    ensemble = subprocess.run([sys.executable, "-m", "faceslueth_jax.evaluation.ensembles",
+                               str(workdir), f"--out={tmp_path / 'ens.md'}"], cwd=REPO,
+                              capture_output=True, text=True, timeout=120)
+    assert ensemble.returncode == 0, ensemble.stderr[-2000:]
+    assert "flip chosen per fold" in ensemble.stdout and (tmp_path / "ens.md.json").is_file()
+    assert "greedy over the runs and the linear model" in ensemble.stdout
     report = [sys.executable, "-m", "faceslueth_jax.evaluation.report", "--compare"]
     paired = subprocess.run([*report, "--rules=nested:last_epoch", str(workdir)], cwd=REPO,
                             capture_output=True, text=True, timeout=120)

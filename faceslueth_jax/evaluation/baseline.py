@@ -41,9 +41,33 @@ TUNINGS = ("inner_cv", "fixed")
 
 
 def logits(config, data, folds):
-    """(the logistic regression's (N, K) logits on 28x28 flow under the same folds, its
-    facts), or (None, None). ``baseline.tuning``: 'inner_cv' (default; class-balanced,
-    l2 chosen per fold by an inner CV over the training subjects) or 'fixed' (l2 1e-2)."""
+    """(the logistic regression's (N, K) logits under the same folds, each sample's from
+    the fold that tests it, its facts), or (None, None). ``baseline.tuning``: 'inner_cv'
+    (default; class-balanced, l2 chosen per fold by an inner CV over the training
+    subjects) or 'fixed' (l2 1e-2)."""
+    everything, facts = fold_models_logits(config, data, folds)
+    if everything is None:
+        return None, None
+    return logistic_regression.scatter_test(everything, folds), facts
+
+
+def validation_logits(config, data, nested):
+    """(F, N, K) for a nested run's F outer folds: each training sample of outer fold f
+    scored by the linear model of its inner fold (NaN outside T_f), or None: the linear
+    model as a member of ensembles chosen on inner validation (``evaluation.ensembles``)."""
+    everything, _ = fold_models_logits(config, data, nested.folds)
+    if everything is None:
+        return None
+    out = np.full((int(nested.outer.max()) + 1,) + everything.shape[1:], np.nan, np.float32)
+    for j, f in enumerate(nested.outer):
+        idx = nested.folds.test_samples(j)
+        out[f, idx] = everything[j, idx]
+    return out
+
+
+def fold_models_logits(config, data, folds):
+    """((F, N, K) every sample's logits under each fold's logistic regression, facts),
+    or (None, None) when the baseline is off or this process lacks samples."""
     if not config.baseline.logistic_regression:
         return None, None
     if not data.complete:
@@ -57,7 +81,7 @@ def logits(config, data, folds):
     k = len(data.class_names)
     fixed = {"tuning": "fixed", "l2": 1e-2, "class_weights": "none", "features": name}
     if config.baseline.get("tuning", "inner_cv") == "fixed":
-        return logistic_regression.fold_logits(x, data.label, folds, k), fixed
+        return logistic_regression.all_fold_logits(x, data.label, folds, k), fixed
     subjects = protocols.subject_keys(data.dataset, data.subject)
     # as many inner folds as the fold with the fewest training subjects allows, up to 5
     fewest = min(len(set(subjects[folds.train_samples(f)].tolist()))
@@ -66,10 +90,10 @@ def logits(config, data, folds):
     if inner < 2:
         logging.warning("logistic regression baseline: a fold has %d training subject(s), too "
                         "few for an inner cross-validation; fitting the fixed l2 instead", fewest)
-        return (logistic_regression.fold_logits(x, data.label, folds, k),
+        return (logistic_regression.all_fold_logits(x, data.label, folds, k),
                 dict(fixed, why=f"a fold has {fewest} training subject(s): no inner CV"))
-    logits, chosen = logistic_regression.tuned_fold_logits(x, data.label, folds, subjects, k,
-                                                           inner_folds=inner)
-    return logits, {"tuning": "inner_cv", "class_weights": "balanced", "features": name,
-                    "l2_grid": list(logistic_regression.L2_GRID), "inner_folds": inner,
-                    "chosen_l2_per_fold": chosen}
+    everything, chosen = logistic_regression.tuned_all_logits(x, data.label, folds, subjects,
+                                                              k, inner_folds=inner)
+    return everything, {"tuning": "inner_cv", "class_weights": "balanced", "features": name,
+                        "l2_grid": list(logistic_regression.L2_GRID), "inner_folds": inner,
+                        "chosen_l2_per_fold": chosen}

@@ -57,6 +57,44 @@ def write_probabilities(workdir, data, seeds, probabilities: dict) -> None:
         seeds=np.asarray(seeds), **{f"probs_{rule}": p for rule, p in probabilities.items()})
 
 
+NESTED_FILE = "nested.npz"
+
+
+def write_nested(workdir, data, folds, history, linear_validation=None,
+                 linear_test=None) -> None:
+    """nested.npz of a nested run, what ensembles chosen on inner validation read
+    (``evaluation.ensembles``): per seed s, the epoch e*_f chosen for each outer fold
+    (``epochs`` (S, F), 0-based), the test probabilities at it (``test`` (S, N, K)) and
+    the inner folds' validation probabilities of T_f at it (``validation`` (S, F, N, K),
+    NaN outside T_f); with ``train.test_flip`` the same of the mirrored rows
+    (``test_flipped``, ``validation_flipped``); the tuned linear model's validation and
+    test probabilities (``linear_validation`` (F, N, K), ``linear_test`` (N, K)) when
+    the baseline ran; ``fold_of`` (N,), the outer fold that tests each sample."""
+    arrays = {k: [] for k in ("epochs", "test", "validation", "test_flipped",
+                              "validation_flipped")}
+    for h in history.per_seed():
+        epochs = selection.select_epochs(h, folds, data.label, "nested")
+        fold_of, probs = selection.predictions(h, folds, epochs, len(data))
+        arrays["epochs"].append(epochs)
+        arrays["test"].append(probs)
+        arrays["validation"].append(selection.validation_probs(h, epochs, len(data)))
+        if h.test_logits_flipped is not None:
+            arrays["test_flipped"].append(selection.predictions(h, folds, epochs, len(data),
+                                                                flipped=True)[1])
+            arrays["validation_flipped"].append(
+                selection.validation_probs(h, epochs, len(data), flipped=True))
+    extra = {}
+    if linear_validation is not None and linear_test is not None:
+        extra = {"linear_validation": selection.softmax(linear_validation),
+                 "linear_test": selection.softmax(linear_test)}
+    atomic_files.write_npz(
+        pathlib.Path(workdir) / NESTED_FILE, sample_id=np.asarray(data.sample_id, str),
+        label=np.asarray(data.label), subject=subject_keys(data.dataset, data.subject),
+        dataset=np.asarray(data.dataset, str), class_names=np.asarray(data.class_names, str),
+        seeds=np.asarray(history.seeds), fold_of=fold_of,
+        **{k: np.stack(v) for k, v in arrays.items() if v}, **extra)
+
+
 def write_theta(workdir, theta_deg, fold_names) -> None:
     """theta.csv: one row per fold, epoch and SOA layer of ``theta_deg`` (F, E, L)."""
     theta_deg = np.asarray(theta_deg)

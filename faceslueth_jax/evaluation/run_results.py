@@ -73,7 +73,7 @@ def logits_scores(data, logits) -> dict:
 
 
 def write(workdir, config, data, folds, history, *, baseline, model_title: str, au_dim: int,
-          baseline_facts: dict | None = None,
+          baseline_facts: dict | None = None, linear_validation=None,
           train_seconds: float, started: float, time_split: dict | None = None) -> dict:
     """Score, write the run's files (each atomically) and return metrics.json's content
     plus ``summary_text``. ``baseline``: the logistic regression's (N, K) logits or None.
@@ -97,6 +97,8 @@ def write(workdir, config, data, folds, history, *, baseline, model_title: str, 
         if rule == headline_rule:  # with several seeds: the seed ensemble's probabilities
             run_files.write_predictions(workdir, data, folds.names, fold_of, probs.mean(0))
     run_files.write_probabilities(workdir, data, seeds, probabilities)
+    if history.nested is not None:  # what ensembles chosen on inner validation read
+        run_files.write_nested(workdir, data, folds, history, linear_validation, baseline)
     baseline_scores = None if baseline is None else dict(
         logits_scores(data, baseline), fit=baseline_facts or {},
         seeds=seed_scores.uncertainty(data, baseline.argmax(-1)[None]))

@@ -78,20 +78,36 @@ def select_epochs(history, folds, labels, rule: str) -> np.ndarray:
     raise ValueError(f"protocol.selection must be one of {RULES}, got {rule!r}")
 
 
+def validation_probs(history, epochs: np.ndarray, num_samples: int,
+                     flipped: bool = False) -> np.ndarray:
+    """(F, N, K) of a nested run: each training sample of outer fold f as its inner fold
+    predicts it at epoch ``epochs[f]`` (NaN outside T_f); ``flipped``: of the mirrored
+    rows (``train.test_flip``)."""
+    nested, inner = history.nested, history.inner
+    logits = inner.test_logits_flipped if flipped else inner.test_logits
+    out = np.full((len(epochs), num_samples, logits.shape[-1]), np.nan, np.float32)
+    for j, f in enumerate(nested.outer):
+        idx = nested.folds.test_samples(j)
+        out[f, idx] = softmax(logits[j, epochs[f], : len(idx)])
+    return out
+
+
 def softmax(logits: np.ndarray) -> np.ndarray:
     z = logits - logits.max(-1, keepdims=True)
     e = np.exp(z)
     return e / e.sum(-1, keepdims=True)
 
 
-def predictions(history, folds, epochs: np.ndarray, num_samples: int):
-    """Per sample: (fold, probabilities) at each fold's chosen epoch."""
+def predictions(history, folds, epochs: np.ndarray, num_samples: int, flipped: bool = False):
+    """Per sample: (fold, probabilities) at each fold's chosen epoch (``flipped``: of
+    the mirrored test rows, ``train.test_flip``)."""
+    logits = history.test_logits_flipped if flipped else history.test_logits
     fold_of = np.full(num_samples, -1)
-    probs = np.zeros((num_samples, history.test_logits.shape[-1]), np.float32)
+    probs = np.zeros((num_samples, logits.shape[-1]), np.float32)
     for f in range(folds.num_folds):
         idx = folds.test_samples(f)
         fold_of[idx] = f
-        probs[idx] = softmax(history.test_logits[f, epochs[f], : len(idx)])
+        probs[idx] = softmax(logits[f, epochs[f], : len(idx)])
     if (fold_of < 0).any():
         raise ValueError(f"{int((fold_of < 0).sum())} samples are in no test fold")
     return fold_of, probs

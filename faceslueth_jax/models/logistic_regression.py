@@ -74,9 +74,18 @@ def _fit_predict(x, y, train_mask, num_classes: int, l2: float, steps: int):
     return (x - mean) / std @ params["w"] + params["b"]
 
 
-def fold_logits(features: np.ndarray, labels: np.ndarray, folds, num_classes: int,
-                l2: float = 1e-2, steps: int = 100) -> np.ndarray:
-    """Logits (N, K) for every sample from the fold that tests it."""
+def scatter_test(all_logits: np.ndarray, folds) -> np.ndarray:
+    """(N, K): each sample's logits from the fold that tests it, out of (F, N, K)."""
+    out = np.zeros(all_logits.shape[1:], np.float32)
+    for f in range(folds.num_folds):
+        idx = folds.test_samples(f)
+        out[idx] = all_logits[f, idx]
+    return out
+
+
+def all_fold_logits(features: np.ndarray, labels: np.ndarray, folds, num_classes: int,
+                    l2: float = 1e-2, steps: int = 100) -> np.ndarray:
+    """(F, N, K): every sample's logits under each fold's model."""
     x = jnp.asarray(features.reshape(len(features), -1), jnp.float32)
     y = jnp.asarray(labels, jnp.int32)
     masks = np.zeros((folds.num_folds, len(x)), bool)
@@ -85,12 +94,13 @@ def fold_logits(features: np.ndarray, labels: np.ndarray, folds, num_classes: in
     # data as arguments (closed-over arrays would be baked into the program)
     fit = jax.jit(jax.vmap(lambda x, y, m: _fit_predict(x, y, m, num_classes, l2, steps),
                            in_axes=(None, None, 0)))
-    all_logits = np.asarray(fit(x, y, jnp.asarray(masks)))  # (F, N, K)
-    out = np.zeros((len(x), num_classes), np.float32)
-    for f in range(folds.num_folds):
-        idx = folds.test_samples(f)
-        out[idx] = all_logits[f, idx]
-    return out
+    return np.asarray(fit(x, y, jnp.asarray(masks)))
+
+
+def fold_logits(features: np.ndarray, labels: np.ndarray, folds, num_classes: int,
+                l2: float = 1e-2, steps: int = 100) -> np.ndarray:
+    """Logits (N, K) for every sample from the fold that tests it."""
+    return scatter_test(all_fold_logits(features, labels, folds, num_classes, l2, steps), folds)
 
 
 # ----------------------------------------------------- l2 chosen by inner CV
@@ -206,12 +216,12 @@ def _tuned_fold(x, y, train_mask, inner_group, num_classes, grid, inner_folds, s
     return z @ params["w"] + params["b"], chosen
 
 
-def tuned_fold_logits(features: np.ndarray, labels: np.ndarray, folds, subjects,
-                      num_classes: int, grid=L2_GRID, inner_folds: int = INNER_FOLDS,
-                      steps: int = 300):
-    """(logits (N, K) for every sample from the fold that tests it, chosen l2 per
-    fold): class-balanced L2 logistic regression with l2 chosen from ``grid`` by the
-    pooled UF1 of an inner grouped cross-validation over T_f's subjects."""
+def tuned_all_logits(features: np.ndarray, labels: np.ndarray, folds, subjects,
+                     num_classes: int, grid=L2_GRID, inner_folds: int = INNER_FOLDS,
+                     steps: int = 300):
+    """((F, N, K) every sample's logits under each fold's model, chosen l2 per fold):
+    class-balanced L2 logistic regression with l2 chosen from ``grid`` by the pooled
+    UF1 of an inner grouped cross-validation over T_f's subjects."""
     x = jnp.asarray(features.reshape(len(features), -1), jnp.float32)
     y = jnp.asarray(labels, jnp.int32)
     groups = protocols.inner_groups(folds, subjects, inner_folds)
@@ -220,11 +230,20 @@ def tuned_fold_logits(features: np.ndarray, labels: np.ndarray, folds, subjects,
     # ran slower than one fold at a time: each fold iterates until the slowest converges)
     fit = jax.jit(lambda x, y, g: _tuned_fold(x, y, g >= 0, g, num_classes, tuple(grid),
                                               inner_folds, steps))
-    out = np.zeros((len(x), num_classes), np.float32)
+    out = np.zeros((folds.num_folds, len(x), num_classes), np.float32)
     chosen = {}
     for f in range(folds.num_folds):
         logits, index = fit(x, y, jnp.asarray(groups[f]))
-        idx = folds.test_samples(f)
-        out[idx] = np.asarray(logits)[idx]
+        out[f] = np.asarray(logits)
         chosen[folds.names[f]] = float(grid[int(index)])
     return out, chosen
+
+
+def tuned_fold_logits(features: np.ndarray, labels: np.ndarray, folds, subjects,
+                      num_classes: int, grid=L2_GRID, inner_folds: int = INNER_FOLDS,
+                      steps: int = 300):
+    """(logits (N, K) for every sample from the fold that tests it, chosen l2 per
+    fold): ``tuned_all_logits``' test rows."""
+    everything, chosen = tuned_all_logits(features, labels, folds, subjects, num_classes,
+                                          grid, inner_folds, steps)
+    return scatter_test(everything, folds), chosen

@@ -173,9 +173,9 @@ def check_config(config) -> None:
             if isinstance(inner, bool) or not isinstance(inner, int) or inner < 2:
                 raise ValueError(f"protocol.nested.inner_folds must be an integer >= 2, "
                                  f"got {inner!r}")
-            if config.protocol.name == "all":
-                raise ValueError("protocol.selection='nested' chooses an epoch per test fold; "
-                                 "protocol.name='all' has none (use 'last_epoch')")
+            if config.protocol.name in ("all", "cross"):
+                raise ValueError(f"protocol.selection='nested' takes protocol.name 'loso' or "
+                                 f"'lodo', got {config.protocol.name!r}")
         if config.protocol.name == "cross" and not (config.protocol.get("train")
                                                     and config.protocol.get("test")):
             raise ValueError("protocol.name='cross' needs protocol.train and protocol.test "

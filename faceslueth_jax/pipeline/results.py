@@ -35,14 +35,19 @@ def write(config, workdir: pathlib.Path, fitted, watch: Stopwatch, started: floa
             workdir, config, fitted.data, history, model_title=title,
             train_seconds=fitted.train_seconds, started=started,
             time_split=dict(watch.rounded(), **history.execution.pop("seconds", {})))
+    linear_validation = None
     with watch("baseline"):
         logits, facts = baseline.logits(config, fitted.data, fitted.sweep.folds)
+        if fitted.sweep.nested is not None and logits is not None:  # for ensembles
+            linear_validation = baseline.validation_logits(config, fitted.data,
+                                                           fitted.sweep.nested)
     data, folds, tested = scored_part(fitted)
     if tested is not None and logits is not None:
         logits = logits[tested]
     time_split = dict(watch.rounded(), **history.execution.pop("seconds", {}))
     return run_results.write(workdir, config, data, folds, history, baseline=logits,
-                             baseline_facts=facts, model_title=title,
+                             baseline_facts=facts, linear_validation=linear_validation,
+                             model_title=title,
                              au_dim=registry.au_dim(config.model),
                              train_seconds=fitted.train_seconds, started=started,
                              time_split=time_split)

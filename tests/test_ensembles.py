@@ -1,0 +1,75 @@
+"""Ensembles chosen on inner validation: the greedy weights follow the validation
+predictions of the fold's training subjects only, so relabelling a fold's test subject
+cannot move them; the flip is kept where it validates better; runs that do not belong
+together are refused in one line."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from faceslueth_jax.evaluation import ensembles
+from faceslueth_jax.evaluation.ensembles import Unit
+
+F, N, K = 4, 16, 3
+
+
+def _problem(seed=0):
+    rng = np.random.default_rng(seed)
+    labels = np.arange(N) % K
+    fold_of = np.repeat(np.arange(F), N // F)
+    return rng, labels, fold_of
+
+
+def _unit(rng, labels, fold_of, name, right: float):
+    """Probabilities right for about a fraction ``right`` of the samples."""
+    probs = rng.dirichlet(np.ones(K), size=N)
+    good = rng.uniform(size=N) < right
+    probs[good, labels[good]] += 3.0
+    probs /= probs.sum(-1, keepdims=True)
+    validation = np.repeat(probs[None], F, 0)
+    for f in range(F):
+        validation[f, fold_of == f] = np.nan  # T_f: every sample but fold f's
+    return Unit(name, probs, validation)
+
+
+def test_greedy_weights_follow_the_validation_of_the_training_subjects():
+    rng, labels, fold_of = _problem()
+    strong = _unit(rng, labels, fold_of, "strong", 1.0)
+    weak = _unit(rng, labels, fold_of, "weak", 0.0)
+    test, weights = ensembles.combine(labels, fold_of, [weak, strong])
+    assert (weights[:, 1] == 1.0).all()
+    np.testing.assert_allclose(test, strong.test)
+
+
+def test_a_test_subjects_labels_never_move_its_folds_weights():
+    rng, labels, fold_of = _problem(1)
+    units = [_unit(rng, labels, fold_of, f"u{i}", r) for i, r in enumerate((0.4, 0.5, 0.6))]
+    _, before = ensembles.combine(labels, fold_of, units)
+    for f in range(F):
+        changed = labels.copy()
+        changed[fold_of == f] = (changed[fold_of == f] + 1) % K
+        _, after = ensembles.combine(changed, fold_of, units)
+        np.testing.assert_array_equal(after[f], before[f])
+
+
+def test_the_flip_is_kept_where_it_validates_better():
+    rng, labels, fold_of = _problem(2)
+    plain = _unit(rng, labels, fold_of, "p", 0.3)
+    flipped = _unit(rng, labels, fold_of, "p+flip", 1.0)
+    flipped.validation[1] = plain.validation[1]  # no better on fold 1's training subjects
+    test, kept = ensembles.flip_choice(labels, fold_of, plain, flipped)
+    assert kept.tolist() == [True, False, True, True]
+    np.testing.assert_allclose(test[fold_of == 1], plain.test[fold_of == 1])
+    np.testing.assert_allclose(test[fold_of == 0], flipped.test[fold_of == 0])
+
+
+def test_runs_on_other_folds_or_without_nested_files_are_refused(tmp_path):
+    with pytest.raises(ensembles.EnsembleError, match="nested.npz: missing"):
+        ensembles.load(tmp_path)
+    a = {"sample_id": np.arange(3), "label": np.zeros(3), "fold_of": np.array([0, 1, 2])}
+    b = dict(a, fold_of=np.array([0, 0, 1]))
+    with pytest.raises(ensembles.EnsembleError, match="differ in fold_of"):
+        ensembles.check_together({"a": a, "b": b})
+    with pytest.raises(ensembles.EnsembleError, match="given twice"):
+        ensembles.ensembles([tmp_path, tmp_path / "."])
