@@ -23,7 +23,8 @@ _spec.loader.exec_module(leaderboard)
 N, K = 12, 3
 
 
-def _run(folder: pathlib.Path, seeds, samples=None, seconds=60.0, seed=0) -> pathlib.Path:
+def _run(folder: pathlib.Path, seeds, samples=None, seconds=60.0, seed=0,
+         nested=False) -> pathlib.Path:
     rng = np.random.default_rng(seed)
     folder.mkdir(parents=True)
     label = np.arange(N) % K
@@ -35,7 +36,8 @@ def _run(folder: pathlib.Path, seeds, samples=None, seconds=60.0, seed=0) -> pat
         sample_id=np.asarray(samples if samples is not None else [f"s{i}" for i in range(N)]),
         label=label, subject=np.array([f"p{i // 2}" for i in range(N)]),
         dataset=np.array(["casme2"] * 6 + ["samm"] * 6), class_names=np.array(["a", "b", "c"]),
-        seeds=np.asarray(seeds), probs_last_epoch=probs, probs_best_test_epoch=probs)
+        seeds=np.asarray(seeds), probs_last_epoch=probs, probs_best_test_epoch=probs,
+        **({"probs_nested": probs[:, :, ::-1]} if nested else {}))
     (folder / "metrics.json").write_text(json.dumps({"wall_seconds": seconds,
                                                      "seeds": list(seeds)}))
     return folder
@@ -88,3 +90,13 @@ def test_an_unknown_row_is_one_line_naming_it(tmp_path):
                           text=True, timeout=120)
     assert proc.returncode == 2 and "no row ['nonet']" in proc.stderr
     assert not (tmp_path / "t.md").exists()
+
+
+def test_the_nested_rule_is_tabled_only_when_every_run_has_it(tmp_path):
+    a = _run(tmp_path / "a", [0, 1], nested=True)
+    b = _run(tmp_path / "b", [2], seed=1, nested=True)
+    both = leaderboard.scores(leaderboard.merged_probabilities([a, b]))
+    assert len(both["nested"]["uf1"]["per_seed"]) == 3
+    assert both["nested"]["uf1"]["mean"] != both["honest"]["uf1"]["mean"]
+    c = _run(tmp_path / "c", [2], seed=1)
+    assert "nested" not in leaderboard.scores(leaderboard.merged_probabilities([a, c]))
