@@ -73,3 +73,16 @@ def test_runs_on_other_folds_or_without_nested_files_are_refused(tmp_path):
         ensembles.check_together({"a": a, "b": b})
     with pytest.raises(ensembles.EnsembleError, match="given twice"):
         ensembles.ensembles([tmp_path, tmp_path / "."])
+
+
+def test_the_command_refuses_a_run_without_inner_folds_in_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+    proc = subprocess.run([sys.executable, "-m", "faceslueth_jax.evaluation.ensembles",
+                           str(tmp_path), f"--out={tmp_path / 't.md'}"], cwd=REPO,
+                          capture_output=True, text=True, timeout=120)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1 and "nested.npz: missing" in lines[0]
+    assert not (tmp_path / "t.md").exists()

@@ -158,3 +158,13 @@ def test_a_nested_run_reports_its_choice(tmp_path):
          "--config.protocol.nested.inner_folds=1"], cwd=REPO, capture_output=True, text=True,
         timeout=120)
     assert bad.returncode == 2 and "inner_folds" in bad.stderr and not (tmp_path / "bad").exists()
+
+
+@pytest.mark.parametrize("protocol", ["all", "cross"])
+def test_nested_selection_needs_test_folds_it_can_nest(protocol):
+    from configs.common import base_config
+    from faceslueth_jax.pipeline import checks
+    config = base_config("nested")
+    config.protocol.update(name=protocol, selection="nested", train=("a",), test=("b",))
+    with pytest.raises(checks.ConfigError, match="protocol.selection='nested' takes"):
+        checks.check_config(config)
