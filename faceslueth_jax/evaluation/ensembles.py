@@ -28,14 +28,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import pathlib
-import zipfile
 
 import numpy as np
 from absl import app, flags
 
 from faceslueth_jax import atomic_files, cli
-from faceslueth_jax.evaluation import bootstrap, metrics
-from faceslueth_jax.evaluation.run_files import NESTED_FILE
+from faceslueth_jax.evaluation import bootstrap, metrics, run_files
 
 ROUNDS = 10
 
@@ -55,15 +53,8 @@ class Unit:
 
 
 def load(run_dir) -> dict:
-    path = pathlib.Path(run_dir) / NESTED_FILE
-    if not path.is_file():
-        raise EnsembleError(f"{path}: missing (a run with protocol.selection='nested' "
-                            "writes it)")
-    try:
-        with np.load(path) as f:
-            return {k: f[k] for k in f.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
-        raise EnsembleError(f"{path}: unreadable ({e})") from e
+    return run_files.read_npz(pathlib.Path(run_dir) / run_files.NESTED_FILE, EnsembleError,
+                              "a run with protocol.selection='nested' writes it")
 
 
 def units_of(run: dict, name: str) -> list:

@@ -19,11 +19,10 @@ from __future__ import annotations
 import hashlib
 import os
 import pathlib
-import zipfile
 
 import numpy as np
 
-from faceslueth_jax.evaluation import bootstrap, results_table, selection
+from faceslueth_jax.evaluation import bootstrap, results_table, run_files, selection
 
 
 class NotComparable(results_table.ReportError):
@@ -31,15 +30,8 @@ class NotComparable(results_table.ReportError):
 
 
 def load_probabilities(run_dir) -> dict:
-    path = pathlib.Path(run_dir) / "probabilities.npz"
-    if not path.is_file():
-        raise NotComparable(f"{path}: missing (a run written before seed support, or not "
-                            "a finished run)")
-    try:
-        with np.load(path) as f:
-            return {k: f[k] for k in f.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
-        raise NotComparable(f"{path}: unreadable ({e})") from e
+    return run_files.read_npz(pathlib.Path(run_dir) / "probabilities.npz", NotComparable,
+                              "a run written before seed support, or not a finished run")
 
 
 # the files that make a run this run and no other: metrics.json records the command,

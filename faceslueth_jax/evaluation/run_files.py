@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import pathlib
+import zipfile
 
 import numpy as np
 from matplotlib.ticker import MaxNLocator
@@ -58,6 +59,19 @@ def write_probabilities(workdir, data, seeds, probabilities: dict) -> None:
 
 
 NESTED_FILE = "nested.npz"
+
+
+def read_npz(path, error: type, missing: str) -> dict:
+    """Every array of a run's .npz file; a missing or damaged file raises ``error`` with
+    one line naming it (``missing``: what writes it)."""
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise error(f"{path}: missing ({missing})")
+    try:
+        with np.load(path) as f:
+            return {k: f[k] for k in f.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+        raise error(f"{path}: unreadable ({e})") from e
 
 
 def write_nested(workdir, data, folds, history, linear_validation=None,
