@@ -328,6 +328,8 @@ def main(argv):
             results[row.key] = dict(scores(merged), seconds_per_seed=run_seconds(runs))
     except (LeaderboardError, paired.NotComparable) as e:
         fail(str(e))
+    except (ValueError, OSError) as e:  # the data of a hand-crafted row (builders' errors)
+        fail(" ".join(str(e).split()))
     text = table(results)
     out = REPO / (FLAGS.out or DEFAULT_OUT)
     atomic_files.write_text(out.with_name(out.name + ".json"), json.dumps(results, indent=1))

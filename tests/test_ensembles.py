@@ -67,12 +67,18 @@ def test_the_flip_is_kept_where_it_validates_better():
 def test_runs_on_other_folds_or_without_nested_files_are_refused(tmp_path):
     with pytest.raises(ensembles.EnsembleError, match="nested.npz: missing"):
         ensembles.load(tmp_path)
+    np.savez(tmp_path / "nested.npz", label=np.zeros(3))
+    with pytest.raises(ensembles.EnsembleError, match="holds no sample_id"):
+        ensembles.load(tmp_path)
+    (tmp_path / "nested.npz").write_bytes(b"PK\x03\x04 cut short")
+    with pytest.raises(ensembles.EnsembleError, match="unreadable"):
+        ensembles.load(tmp_path)
     a = {"sample_id": np.arange(3), "label": np.zeros(3), "fold_of": np.array([0, 1, 2])}
     b = dict(a, fold_of=np.array([0, 0, 1]))
     with pytest.raises(ensembles.EnsembleError, match="differ in fold_of"):
         ensembles.check_together({"a": a, "b": b})
     with pytest.raises(ensembles.EnsembleError, match="given twice"):
-        ensembles.ensembles([tmp_path, tmp_path / "."])
+        ensembles.ensembles([tmp_path / "x", tmp_path / "x" / "."])
 
 
 def test_the_command_refuses_a_run_without_inner_folds_in_one_line(tmp_path):

@@ -152,6 +152,14 @@ def test_a_nested_run_reports_its_choice(tmp_path):
     missing = subprocess.run([*report, "--rules=nested:median_epoch", str(workdir)], cwd=REPO,
                              capture_output=True, text=True, timeout=120)
     assert missing.returncode == 2 and "no 'median_epoch' predictions" in missing.stderr
+    too_many = subprocess.run(  # 4 subjects: 3 to train on in each fold
+        [sys.executable, "run.py", "--config=configs/loso_synthetic.py",
+         f"--workdir={tmp_path / 'many'}", f"--config.data.data_dir={tmp_path / 'tfds'}",
+         *TINY_RUN, *MOTION_ONLY, "--config.data.synthetic.num_subjects=4",
+         "--config.protocol.selection=nested", "--config.protocol.nested.inner_folds=4"],
+        cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert too_many.returncode == 2 and not (tmp_path / "many").exists()
+    assert "error: protocol.nested.inner_folds=4 cannot be run" in too_many.stderr
     bad = subprocess.run(
         [sys.executable, "run.py", "--config=configs/loso_synthetic.py",
          f"--workdir={tmp_path / 'bad'}", "--config.protocol.selection=nested",

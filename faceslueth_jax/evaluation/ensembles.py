@@ -52,9 +52,18 @@ class Unit:
     validation: np.ndarray
 
 
+NEEDED = ("sample_id", "label", "subject", "class_names", "fold_of", "test", "validation")
+
+
 def load(run_dir) -> dict:
-    return run_files.read_npz(pathlib.Path(run_dir) / run_files.NESTED_FILE, EnsembleError,
-                              "a run with protocol.selection='nested' writes it")
+    """A nested run's nested.npz, or one line saying why it cannot serve."""
+    path = pathlib.Path(run_dir) / run_files.NESTED_FILE
+    run = run_files.read_npz(path, EnsembleError,
+                             "a run with protocol.selection='nested' writes it")
+    lacking = [k for k in NEEDED if k not in run]
+    if lacking:
+        raise EnsembleError(f"{path}: holds no {', '.join(lacking)} (not a nested run's file)")
+    return run
 
 
 def units_of(run: dict, name: str) -> list:

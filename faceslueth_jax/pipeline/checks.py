@@ -232,7 +232,8 @@ def check_data_needs(config) -> None:
 def check_against_data(config, data) -> None:
     """What can only be checked once the data is read, still before anything is
     written or compiled: the protocol's folds can be made (LOSO needs two subjects,
-    LODO two databases), and a batch is no larger than the largest training set."""
+    LODO two databases; nested selection as many training subjects per fold as inner
+    folds), and a batch is no larger than the largest training set."""
     try:
         folds = protocols.make_folds(config.protocol.name, data.dataset, data.subject,
                                      config.protocol.get("train", ()),
@@ -243,6 +244,13 @@ def check_against_data(config, data) -> None:
         raise ConfigError(f"protocol.name={config.protocol.name!r} cannot be run on this data "
                           f"({len(data)} samples, {subjects} subject(s), {databases} "
                           f"database(s)): {e}") from None
+    if config.protocol.selection == "nested":
+        inner = config.protocol.nested.inner_folds
+        try:
+            protocols.nested(folds, protocols.subject_keys(data.dataset, data.subject), inner)
+        except ValueError as e:
+            raise ConfigError(f"protocol.nested.inner_folds={inner} cannot be run on this "
+                              f"data: {e}") from None
     largest = max(len(folds.train_samples(f)) for f in range(folds.num_folds))
     if config.train.batch_size > largest:
         raise ConfigError(f"train.batch_size={config.train.batch_size} is larger than the "
