@@ -80,3 +80,11 @@ def test_an_unknown_descriptor_is_a_config_error():
     config.baseline.features = "hog"
     with pytest.raises(checks.ConfigError, match="baseline.features"):
         checks.check_config(config)
+
+
+@pytest.mark.parametrize("grid", [0, -2])
+def test_a_grid_that_is_no_positive_integer_is_refused(grid):
+    config = mdmo_composite.get_config()
+    config.model.mdmo.grid = grid
+    with pytest.raises(checks.ConfigError, match="model.mdmo.grid must be an integer"):
+        checks.check_config(config)

@@ -121,3 +121,18 @@ def test_sssnet_softmax_output_keeps_the_class_order():
     cfg.model.sssnet.softmax_output = False
     logits = registry.from_config(cfg.model, 3).apply(variables, views, train=False)
     assert (probs.argmax(-1) == logits.argmax(-1)).all()
+
+
+@pytest.mark.parametrize("config,field,value,message", [
+    (rcn_a_composite, "rcn_a.variant", "w", "variant must be 'a' or 's'"),
+    (rcn_a_composite, "rcn_a.pool_size", 0, "pool_size must be an integer >= 1"),
+    (resnet18_composite, "resnet18.widths", (64, 0, 8, 8), "widths must be integers >= 1"),
+    (resnet18_composite, "resnet18.blocks", (2, 2), "differ in length"),
+])
+def test_settings_that_cannot_work_are_refused_naming_the_field(config, field, value, message):
+    from faceslueth_jax.pipeline import checks
+    cfg = config.get_config()
+    section, name = field.split(".")
+    cfg.model[section][name] = value
+    with pytest.raises(checks.ConfigError, match=message):
+        checks.check_config(cfg)

@@ -25,6 +25,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 import numpy as np
 
+from faceslueth_jax.models import field_checks
 from faceslueth_jax.models.mdmo import histograms, region_index
 
 GRID = 4
@@ -95,3 +96,8 @@ class LBPTOP(nn.Module):
 def from_config(cfg, num_classes: int) -> LBPTOP:
     """LBPTOP from ``model.lbp_top`` (grid)."""
     return LBPTOP(num_classes=num_classes, grid=int(cfg.get("grid", GRID)))
+
+
+def check_config(cfg) -> None:
+    """``model.lbp_top.grid``: an integer >= 1."""
+    field_checks.positive_ints("model.lbp_top", grid=cfg.get("grid", GRID))

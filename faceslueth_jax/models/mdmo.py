@@ -28,6 +28,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from faceslueth_jax.models import field_checks
+
 BINS = 8
 GRID = 6  # 36 regions, as many as the paper's
 
@@ -82,3 +84,8 @@ class MDMO(nn.Module):
 def from_config(cfg, num_classes: int) -> MDMO:
     """MDMO from ``model.mdmo`` (grid)."""
     return MDMO(num_classes=num_classes, grid=int(cfg.get("grid", GRID)))
+
+
+def check_config(cfg) -> None:
+    """``model.mdmo.grid``: an integer >= 1."""
+    field_checks.positive_ints("model.mdmo", grid=cfg.get("grid", GRID))

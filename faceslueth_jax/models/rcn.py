@@ -39,6 +39,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 import numpy as np
 
+from faceslueth_jax.models import field_checks
 from faceslueth_jax.models.layers import Conv, Dropout, batch_norm
 
 HE_FAN_OUT = nn.initializers.variance_scaling(2.0, "fan_out", "normal")
@@ -135,3 +136,10 @@ def from_config(cfg, num_classes: int) -> RCN:
     return RCN(num_classes=num_classes, variant=cfg.variant, features=cfg.features,
                pool_size=cfg.pool_size, dropout=cfg.dropout,
                conv_impl=cfg.get("conv_impl", "auto"))
+
+
+def check_config(cfg) -> None:
+    """``model.rcn_a`` / ``model.rcn_s``: variant 'a' or 's', positive sizes."""
+    if cfg.variant not in ("a", "s"):
+        raise ValueError(f"model.rcn_*.variant must be 'a' or 's', got {cfg.variant!r}")
+    field_checks.positive_ints("model.rcn_*", features=cfg.features, pool_size=cfg.pool_size)

@@ -22,6 +22,7 @@ from typing import Sequence
 import flax.linen as nn
 import jax.numpy as jnp
 
+from faceslueth_jax.models import field_checks
 from faceslueth_jax.models.layers import Conv, batch_norm
 
 HE_FAN_OUT = nn.initializers.variance_scaling(2.0, "fan_out", "normal")
@@ -71,3 +72,12 @@ def from_config(cfg, num_classes: int) -> ResNet:
     """ResNet from ``model.resnet18`` (blocks, widths, conv_impl)."""
     return ResNet(num_classes=num_classes, blocks=tuple(cfg.blocks), widths=tuple(cfg.widths),
                   conv_impl=cfg.get("conv_impl", "auto"))
+
+
+def check_config(cfg) -> None:
+    """``model.resnet18``: as many stages of blocks as widths, all positive."""
+    field_checks.positive_ints("model.resnet18", blocks=tuple(cfg.blocks),
+                               widths=tuple(cfg.widths))
+    if len(cfg.blocks) != len(cfg.widths):
+        raise ValueError(f"model.resnet18.blocks {tuple(cfg.blocks)} and widths "
+                         f"{tuple(cfg.widths)} differ in length")
