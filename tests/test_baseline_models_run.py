@@ -1,6 +1,6 @@
 """The field's baselines train through run.py, leave a model folder, and classify a new
-clip through ``predict``, like the project's own model: RCN-A, ResNet-18, and the
-hand-crafted MDMO and LBP-TOP (whose runs also carry the inner-CV logistic regression
+clip through ``predict``, like the project's own model: STSTNet, OFF-ApexNet, SSSNet, RCN-A,
+ResNet-18, and the hand-crafted MDMO and LBP-TOP (whose runs also carry the inner-CV logistic regression
 on their descriptor). Tiny synthetic data, one epoch: the property is the wiring."""
 
 from __future__ import annotations
@@ -20,6 +20,10 @@ TINY_DATA = ["--config.data.name=synthetic_me", "--config.data.manual_dir=",
              "--config.data.synthetic.clips_per_subject=4", "--config.data.synthetic.size=64",
              "--config.train.epochs=1", "--config.train.batch_size=6"]
 RUNS = {  # model: config, its own overrides
+    "ststnet": ("ststnet_composite", []),
+    "offapexnet": ("offapexnet_composite", ["--config.model.offapexnet.hidden=16"]),
+    "sssnet": ("sssnet_composite", ["--config.data.flow_size=16",
+                                    "--config.model.sssnet.hidden=16"]),
     "rcn_a": ("rcn_a_composite", ["--config.data.flow_size=24",
                                   "--config.model.rcn_a.features=8"]),
     "resnet18": ("resnet18_composite", ["--config.data.flow_size=16",
@@ -55,7 +59,8 @@ def test_the_baseline_trains_and_predicts(model, clip, data_dir, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     metrics = json.loads((workdir / "metrics.json").read_text())
     assert metrics["model"] == {"rcn_a": "RCN-A", "resnet18": "ResNet-18", "mdmo": "MDMO",
-                                "lbp_top": "LBP-TOP"}[model]
+                                "lbp_top": "LBP-TOP", "offapexnet": "OFF-ApexNet", "ststnet": "STSTNet",
+                                "sssnet": "SSSNet"}[model]
     if model in ("mdmo", "lbp_top"):
         fit = metrics["logistic_regression_baseline"]["fit"]
         assert fit["features"] == model and fit["tuning"] in ("inner_cv", "fixed")
