@@ -50,7 +50,8 @@ def test_seeds_join_over_runs_and_score_like_one_sweep(tmp_path):
     assert merged["seeds"].tolist() == [0, 1, 2] and merged["probs_last_epoch"].shape == (3, N, K)
     scores = leaderboard.scores(merged)
     per_seed = scores["honest"]["uf1"]["per_seed"]
-    assert len(per_seed) == 3 and scores["honest"]["uf1"]["mean"] == pytest.approx(np.mean(per_seed))
+    assert len(per_seed) == 3
+    assert scores["honest"]["uf1"]["mean"] == pytest.approx(np.mean(per_seed))
     assert per_seed[0] == pytest.approx(1.0)
     assert set(scores["per_database"]) == {"casme2", "samm"}
     assert leaderboard.run_seconds([a, b]) == pytest.approx(40.0)  # 120 s over 3 seeds
