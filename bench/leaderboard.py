@@ -87,7 +87,8 @@ ROWS = (
         overrides=("--config.model.htnet.landmarks=haar",),
         kept=("bench/runs/htnet_landmarks_haar",)),
     Row("ststnet", "STSTNet", "configs/ststnet_composite.py:short",
-        "200 epochs of meb's 500 (Adam 5e-5, constant lr)", meb="0.7127 / 0.7740"),
+        "200 epochs of meb's 500 (Adam 5e-5, constant lr)", meb="0.7127 / 0.7740",
+        kept=("bench/runs/ststnet_composite_short_seeds0-2",)),
     Row("offapexnet", "OFF-ApexNet", "configs/offapexnet_composite.py:short",
         "200 epochs at lr 5e-5 (meb: 3000 at 1e-4)", meb="0.7032 / 0.8390",
         kept=tuple(f"bench/runs/offapexnet_composite_seed{s}" for s in range(3))),
@@ -172,9 +173,13 @@ def shown(path) -> str:
 
 
 def merged_probabilities(runs: list) -> dict:
-    """The runs' probabilities.npz joined over seeds (every run on the same samples)."""
-    merged = None
+    """The runs' probabilities.npz joined over seeds (every run on the same samples; a
+    copy of a run already joined is left out)."""
+    merged, seen = None, []
     for run in runs:
+        if any(paired.same_run(run, other) for other in seen):
+            continue  # a kept copy of a run trained here: one run, counted once
+        seen.append(run)
         p = paired.load_probabilities(run)
         if merged is None:
             merged = dict(p, runs=[shown(run)])

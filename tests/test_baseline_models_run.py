@@ -1,5 +1,5 @@
 """The field's baselines train through run.py, leave a model folder, and classify a new
-clip through ``predict``, like the project's own model: STSTNet, OFF-ApexNet, SSSNet,
+clip through ``predict``'s library call (its command: tests/test_predict.py), like the project's own model: STSTNet, OFF-ApexNet, SSSNet,
 RCN-A, ResNet-18, and the hand-crafted MDMO and LBP-TOP (whose runs also carry the
 inner-CV logistic regression on their descriptor). Tiny synthetic data, one epoch: the
 property is the wiring."""
@@ -11,8 +11,11 @@ import subprocess
 import sys
 
 import cv2
+import numpy as np
 import pytest
 
+import faceslueth_jax
+from faceslueth_jax.inference import predict
 from tests.conftest import REPO
 from tfds_builders.synthetic_me import write_clip
 
@@ -67,11 +70,10 @@ def test_the_baseline_trains_and_predicts(model, clip, data_dir, tmp_path):
         fit = metrics["logistic_regression_baseline"]["fit"]
         assert fit["features"] == model and fit["tuning"] in ("inner_cv", "fixed")
         assert f"logistic regression on {metrics['model']}" in (workdir / "summary.txt").read_text()
-    out = tmp_path / "predicted"
-    proc = subprocess.run([sys.executable, "-m", "faceslueth_jax.predict",
-                           f"--model={workdir / 'model'}", f"--clip={clip}", f"--out={out}"],
-                          cwd=REPO, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    predicted = json.loads((out / "predictions.json").read_text())
-    assert [c["clip"] for c in predicted["clips"]] == [str(clip)] and not predicted["failed"]
-    assert predicted["clips"][0]["predicted"] in metrics["class_names"]
+    # the model folder read back and a new clip classified through it, in this process
+    # (its TV-L1 programs compiled once for every model of the file)
+    model_folder = faceslueth_jax.restore(workdir / "model")
+    results, _ = predict.predict(model_folder, [clip])
+    assert [r["clip"] for r in results] == [str(clip)] and "error" not in results[0]
+    assert results[0]["predicted"] in metrics["class_names"]
+    np.testing.assert_allclose(sum(results[0]["probabilities"].values()), 1.0, rtol=1e-5)

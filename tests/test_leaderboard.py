@@ -101,3 +101,12 @@ def test_the_nested_rule_is_tabled_only_when_every_run_has_it(tmp_path):
     assert both["nested"]["uf1"]["mean"] != both["honest"]["uf1"]["mean"]
     c = _run(tmp_path / "c", [2], seed=1)
     assert "nested" not in leaderboard.scores(leaderboard.merged_probabilities([a, c]))
+
+
+def test_a_kept_copy_of_a_run_counts_once(tmp_path):
+    import shutil
+    a = _run(tmp_path / "runs" / "m_seeds0-2", [0, 1, 2])
+    kept = tmp_path / "bench" / "m_seeds0-2"
+    shutil.copytree(a, kept)
+    merged = leaderboard.merged_probabilities([kept, a])
+    assert merged["seeds"].tolist() == [0, 1, 2] and merged["runs"] == [leaderboard.shown(kept)]

@@ -9,6 +9,7 @@ import pytest
 
 from faceslueth_jax.evaluation.selection import softmax
 from faceslueth_jax.models import logistic_regression
+from faceslueth_jax.data import subject_groups
 from faceslueth_jax.train import protocols
 
 
@@ -90,14 +91,14 @@ def test_constant_features_predict_the_train_folds_class_frequencies():
 def test_inner_folds_hold_only_training_subjects_whole():
     features, labels, folds = _problem(num_subjects=7, per_subject=3)
     subjects = np.repeat([f"s{i}" for i in range(7)], 3)
-    groups = protocols.inner_groups(folds, subjects, inner_folds=3)
+    groups = subject_groups.inner_groups(folds, subjects, inner_folds=3)
     for f in range(folds.num_folds):
         assert (groups[f, folds.test_samples(f)] == -1).all()
         assert (groups[f, folds.train_samples(f)] >= 0).all()
         for s in set(subjects):  # a subject's samples share one inner fold
             assert len(set(groups[f, subjects == s].tolist())) == 1
     with pytest.raises(ValueError, match="fewer than"):
-        protocols.inner_groups(folds, subjects, inner_folds=7)
+        subject_groups.inner_groups(folds, subjects, inner_folds=7)
 
 
 def test_the_row_space_fit_is_the_full_space_fit():

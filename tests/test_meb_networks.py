@@ -58,9 +58,11 @@ def test_parameter_count_and_shapes(name):
 @pytest.mark.parametrize("name", sorted(NETWORKS))
 def test_one_training_step_lowers_the_loss(name):
     model, side = _model(name)
+    if name == "resnet18":  # the same layers, a quarter of the widths, lax convolutions: faster
+        model, side = model.clone(widths=(16, 32, 64, 128), conv_impl="xla"), 32
     rng = np.random.default_rng(0)
-    views = {"flow": jnp.asarray(rng.normal(size=(8, side, side, 3)), jnp.float32)}
-    labels = jnp.asarray([0, 1, 2, 0, 1, 2, 0, 1])
+    views = {"flow": jnp.asarray(rng.normal(size=(6, side, side, 3)), jnp.float32)}
+    labels = jnp.asarray([0, 1, 2, 0, 1, 2])
     variables = model.init(jax.random.PRNGKey(0), views, train=False)
     params, state = variables["params"], {k: v for k, v in variables.items() if k != "params"}
 

@@ -24,7 +24,7 @@ from tests.test_run import TINY_RUN
 # Adam with eps = 1 keeps placements comparable (see tests/tiny_problem.placement_config);
 # the Swin stream and head alone: their logits stay within 1e-4 across the two-process
 # placement (the motion stream's BatchNorm over 4-channel maps moves them by 7e-4)
-SWEEP = TINY_RUN[:3] + ["--config.train.epochs=8", "--config.checkpoint.every_epochs=1",
+SWEEP = TINY_RUN[:3] + ["--config.train.epochs=16", "--config.checkpoint.every_epochs=1",
                         "--config.checkpoint.min_seconds=0", "--config.train.scan_unroll=1",
                         "--config.train.optimizer.eps=1.0",
                         "--config.train.optimizer.lr=0.05"] + TINY_RUN[4:] + [

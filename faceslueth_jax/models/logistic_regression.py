@@ -32,7 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from faceslueth_jax.train import protocols
+from faceslueth_jax.data.subject_groups import inner_groups
 
 
 def _lbfgs(loss, params, steps: int):
@@ -224,7 +224,7 @@ def tuned_all_logits(features: np.ndarray, labels: np.ndarray, folds, subjects,
     UF1 of an inner grouped cross-validation over T_f's subjects."""
     x = jnp.asarray(features.reshape(len(features), -1), jnp.float32)
     y = jnp.asarray(labels, jnp.int32)
-    groups = protocols.inner_groups(folds, subjects, inner_folds)
+    groups = inner_groups(folds, subjects, inner_folds)
     # data as arguments (closed-over arrays would be baked into the program); one call
     # per outer fold, its inner fits batched (with L-BFGS, all outer folds in one program
     # ran slower than one fold at a time: each fold iterates until the slowest converges)

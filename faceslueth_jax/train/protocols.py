@@ -23,6 +23,8 @@ import dataclasses
 
 import numpy as np
 
+from faceslueth_jax.data.subject_groups import inner_groups
+
 
 @dataclasses.dataclass(frozen=True)
 class Folds:
@@ -69,23 +71,6 @@ def folds_from_groups(groups, fold_names=None) -> Folds:
 
 def subject_keys(datasets, subjects) -> np.ndarray:
     return np.array([f"{d}/{s}" for d, s in zip(datasets, subjects)])
-
-
-def inner_groups(folds: Folds, subjects, inner_folds: int) -> np.ndarray:
-    """(F, N) inner fold of every training sample of each outer fold (-1: not in T_f):
-    T_f's subjects in sorted order, dealt round-robin into ``inner_folds`` groups, so
-    a subject's samples stay together and the test subject is never used."""
-    subjects = np.asarray(subjects)
-    out = np.full((folds.num_folds, len(subjects)), -1, np.int32)
-    for f in range(folds.num_folds):
-        train = folds.train_samples(f)
-        names = sorted(set(subjects[train].tolist()))
-        if len(names) < inner_folds:
-            raise ValueError(f"fold {folds.names[f]}: {len(names)} training subjects, fewer "
-                             f"than the {inner_folds} inner folds")
-        group = {name: i % inner_folds for i, name in enumerate(names)}
-        out[f, train] = [group[s] for s in subjects[train]]
-    return out
 
 
 @dataclasses.dataclass(frozen=True)
