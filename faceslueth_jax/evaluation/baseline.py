@@ -58,11 +58,8 @@ def validation_logits(config, data, nested):
     everything, _ = fold_models_logits(config, data, nested.folds)
     if everything is None:
         return None
-    out = np.full((int(nested.outer.max()) + 1,) + everything.shape[1:], np.nan, np.float32)
-    for j, f in enumerate(nested.outer):
-        idx = nested.folds.test_samples(j)
-        out[f, idx] = everything[j, idx]
-    return out
+    return nested.per_outer([everything[j, nested.folds.test_samples(j)]
+                             for j in range(nested.folds.num_folds)], len(data))
 
 
 def fold_models_logits(config, data, folds):

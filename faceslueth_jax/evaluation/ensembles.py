@@ -87,15 +87,14 @@ def greedy_weights(labels, units: list, f: int, rounds: int = ROUNDS) -> np.ndar
     """Fold f's weights over ``units`` by ensemble selection on V_f (module docstring)."""
     counts = np.zeros(len(units))
     solo = np.array([validation_uf1(labels, u.validation, f) for u in units])
-    total = None
+    total = np.zeros_like(units[0].validation[f])  # NaN outside T_f once a unit is added
     for _ in range(rounds):
-        scores = np.array([validation_uf1(labels, (u.validation[f] if total is None else
-                                                   total + u.validation[f])[None], 0)
+        scores = np.array([validation_uf1(labels, (total + u.validation[f])[None], 0)
                            for u in units])
         tied = np.flatnonzero(scores == scores.max())
         best = int(tied[np.argmax(solo[tied])])  # ties: the best alone, then the first
         counts[best] += 1
-        total = units[best].validation[f] if total is None else total + units[best].validation[f]
+        total = total + units[best].validation[f]
     return counts / rounds
 
 
@@ -162,12 +161,15 @@ def ensembles(run_dirs: list, rounds: int = ROUNDS) -> dict:
         results["greedy over the runs and the linear model"] = {
             "test": test, "mean_weights": dict(zip(names + ["linear"],
                                                    weights.mean(0).round(3).tolist()))}
+    def scored(predicted) -> dict:
+        summary = bootstrap.seed_summary(labels, predicted[None], subjects, k)
+        return {m: {"value": summary[m]["mean"], "ci95": summary[m]["ci95"]}
+                for m in ("uf1", "uar")}
+
     out = {}
     for title, r in results.items():
         predicted = r.pop("test").argmax(-1)
-        summary = bootstrap.seed_summary(labels, predicted[None], subjects, k)
-        entry = {m: {"value": summary[m]["mean"], "ci95": summary[m]["ci95"]}
-                 for m in ("uf1", "uar")}
+        entry = scored(predicted)
         if linear is not None:
             diff = bootstrap.paired_difference(labels, predicted[None],
                                                linear["linear_test"].argmax(-1)[None],
@@ -176,10 +178,7 @@ def ensembles(run_dirs: list, rounds: int = ROUNDS) -> dict:
                                          "ci95": diff[m]["ci95"]} for m in ("uf1", "uar")}
         out[title] = dict(entry, **r)
     if linear is not None:
-        summary = bootstrap.seed_summary(labels, linear["linear_test"].argmax(-1)[None],
-                                         subjects, k)
-        out["linear model alone"] = {m: {"value": summary[m]["mean"],
-                                         "ci95": summary[m]["ci95"]} for m in ("uf1", "uar")}
+        out["linear model alone"] = scored(linear["linear_test"].argmax(-1))
     return out
 
 

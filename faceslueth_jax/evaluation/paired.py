@@ -89,16 +89,16 @@ def compare(run_a, run_b, rules: tuple | None = None) -> list:
             if f"probs_{rule}" not in held:
                 have = sorted(x[len("probs_"):] for x in held if x.startswith("probs_"))
                 raise NotComparable(f"{run}: no {rule!r} predictions (it holds {have})")
-        return [dict(rule=f"{rules[0]} - {rules[1]}", seeds=a["seeds"].tolist(),
-                     **bootstrap.paired_difference(
-                         a["label"], a[f"probs_{rules[0]}"].argmax(-1),
-                         b[f"probs_{rules[1]}"].argmax(-1), a["subject"], k))]
-    shared = [x[len("probs_"):] for x in a if x.startswith("probs_") and x in b]
-    if not shared:
-        raise NotComparable(f"{run_a} and {run_b} share no selection rule's probabilities")
-    return [dict(rule=rule, seeds=a["seeds"].tolist(), **bootstrap.paired_difference(
-        a["label"], a[f"probs_{rule}"].argmax(-1), b[f"probs_{rule}"].argmax(-1),
-        a["subject"], k)) for rule in shared]
+        pairs = [rules]
+    else:
+        pairs = [(x[len("probs_"):],) * 2 for x in a if x.startswith("probs_") and x in b]
+        if not pairs:
+            raise NotComparable(f"{run_a} and {run_b} share no selection rule's probabilities")
+    return [dict(rule=rule_a if rule_a == rule_b else f"{rule_a} - {rule_b}",
+                 seeds=a["seeds"].tolist(), **bootstrap.paired_difference(
+                     a["label"], a[f"probs_{rule_a}"].argmax(-1),
+                     b[f"probs_{rule_b}"].argmax(-1), a["subject"], k))
+            for rule_a, rule_b in pairs]
 
 
 def table(run_a, run_b, rules: tuple | None = None) -> results_table.Table:

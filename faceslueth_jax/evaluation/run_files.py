@@ -74,11 +74,11 @@ def read_npz(path, error: type, missing: str) -> dict:
         raise error(f"{path}: unreadable ({e})") from e
 
 
-def write_nested(workdir, data, folds, history, linear_validation=None,
+def write_nested(workdir, data, folds, history, chosen: list, linear_validation=None,
                  linear_test=None) -> None:
     """nested.npz of a nested run, what ensembles chosen on inner validation read
     (``evaluation.ensembles``): per seed s, the epoch e*_f chosen for each outer fold
-    (``epochs`` (S, F), 0-based), the test probabilities at it (``test`` (S, N, K)) and
+    (``chosen``: (F,) a seed; ``epochs`` (S, F), 0-based), the test probabilities at it (``test`` (S, N, K)) and
     the inner folds' validation probabilities of T_f at it (``validation`` (S, F, N, K),
     NaN outside T_f); with ``train.test_flip`` the same of the mirrored rows
     (``test_flipped``, ``validation_flipped``); the tuned linear model's validation and
@@ -86,8 +86,7 @@ def write_nested(workdir, data, folds, history, linear_validation=None,
     the baseline ran; ``fold_of`` (N,), the outer fold that tests each sample."""
     arrays = {k: [] for k in ("epochs", "test", "validation", "test_flipped",
                               "validation_flipped")}
-    for h in history.per_seed():
-        epochs = selection.select_epochs(h, folds, data.label, "nested")
+    for h, epochs in zip(history.per_seed(), chosen):
         fold_of, probs = selection.predictions(h, folds, epochs, len(data))
         arrays["epochs"].append(epochs)
         arrays["test"].append(probs)

@@ -97,8 +97,12 @@ def write(workdir, config, data, folds, history, *, baseline, model_title: str, 
         if rule == headline_rule:  # with several seeds: the seed ensemble's probabilities
             run_files.write_predictions(workdir, data, folds.names, fold_of, probs.mean(0))
     run_files.write_probabilities(workdir, data, seeds, probabilities)
-    if history.nested is not None:  # what ensembles chosen on inner validation read
-        run_files.write_nested(workdir, data, folds, history, linear_validation, baseline)
+    # a nested run's validation curves V_f(e), per seed: its record and nested.npz
+    curves = (None if history.nested is None else
+              [selection.validation_uf1(h, data.label) for h in history.per_seed()])
+    if curves is not None:  # what ensembles chosen on inner validation read
+        run_files.write_nested(workdir, data, folds, history, [c.argmax(-1) for c in curves],
+                               linear_validation, baseline)
     baseline_scores = None if baseline is None else dict(
         logits_scores(data, baseline), fit=baseline_facts or {},
         seeds=seed_scores.uncertainty(data, baseline.argmax(-1)[None]))
@@ -132,7 +136,7 @@ def write(workdir, config, data, folds, history, *, baseline, model_title: str, 
         "loss_per_fold_epoch": history.loss.tolist(),
         # every epoch's test scores, all folds at that epoch: a diagnostic, not a rule
         "learning_curve": selection.learning_curve(history.per_seed(), folds, data),
-        "nested": nested_record(history, data),
+        "nested": None if curves is None else nested_record(curves, history.nested.groups),
         "diverged_folds": diverged,
         "divergence": divergence,  # what the diverged folds contribute to the headline
         "au_leak_note": au_leak_note(au_dim),
@@ -158,14 +162,11 @@ def write(workdir, config, data, folds, history, *, baseline, model_title: str, 
     return summary
 
 
-def nested_record(history, data) -> dict | None:
+def nested_record(curves: list, inner_folds: int) -> dict:
     """A nested run's choice: the inner folds per outer fold, each seed's validation
-    UF1 V_f(e) per outer fold and epoch, and the epoch (1-based) it chose; None
-    without inner folds."""
-    if history.nested is None:
-        return None
-    curves = [selection.validation_uf1(h, data.label) for h in history.per_seed()]
-    return {"inner_folds": history.nested.groups,
+    UF1 V_f(e) per outer fold and epoch (``curves``, (F, E) a seed), and the epoch
+    (1-based) it chose."""
+    return {"inner_folds": inner_folds,
             "rule": "each outer fold's epoch by its inner folds' pooled validation UF1 "
                     "(the earliest best); no test label used",
             "validation_uf1": [np.round(c, 4).tolist() for c in curves],

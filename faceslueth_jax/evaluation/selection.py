@@ -85,11 +85,8 @@ def validation_probs(history, epochs: np.ndarray, num_samples: int,
     rows (``train.test_flip``)."""
     nested, inner = history.nested, history.inner
     logits = inner.test_logits_flipped if flipped else inner.test_logits
-    out = np.full((len(epochs), num_samples, logits.shape[-1]), np.nan, np.float32)
-    for j, f in enumerate(nested.outer):
-        idx = nested.folds.test_samples(j)
-        out[f, idx] = softmax(logits[j, epochs[f], : len(idx)])
-    return out
+    return nested.per_outer([softmax(logits[j, epochs[f], : nested.folds.num_test[j]])
+                             for j, f in enumerate(nested.outer)], num_samples)
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:

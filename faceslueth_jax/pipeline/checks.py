@@ -31,7 +31,8 @@ AT_LEAST = {"train.epochs": 1, "train.batch_size": 1, "checkpoint.every_epochs":
             "train.scan_unroll": 0, "train.max_shift_fraction": 0.0,
             "train.optimizer.weight_decay": 0.0, "train.optimizer.eps": 0.0,
             "mesh.fold": 0, "mesh.data": 0, "mesh.num_devices": 0, "seed": 0,
-            "protocol.seeds": 1, "train.optimizer.theta_lr": 0.0,
+            "protocol.seeds": 1, "protocol.nested.inner_folds": 2,
+            "train.optimizer.theta_lr": 0.0,
             "train.optimizer.theta_weight_decay": 0.0, "train.optimizer.decay_epochs": 0,
             "train.mixup_alpha": 0.0, "train.rotation_deg": 0.0, "train.crop_padding": 0,
             "data.synthetic.seed": 0, "data.synthetic.num_subjects": 1,
@@ -169,10 +170,6 @@ def check_config(config) -> None:
             raise ValueError("report.attention_samples needs model_folder=True (the pictures "
                              "are drawn with the fold models)")
         if config.protocol.selection == "nested":
-            inner = config.protocol.get("nested", {}).get("inner_folds", 4)
-            if isinstance(inner, bool) or not isinstance(inner, int) or inner < 2:
-                raise ValueError(f"protocol.nested.inner_folds must be an integer >= 2, "
-                                 f"got {inner!r}")
             if config.protocol.name in ("all", "cross"):
                 raise ValueError(f"protocol.selection='nested' takes protocol.name 'loso' or "
                                  f"'lodo', got {config.protocol.name!r}")

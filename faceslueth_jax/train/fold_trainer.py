@@ -43,6 +43,7 @@ computation an uninterrupted sweep would.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import time
 from typing import Callable
@@ -242,16 +243,13 @@ class FoldTrainer:
             self.model, optimizer, self.cfg, state, spec, views, labels, epoch, steps=steps,
             data_parallel=self.data_parallel, u_mirror_offset=self.u_mirror_offset,
             unroll=unroll, num_classes=self.num_classes)
-        logits = fold_step.test_logits(
-            self.model, state, spec.test_idx, views, self.cfg.batch_size,
+        test_logits = functools.partial(
+            fold_step.test_logits, self.model, state, spec.test_idx, views, self.cfg.batch_size,
             self.cfg.scan_unroll or (spec.test_idx.shape[0] if unrolled else 1),
             self.cfg.get("compute_dtype", "float32"))
-        record = {"loss": loss, "test_logits": logits, "diverged": state.diverged}
+        record = {"loss": loss, "test_logits": test_logits(), "diverged": state.diverged}
         if self.cfg.get("test_flip", False):  # the same rows mirrored (test-time flip)
-            record[FLIPPED] = fold_step.test_logits(
-                self.model, state, spec.test_idx, views, self.cfg.batch_size,
-                self.cfg.scan_unroll or (spec.test_idx.shape[0] if unrolled else 1),
-                self.cfg.get("compute_dtype", "float32"), mirror_offset=self.u_mirror_offset)
+            record[FLIPPED] = test_logits(mirror_offset=self.u_mirror_offset)
         record.update({PROBE + k: v for k, v in
                        fold_step.probe_values(self.probes, state.params).items()})
         return state, record

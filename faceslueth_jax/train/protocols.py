@@ -83,6 +83,15 @@ class Nested:
     outer: np.ndarray
     groups: int
 
+    def per_outer(self, values: list, num_samples: int) -> np.ndarray:
+        """(F, N, K) from ``values[j]``, inner fold j's (num_test_j, K) rows for its
+        validation samples: each outer fold's T_f filled, NaN elsewhere."""
+        out = np.full((int(self.outer.max()) + 1, num_samples, values[0].shape[-1]), np.nan,
+                      np.float32)
+        for j, f in enumerate(self.outer):
+            out[f, self.folds.test_samples(j)] = values[j]
+        return out
+
 
 def nested(folds: Folds, subjects, inner_folds: int) -> Nested:
     """The ``Nested`` inner folds of ``folds`` (subjects kept together)."""
