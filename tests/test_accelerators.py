@@ -59,6 +59,7 @@ def test_a_small_sweep_compiles_for_a_tpu_slice_without_a_tpu(data_dir):
     p = plan.make_plan(tiny_plan_config(data_dir), "tpu:v5e:2x2")
     assert p["target"]["devices"] == 4 and p["target"]["chip"] == "TPU v5 lite"
     assert p["mesh"] == {"fold": 4, "data": 1, "hosts": 1}
+    assert p["data"]["models"] == 4 and p["data"]["inner_folds"] == 0  # not nested
     assert p["folds_per_chip"] == 1 and p["chunks"] == 1
     chip = p["per_chip"]
     assert chip["fits"] and 0 < chip["total_bytes"] < chip["budget_bytes"]
@@ -81,25 +82,20 @@ def test_a_fold_data_group_sits_on_neighbouring_tpu_chips():
 
 
 # ----- refusals, one line -------------------------------------------------------------
-def test_the_plan_json_is_the_printed_plan(data_dir):
-    from faceslueth_jax import plan
-    p = plan.make_plan(tiny_plan_config(data_dir), "local")
-    text = plan.summary(p)
-    assert f"{p['per_chip']['total_bytes'] / 2**30:.3f} GiB" in text
-    assert p["target"]["ahead_of_time"] is False and p["data"]["models"] == 4
-    assert p["data"]["inner_folds"] == 0
-    json.dumps(p)  # JSON-able
-
-
-def test_a_nested_sweep_is_planned_with_its_inner_folds(data_dir):
-    """protocol.selection='nested' with 2 inner folds: 4 outer + 8 inner fold models."""
+def test_the_plan_json_is_the_printed_plan_with_its_inner_folds(data_dir):
+    """A nested sweep (protocol.selection='nested', 2 inner folds): 4 outer + 8 inner
+    fold models in the plan and its summary."""
     from faceslueth_jax import plan
     config = tiny_plan_config(data_dir)
     config.protocol.selection = "nested"
     config.protocol.nested.inner_folds = 2
     p = plan.make_plan(config, "local")
+    text = plan.summary(p)
+    assert f"{p['per_chip']['total_bytes'] / 2**30:.3f} GiB" in text
+    assert p["target"]["ahead_of_time"] is False
     assert (p["data"]["folds"], p["data"]["inner_folds"], p["data"]["models"]) == (4, 8, 12)
-    assert "12 fold models" in plan.summary(p)
+    assert "12 fold models" in text and "8 inner folds (nested selection)" in text
+    json.dumps(p)  # JSON-able
 
 
 def test_a_plan_that_does_not_fit_is_refused_in_one_line(data_dir, tmp_path, capsys,

@@ -24,11 +24,16 @@ from tests.test_run import TINY_RUN
 # Adam with eps = 1 keeps placements comparable (see tests/tiny_problem.placement_config);
 # the Swin stream and head alone: their logits stay within 1e-4 across the two-process
 # placement (the motion stream's BatchNorm over 4-channel maps moves them by 7e-4)
-SWEEP = TINY_RUN[:3] + ["--config.train.epochs=16", "--config.checkpoint.every_epochs=1",
+SWEEP = TINY_RUN[:3] + ["--config.train.epochs=16", "--config.checkpoint.every_epochs=16",
                         "--config.checkpoint.min_seconds=0", "--config.train.scan_unroll=1",
                         "--config.train.optimizer.eps=1.0",
                         "--config.train.optimizer.lr=0.05"] + TINY_RUN[4:] + [
                         "--config.model.faceslueth_r.use_motion=False"]
+
+
+# The interrupted sweep saves every 2 epochs (a save is about a second on 2 cores; the
+# runs it is compared with save once, at the end: saving never changes the numbers)
+EVERY_2_EPOCHS = "--config.checkpoint.every_epochs=2"
 
 
 def _command(workdir, data_dir, *extra):
@@ -80,7 +85,7 @@ def test_interrupted_and_killed_sweep_resumes_to_the_same_numbers(uninterrupted,
     folder, killed at a random moment, resumed: the uninterrupted sweep's numbers, and
     the training time of every run counted."""
     data_dir, workdir = uninterrupted / "tfds", tmp_path / "work"
-    proc = subprocess.Popen(_command(workdir, data_dir), cwd=REPO, env=_env(),
+    proc = subprocess.Popen(_command(workdir, data_dir, EVERY_2_EPOCHS), cwd=REPO, env=_env(),
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     _await_checkpoint_after(proc, workdir, 0)
     proc.send_signal(signal.SIGINT)
@@ -94,7 +99,7 @@ def test_interrupted_and_killed_sweep_resumes_to_the_same_numbers(uninterrupted,
 
     moved = tmp_path / "mounted_elsewhere"  # the data moved while the job was down
     shutil.copytree(data_dir, moved)
-    proc = subprocess.Popen(_command(workdir, moved), cwd=REPO, env=_env(),
+    proc = subprocess.Popen(_command(workdir, moved, EVERY_2_EPOCHS), cwd=REPO, env=_env(),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _await_checkpoint_after(proc, workdir, interrupted_at)
     seed = random.randrange(1 << 30)
@@ -107,7 +112,7 @@ def test_interrupted_and_killed_sweep_resumes_to_the_same_numbers(uninterrupted,
     trained_before = json.loads(
         (workdir / "checkpoints" / str(newest) / "progress" / "metadata").read_text())
 
-    _run(workdir, moved)
+    _run(workdir, moved, EVERY_2_EPOCHS)
     metrics = json.loads((workdir / "metrics.json").read_text())
     assert metrics["execution"]["resumed_from_step"] == newest, metrics["execution"]  # readable
     assert metrics["train_seconds"] > trained_before["train_seconds"] > 0
