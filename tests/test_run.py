@@ -176,8 +176,8 @@ def test_the_views_agree_with_the_predictions_and_metrics(tiny_run):
 
 def test_rerun_with_another_reported_rule_re_reports(tiny_run, tmp_path):
     """protocol.selection only picks the reported rule: rerunning a finished run with the
-    other rule resumes its checkpoints (nothing is trained again) and keeps the training
-    time of the run that trained it."""
+    other rule resumes its checkpoints (nothing is compiled or trained again) and keeps
+    the training time of the run that trained it."""
     workdir, _ = tiny_run
     before = json.loads((workdir / "metrics.json").read_text())
     copy = tmp_path / "copy"
@@ -194,6 +194,8 @@ def test_rerun_with_another_reported_rule_re_reports(tiny_run, tmp_path):
     assert after["other_selections"]["last_epoch"] == before["headline"]
     assert after["train_seconds"] == before["train_seconds"]
     assert after["execution"]["resumed_from_step"] == 3 * 2  # every fold's 2 epochs were done
+    assert "epoch_program_bytes_per_device" in before["execution"]
+    assert "epoch_program_bytes_per_device" not in after["execution"]  # nothing compiled
     assert "rerun_seconds" in after
 
 

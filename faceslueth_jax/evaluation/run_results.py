@@ -15,7 +15,6 @@ import shlex
 import sys
 import time
 
-import jax
 import numpy as np
 
 from faceslueth_jax import atomic_files
@@ -26,6 +25,16 @@ from faceslueth_jax.evaluation import angles, metrics, run_files, seed_scores, s
 DIVERGED_DIR = "DIVERGED"
 HONEST_NOTE = "honest: every fold scored after the fixed schedule's last epoch"
 
+
+
+def execution_facts(execution: dict) -> dict:
+    """The trainer's placement facts with this process's devices and CPUs (jax imported
+    here: reading finished runs, as ``report`` does, never needs it)."""
+    import jax
+    device = jax.devices()[0]
+    return dict(execution, num_processes=jax.process_count(), device=device.device_kind,
+                num_devices=jax.device_count(), host_cpus=os.cpu_count(),
+                platform=device.platform)
 
 def data_title(config) -> str:
     """The data a run read: data.name, or its several data.names joined by '+'."""
@@ -140,9 +149,7 @@ def write(workdir, config, data, folds, history, *, baseline, model_title: str, 
         "diverged_folds": diverged,
         "divergence": divergence,  # what the diverged folds contribute to the headline
         "au_leak_note": au_leak_note(au_dim),
-        "execution": dict(history.execution, num_processes=jax.process_count(),
-                          device=jax.devices()[0].device_kind, num_devices=jax.device_count(),
-                          host_cpus=os.cpu_count(), platform=jax.devices()[0].platform),
+        "execution": execution_facts(history.execution),
         "command": shlex.join(["python"] + sys.argv),  # as this process was started
         "train_seconds": train_seconds,
         "wall_seconds": time.time() - started,
@@ -217,9 +224,7 @@ def write_trained(workdir, config, data, history, *, model_title: str, train_sec
                             if theta is not None else None),
         "loss_per_fold_epoch": history.loss.tolist(),
         "diverged_folds": [names[f] for f in np.flatnonzero(history.diverged[:, -1])],
-        "execution": dict(history.execution, num_processes=jax.process_count(),
-                          device=jax.devices()[0].device_kind, num_devices=jax.device_count(),
-                          host_cpus=os.cpu_count(), platform=jax.devices()[0].platform),
+        "execution": execution_facts(history.execution),
         "command": shlex.join(["python"] + sys.argv),
         "train_seconds": train_seconds,
         "wall_seconds": time.time() - started,

@@ -313,14 +313,8 @@ class FoldTrainer:
                                          out_specs=fold, check_vma=False),
                            donate_argnums=0)
 
-        init = jax.jit(jax.shard_map(
-            jax.vmap(lambda k: fold_step.init_fold(self.init_model, self.example, optimizer, k,
-                                                   ema=self.cfg.get("ema_decay", 0.0) > 0)),
-            mesh=self.mesh, in_specs=fold, out_specs=fold, check_vma=False))
-        keys = self._abstract((chunk, 2), jnp.uint32)
+        init, keys, state = self._init_program(optimizer, chunk)
         init_lowered = init.lower(keys)
-        state = jax.tree.map(lambda a: self._abstract(a.shape, a.dtype),
-                             jax.eval_shape(init, keys))
         args = (state, self._abstract_spec(chunk, *widths), self._abstract_views(rows),
                 self._abstract((self.mesh.shape[FOLD], rows), jnp.int32),
                 jax.ShapeDtypeStruct((), jnp.int32, sharding=self.replicated))
@@ -328,6 +322,18 @@ class FoldTrainer:
         if not self.cfg.scan_unroll and loop_hostile(lowered, self.mesh):
             lowered = epoch_program(unrolled=True).lower(*args)
         return init_lowered, lowered, state
+
+    def _init_program(self, optimizer, chunk: int):
+        """(init, its abstract keys, the abstract state it makes) for ``chunk`` folds:
+        the state's shapes and shardings come from tracing init alone."""
+        init = jax.jit(jax.shard_map(
+            jax.vmap(lambda k: fold_step.init_fold(self.init_model, self.example, optimizer, k,
+                                                   ema=self.cfg.get("ema_decay", 0.0) > 0)),
+            mesh=self.mesh, in_specs=P(FOLD), out_specs=P(FOLD), check_vma=False))
+        keys = self._abstract((chunk, 2), jnp.uint32)
+        state = jax.tree.map(lambda a: self._abstract(a.shape, a.dtype),
+                             jax.eval_shape(init, keys))
+        return init, keys, state
 
     def _abstract(self, shape, dtype):
         return jax.ShapeDtypeStruct(shape, dtype, sharding=self.fold_sharding)
@@ -499,14 +505,15 @@ class FoldTrainer:
         plan = plan or self.plan(folds, max_folds_per_chunk, memory_budget)
         facts = dict(plan.facts)
         size, steps, rows = plan.folds_per_chunk, plan.steps_per_epoch, plan.rows_per_device
-        init, run_epoch, abstract_state = self._programs(folds, steps, size, rows, plan.conv)
-        facts["epoch_program_bytes_per_device"] = memory.program_bytes(run_epoch)
         fold_keys = instance_keys(seed, folds.num_folds) if keys is None else np.asarray(keys)
         records = self._empty_records(folds, epochs)
         final = (None if self.final_dir is None else
                  final_variables.MemberFiles(self.final_dir, folds.num_folds))
         start = (0, 0)  # (chunk, epochs of it done)
         if checkpoints is not None:
+            optimizer = make_optimizer(self.cfg.optimizer, steps, self.slow_params)
+            with layers.conv_formulation(plan.conv):  # traced, not compiled
+                abstract_state = self._init_program(optimizer, size)[2]
             abstract = {"state": abstract_state, "keys": self._abstract((size, 2), jnp.uint32)}
             restored = checkpoints.restore_latest(abstract, records)
             if restored is not None:
@@ -514,6 +521,9 @@ class FoldTrainer:
                 start = (progress["chunk"], progress["epochs_done"])
                 facts["resumed_from_step"] = start[0] * epochs + start[1]
             facts["checkpoints_skipped"] = checkpoints.skipped
+        if start != (plan.num_chunks - 1, epochs):  # a finished sweep compiles nothing
+            init, run_epoch, _ = self._programs(folds, steps, size, rows, plan.conv)
+            facts["epoch_program_bytes_per_device"] = memory.program_bytes(run_epoch)
 
         epoch_arg = lambda e: jax.device_put(np.int32(e), self.replicated)
         for c, ids in enumerate(plan.chunks):
