@@ -360,7 +360,7 @@ def test_analyze_recognises_each_spotted_micro_expression(loso_run, tmp_path):
     """A long video of 64 px faces (the model's training size), the baseline spotter at
     a low threshold: every micro-expression gets the model's classes and a sheet."""
     from tests.test_analyze import cli, face_frames
-    frames = face_frames(tmp_path / "frames", seconds=12)
+    frames = face_frames(tmp_path / "frames", seconds=8)  # two micro-expressions
     out = tmp_path / "out"
     proc = cli(f"--video={frames}", "--crop=whole", "--z=5", f"--model={loso_run / 'model'}",
                f"--out={out}")
