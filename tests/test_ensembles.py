@@ -92,3 +92,18 @@ def test_the_command_refuses_a_run_without_inner_folds_in_one_line(tmp_path):
     lines = proc.stderr.strip().splitlines()
     assert proc.returncode == 2 and len(lines) == 1 and "nested.npz: missing" in lines[0]
     assert not (tmp_path / "t.md").exists()
+
+
+def test_a_run_gives_units_at_its_nested_and_its_last_epoch():
+    rng, labels, fold_of = _problem(3)
+    a, b = (_unit(rng, labels, fold_of, n, 0.5) for n in "ab")
+    run = {"test": a.test[None], "validation": a.validation[None],
+           "test_flipped": b.test[None], "validation_flipped": b.validation[None]}
+    older = ensembles.units_of(run, "r")  # a file written before the last epoch's arrays
+    assert [u.name for u in older] == ["r at the nested epoch", "r at the nested epoch+flip"]
+    run.update(test_last=b.test[None], validation_last=b.validation[None])
+    units = ensembles.units_of(run, "r")
+    assert [u.name for u in units] == ["r at the nested epoch", "r at the nested epoch+flip",
+                                       "r at the last epoch"]
+    np.testing.assert_allclose(units[1].test, (a.test + b.test) / 2)
+    np.testing.assert_allclose(units[2].validation, b.validation)

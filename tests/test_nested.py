@@ -139,11 +139,16 @@ def test_a_nested_run_reports_its_choice(tmp_path):
         for f in range(4):  # T_f validated, f's test subject not
             assert np.isnan(z["validation"][0, f, z["fold_of"] == f]).all()
             assert not np.isnan(z["validation"][0, f, z["fold_of"] != f]).any()
+        with np.load(workdir / "probabilities.npz") as p:  # the last epoch's too
+            np.testing.assert_allclose(z["test_last"], p["probs_last_epoch"], atol=1e-6)
+            np.testing.assert_allclose(z["test"], p["probs_nested"], atol=1e-6)
+        assert z["validation_flipped_last"].shape == z["validation"].shape
     ensemble = subprocess.run([sys.executable, "-m", "faceslueth_jax.evaluation.ensembles",
                                str(workdir), f"--out={tmp_path / 'ens.md'}"], cwd=REPO,
                               capture_output=True, text=True, timeout=120)
     assert ensemble.returncode == 0, ensemble.stderr[-2000:]
     assert "flip chosen per fold" in ensemble.stdout and (tmp_path / "ens.md.json").is_file()
+    assert "at the last epoch: seeds averaged" in ensemble.stdout
     assert "greedy over the runs and the linear model" in ensemble.stdout
     report = [sys.executable, "-m", "faceslueth_jax.evaluation.report", "--compare"]
     paired = subprocess.run([*report, "--rules=nested:last_epoch", str(workdir)], cwd=REPO,

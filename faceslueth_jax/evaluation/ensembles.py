@@ -6,10 +6,10 @@ several models and the tuned linear model, from nested runs on the same folds.
 Each RUN is a finished run with ``protocol.selection='nested'`` (its ``nested.npz``,
 ``run_files.write_nested``): for every seed, outer fold f's epoch e*_f chosen by its
 inner folds, the test probabilities at e*_f and the inner folds' validation
-probabilities of f's training samples T_f at e*_f (mirrored rows too, with
-``train.test_flip``), and the linear model's. A *unit* is one run's seeds averaged,
-p(x) = (1/S) sum_s p_s(x), plain or with the flip (p_s = (p_s^plain + p_s^mirrored) / 2),
-or the linear model. For outer fold f, every choice reads T_f's validation
+probabilities of f's training samples T_f at e*_f, the same at the last epoch (mirrored
+rows too, with ``train.test_flip``), and the linear model's. A *unit* is one run's seeds
+averaged at the nested or at the last epoch, p(x) = (1/S) sum_s p_s(x), plain or with the
+flip (p_s = (p_s^plain + p_s^mirrored) / 2), or the linear model. For outer fold f, every choice reads T_f's validation
 predictions and labels only, never f's test subject:
 
   flip       per run, the flip is kept where it raises V_f, the pooled UF1 over T_f;
@@ -66,12 +66,23 @@ def load(run_dir) -> dict:
     return run
 
 
+EPOCHS = (("", "nested epoch"), ("_last", "last epoch"))  # nested.npz suffix, in words
+
+
 def units_of(run: dict, name: str) -> list:
-    """The run's seed ensemble, plain and (when recorded) with the flip."""
-    out = [Unit(name, run["test"].mean(0), run["validation"].mean(0))]
-    if "test_flipped" in run:
-        out.append(Unit(f"{name}+flip", (run["test"] + run["test_flipped"]).mean(0) / 2,
-                        (run["validation"] + run["validation_flipped"]).mean(0) / 2))
+    """The run's seed ensembles at its nested epochs and at its last epoch (files that
+    predate the last epoch's arrays: the nested one alone), each plain and (when
+    recorded) with the flip, named '<name> at the <epoch>[+flip]'."""
+    out = []
+    for suffix, words in EPOCHS:
+        if f"test{suffix}" not in run:
+            continue
+        test, validation = run[f"test{suffix}"], run[f"validation{suffix}"]
+        out.append(Unit(f"{name} at the {words}", test.mean(0), validation.mean(0)))
+        if f"test_flipped{suffix}" in run:
+            out.append(Unit(
+                f"{name} at the {words}+flip", (test + run[f"test_flipped{suffix}"]).mean(0) / 2,
+                (validation + run[f"validation_flipped{suffix}"]).mean(0) / 2))
     return out
 
 
@@ -144,11 +155,13 @@ def ensembles(run_dirs: list, rounds: int = ROUNDS) -> dict:
     results, candidates = {}, []
     for name, run in runs.items():
         units = units_of(run, name)
-        results[f"{name}: seeds averaged"] = {"test": units[0].test}
-        if len(units) == 2:
-            test, kept = flip_choice(labels, fold_of, *units)
-            results[f"{name}: seeds averaged, flip chosen per fold"] = {
-                "test": test, "folds_with_flip": int(kept.sum())}
+        flipped = {u.name: u for u in units if u.name.endswith("+flip")}
+        for unit in (u for u in units if u.name not in flipped):
+            results[f"{unit.name}: seeds averaged"] = {"test": unit.test}
+            if f"{unit.name}+flip" in flipped:
+                test, kept = flip_choice(labels, fold_of, unit, flipped[f"{unit.name}+flip"])
+                results[f"{unit.name}: seeds averaged, flip chosen per fold"] = {
+                    "test": test, "folds_with_flip": int(kept.sum())}
         candidates += units
     names = [u.name for u in candidates]
     if len(candidates) > 1:

@@ -78,24 +78,27 @@ def write_nested(workdir, data, folds, history, chosen: list, linear_validation=
                  linear_test=None) -> None:
     """nested.npz of a nested run, what ensembles chosen on inner validation read
     (``evaluation.ensembles``): per seed s, the epoch e*_f chosen for each outer fold
-    (``chosen``: (F,) a seed; ``epochs`` (S, F), 0-based), the test probabilities at it (``test`` (S, N, K)) and
-    the inner folds' validation probabilities of T_f at it (``validation`` (S, F, N, K),
-    NaN outside T_f); with ``train.test_flip`` the same of the mirrored rows
-    (``test_flipped``, ``validation_flipped``); the tuned linear model's validation and
-    test probabilities (``linear_validation`` (F, N, K), ``linear_test`` (N, K)) when
-    the baseline ran; ``fold_of`` (N,), the outer fold that tests each sample."""
-    arrays = {k: [] for k in ("epochs", "test", "validation", "test_flipped",
-                              "validation_flipped")}
-    for h, epochs in zip(history.per_seed(), chosen):
-        fold_of, probs = selection.predictions(h, folds, epochs, len(data))
-        arrays["epochs"].append(epochs)
-        arrays["test"].append(probs)
-        arrays["validation"].append(selection.validation_probs(h, epochs, len(data)))
-        if h.test_logits_flipped is not None:
-            arrays["test_flipped"].append(selection.predictions(h, folds, epochs, len(data),
-                                                                flipped=True)[1])
-            arrays["validation_flipped"].append(
-                selection.validation_probs(h, epochs, len(data), flipped=True))
+    (``chosen``: (F,) a seed; ``epochs`` (S, F), 0-based), the test probabilities at it
+    (``test`` (S, N, K)) and the inner folds' validation probabilities of T_f at it
+    (``validation`` (S, F, N, K), NaN outside T_f); the same at the last epoch for every
+    fold (``test_last``, ``validation_last``); with ``train.test_flip`` the same of the
+    mirrored rows (``test_flipped``, ``validation_flipped``, ``test_flipped_last``,
+    ``validation_flipped_last``); the tuned linear model's validation and test
+    probabilities (``linear_validation`` (F, N, K), ``linear_test`` (N, K)) when the
+    baseline ran; ``fold_of`` (N,), the outer fold that tests each sample."""
+    seeds = history.per_seed()
+    last = [np.full(folds.num_folds, history.loss.shape[1] - 1)] * len(seeds)
+    arrays = {"epochs": list(chosen)}
+    for suffix, per_seed in (("", chosen), ("_last", last)):
+        for h, epochs in zip(seeds, per_seed):
+            for flip, name in ((False, ""), (True, "_flipped")):
+                if flip and h.test_logits_flipped is None:
+                    continue
+                fold_of, probs = selection.predictions(h, folds, epochs, len(data),
+                                                       flipped=flip)
+                arrays.setdefault(f"test{name}{suffix}", []).append(probs)
+                arrays.setdefault(f"validation{name}{suffix}", []).append(
+                    selection.validation_probs(h, epochs, len(data), flipped=flip))
     extra = {}
     if linear_validation is not None and linear_test is not None:
         extra = {"linear_validation": selection.softmax(linear_validation),
@@ -105,7 +108,7 @@ def write_nested(workdir, data, folds, history, chosen: list, linear_validation=
         label=np.asarray(data.label), subject=subject_keys(data.dataset, data.subject),
         dataset=np.asarray(data.dataset, str), class_names=np.asarray(data.class_names, str),
         seeds=np.asarray(history.seeds), fold_of=fold_of,
-        **{k: np.stack(v) for k, v in arrays.items() if v}, **extra)
+        **{k: np.stack(v) for k, v in arrays.items()}, **extra)
 
 
 def write_theta(workdir, theta_deg, fold_names) -> None:
