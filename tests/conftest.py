@@ -99,6 +99,10 @@ def compilation_cache():
     previous = os.environ.get("JAX_COMPILATION_CACHE_DIR")
     os.environ["JAX_COMPILATION_CACHE_DIR"] = path
     jax.config.update("jax_compilation_cache_dir", path)
+    # every program, not only those over a second to compile: each run.py subprocess
+    # otherwise compiles its dozen small ones (resizes, PRNG, predictions) again
+    os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     yield path
     jax.config.update("jax_compilation_cache_dir", previous)
     if previous is None:
