@@ -99,10 +99,11 @@ def compilation_cache():
     previous = os.environ.get("JAX_COMPILATION_CACHE_DIR")
     os.environ["JAX_COMPILATION_CACHE_DIR"] = path
     jax.config.update("jax_compilation_cache_dir", path)
-    # every program, not only those over a second to compile: each run.py subprocess
-    # otherwise compiles its dozen small ones (resizes, PRNG, predictions) again
+    # in the subprocesses (run.py and the commands) every program, not only those over a
+    # second to compile: each would compile its dozen small ones (resizes, PRNG,
+    # predictions) again. Not in the workers: their eager operations would each be
+    # written to the cache, which costs more than it saves.
     os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     yield path
     jax.config.update("jax_compilation_cache_dir", previous)
     if previous is None:

@@ -36,9 +36,9 @@ def face_frames(folder, seconds: float = 20, size: int = 64, seed: int = 1001):
 
 @pytest.fixture(scope="module")
 def videos(tmp_path_factory):
-    """A 20 s synthetic long video: an .mp4 with the face inside a larger frame."""
+    """A 10 s synthetic long video: an .mp4 with the face inside a larger frame."""
     mp4 = tmp_path_factory.mktemp("videos") / "long.mp4"
-    return mp4, write_long_video.write(mp4, seconds=20, seed=1001, size=128, pad=64)
+    return mp4, write_long_video.write(mp4, seconds=10, seed=1001, size=128, pad=64)
 
 
 def test_an_mp4_is_streamed_its_face_found_and_its_expressions_spotted(videos, tmp_path):
@@ -47,9 +47,9 @@ def test_an_mp4_is_streamed_its_face_found_and_its_expressions_spotted(videos, t
     proc = cli(f"--video={mp4}", f"--truth={write_long_video.truth_path(mp4)}", f"--out={out}")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "onset    apex  offset" in proc.stdout and "frames per second" in proc.stdout
-    assert "analysing [" in proc.stderr and "600/600 frames" in proc.stderr
+    assert "analysing [" in proc.stderr and "300/300 frames" in proc.stderr
     found = json.loads((out / "intervals.json").read_text())
-    assert found["num_frames"] == 600 and found["fps"] == pytest.approx(30.0)
+    assert found["num_frames"] == 300 and found["fps"] == pytest.approx(30.0)
     # the face box of the first frame holds the drawn face (it sits at 64..192)
     x, y, side = found["face_box_first_frame"]
     assert 20 <= x <= 110 and 20 <= y <= 110 and 80 <= side <= 240
@@ -60,7 +60,7 @@ def test_an_mp4_is_streamed_its_face_found_and_its_expressions_spotted(videos, t
     spotted = [r for r in found["intervals"] if r["kind"] == "macro"]
     hits = sum(any(r["onset"] <= e.offset and e.onset <= r["offset"] for r in spotted)
                for e in truth)
-    assert truth and hits >= len(truth) // 2, (truth, spotted)
+    assert truth and hits >= max(1, len(truth) // 2), (truth, spotted)
     assert (out / "timeline.png").is_file() and (out / "timeline.pdf").is_file()
 
 
