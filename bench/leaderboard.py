@@ -79,9 +79,11 @@ ROWS = (
         "20 epochs (the paper's schedule needs an accelerator)",
         kept=("bench/runs/ablation_loso_full",)),
     Row("motion", "FaceSleuth-R's motion stream (no SOA, no FPF)",
-        "configs/ablation_composite.py:loso,motion", "20 epochs",
+        "configs/ablation_composite.py:loso,motion",
+        "20 epochs (a nested sweep: its time includes 4 inner folds per fold)",
         # nested: the same models, each fold's epoch also chosen by 4 inner folds
-        overrides=("--config.protocol.selection=nested", "--config.train.test_flip=True")),
+        overrides=("--config.protocol.selection=nested", "--config.train.test_flip=True"),
+        kept=("bench/runs/motion_nested_seeds0-2",)),
     Row("htnet", "HTNet, compact", "configs/htnet_composite.py:compact",
         "20 epochs (HTNet's 800 need an accelerator)",
         overrides=("--config.model.htnet.landmarks=haar",),
