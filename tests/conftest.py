@@ -97,6 +97,7 @@ def compilation_cache():
     Only cached programs are reused, so results are unchanged."""
     path = os.environ[CACHE_VARIABLE]
     previous = os.environ.get("JAX_COMPILATION_CACHE_DIR")
+    previous_min = os.environ.get("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS")
     os.environ["JAX_COMPILATION_CACHE_DIR"] = path
     jax.config.update("jax_compilation_cache_dir", path)
     # in the subprocesses (run.py and the commands) every program, not only those over a
@@ -106,7 +107,9 @@ def compilation_cache():
     os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
     yield path
     jax.config.update("jax_compilation_cache_dir", previous)
-    if previous is None:
-        os.environ.pop("JAX_COMPILATION_CACHE_DIR", None)
-    else:
-        os.environ["JAX_COMPILATION_CACHE_DIR"] = previous
+    for name, value in (("JAX_COMPILATION_CACHE_DIR", previous),
+                        ("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", previous_min)):
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value

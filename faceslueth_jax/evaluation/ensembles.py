@@ -9,8 +9,8 @@ inner folds, the test probabilities at e*_f and the inner folds' validation
 probabilities of f's training samples T_f at e*_f, the same at the last epoch (mirrored
 rows too, with ``train.test_flip``), and the linear model's. A *unit* is one run's seeds
 averaged at the nested or at the last epoch, p(x) = (1/S) sum_s p_s(x), plain or with the
-flip (p_s = (p_s^plain + p_s^mirrored) / 2), or the linear model. For outer fold f, every choice reads T_f's validation
-predictions and labels only, never f's test subject:
+flip (p_s = (p_s^plain + p_s^mirrored) / 2), or the linear model. For outer fold f, every
+choice reads T_f's validation predictions and labels only, never f's test subject:
 
   flip       per run, the flip is kept where it raises V_f, the pooled UF1 over T_f;
   greedy     ensemble selection with replacement (Caruana et al. 2004): start from the

@@ -26,7 +26,6 @@ DIVERGED_DIR = "DIVERGED"
 HONEST_NOTE = "honest: every fold scored after the fixed schedule's last epoch"
 
 
-
 def execution_facts(execution: dict) -> dict:
     """The trainer's placement facts with this process's devices and CPUs (jax imported
     here: reading finished runs, as ``report`` does, never needs it)."""
@@ -35,6 +34,7 @@ def execution_facts(execution: dict) -> dict:
     return dict(execution, num_processes=jax.process_count(), device=device.device_kind,
                 num_devices=jax.device_count(), host_cpus=os.cpu_count(),
                 platform=device.platform)
+
 
 def data_title(config) -> str:
     """The data a run read: data.name, or its several data.names joined by '+'."""
