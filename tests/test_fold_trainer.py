@@ -73,6 +73,17 @@ def test_seed_s_of_a_multi_seed_sweep_is_the_one_seed_sweep_with_seed_s(
     assert np.abs(first.test_logits - second.test_logits).max() > 1e-3  # the seeds differ
 
 
+def test_a_shorter_schedule_is_the_first_part_of_a_longer_one(problem, placement_trainer,
+                                                              in_turn):
+    """Nothing in an epoch depends on the number of epochs (the learning rate follows
+    the step): the first 2 epochs of a 3-epoch sweep are the 2-epoch sweep, so a
+    shortened schedule's figures can be read off a longer run's curve."""
+    longer = placement_trainer.fit(problem[2], epochs=3, seed=0, max_folds_per_chunk=1)
+    np.testing.assert_allclose(longer.test_logits[:, :2], in_turn.test_logits, atol=1e-6)
+    np.testing.assert_allclose(longer.loss[:, :2], in_turn.loss, atol=1e-6)
+    assert np.abs(longer.test_logits[:, 2] - longer.test_logits[:, 1]).max() > 1e-3
+
+
 def test_random_streams_are_those_of_earlier_releases(problem, in_turn):
     """Same seed, same numbers across versions: the first epoch's mean losses of the
     tiny problem (uneven subjects, augmentation on) as the trainer has given them since
