@@ -34,7 +34,7 @@ from absl import app, flags
 from faceslueth_jax import atomic_files, cli  # noqa: F401  (cli: the shared --out)
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-TINY = [  # tests/test_run.py's TINY_RUN (the tests' model)
+TINY = [  # a copy of tests/test_run.py's TINY_RUN: importing the tests sets their XLA flags
     "--config.data.synthetic.num_subjects=3", "--config.data.synthetic.clips_per_subject=4",
     "--config.data.synthetic.size=64", "--config.train.epochs=2",
     "--config.data.flow_size=16", "--config.data.face_size=32",
