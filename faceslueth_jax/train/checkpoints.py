@@ -154,6 +154,10 @@ class SweepCheckpoints:
                 max_to_keep=keep, create=True, cleanup_tmp_directories=True,
                 enable_async_checkpointing=True))
 
+    def holds_steps(self) -> bool:
+        """Whether the folder holds any step to resume from (readable or not)."""
+        return bool(self.manager.all_steps())
+
     def due(self, epochs_done: int, epochs: int, last_step: bool = False) -> bool:
         """Whether to save after ``epochs_done`` of a chunk's ``epochs`` (see the module
         docstring); ``last_step``: the sweep's final one, always saved."""

@@ -510,7 +510,7 @@ class FoldTrainer:
         final = (None if self.final_dir is None else
                  final_variables.MemberFiles(self.final_dir, folds.num_folds))
         start = (0, 0)  # (chunk, epochs of it done)
-        if checkpoints is not None:
+        if checkpoints is not None and checkpoints.holds_steps():  # a new sweep skips this
             optimizer = make_optimizer(self.cfg.optimizer, steps, self.slow_params)
             with layers.conv_formulation(plan.conv):  # traced, not compiled
                 abstract_state = self._init_program(optimizer, size)[2]
@@ -520,6 +520,7 @@ class FoldTrainer:
                 progress, saved, records = restored
                 start = (progress["chunk"], progress["epochs_done"])
                 facts["resumed_from_step"] = start[0] * epochs + start[1]
+        if checkpoints is not None:
             facts["checkpoints_skipped"] = checkpoints.skipped
         if start != (plan.num_chunks - 1, epochs):  # a finished sweep compiles nothing
             init, run_epoch, _ = self._programs(folds, steps, size, rows, plan.conv)
