@@ -12,7 +12,7 @@ HTNet's release stores each flow channel min-max normalised on its own, so the a
 MDMO reads are those of the rescaled u and v, not of the true flow.
 
 10.4 minutes on a 2-core CPU that test runs shared (jax 0.10.2; the dense layer's 100
-epochs over 68 folds). Seed 0: the logistic regression on MDMO, UF1 0.720 [0.639, 0.795]
+epochs over 68 folds). Seed 0: the logistic regression on MDMO, UF1 0.719 [0.639, 0.795]
 / UAR 0.750; the dense layer, last epoch, 0.703 / 0.695 (best test epoch, OPTIMISTIC:
 0.802). meb's MDMO with an SVM on its own flow and landmarks: UF1 0.5854.
 """
