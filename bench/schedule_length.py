@@ -8,31 +8,25 @@ follows the step; tests/test_fold_trainer.py checks that the first E epochs of a
 sweep are the E-epoch sweep), so the pooled UF1 a run records after epoch E is the
 honest last-epoch figure of the same command with ``train.epochs=E``. Per run (a
 folder with metrics.json; several folders of one config, e.g. one per seed, are joined
-when their model and config are equal) and per E (and the run's last epoch): UF1 and UAR, mean ± std over the seeds, and the
-change from the previous E. Where the curve still rises at the run's last epoch, the
-full schedule would likely score higher; where it is flat, the shortening costs little.
+when their model and config are equal) and per E (and the run's last epoch): UF1 and
+UAR, mean ± std over the seeds, and the change from the previous E. Where the curve
+still rises at the run's last epoch, the full schedule would likely score higher; where
+it is flat, the shortening costs little.
 """
 
 from __future__ import annotations
 
 import json
 import pathlib
-import sys
 
 import numpy as np
 from absl import app, flags
 
-from faceslueth_jax import atomic_files, cli  # noqa: F401  (cli: the shared --out)
+from faceslueth_jax import atomic_files, cli  # cli: the shared --out and one-line errors
 
 flags.DEFINE_list("epochs", ["50", "100", "150", "200"], "epochs E to read the curves at")
 flags.declare_key_flag("out")
 FLAGS = flags.FLAGS
-
-
-def fail(message: str):
-    """One line on stderr, exit 2, nothing written."""
-    print(f"error: {message}", file=sys.stderr)
-    sys.exit(2)
 
 
 def per_seed_curves(run: pathlib.Path) -> tuple[str, dict]:
@@ -41,7 +35,7 @@ def per_seed_curves(run: pathlib.Path) -> tuple[str, dict]:
         metrics = json.loads((run / "metrics.json").read_text())
         curve = metrics["learning_curve"]
     except (OSError, ValueError, KeyError) as e:
-        fail(f"{run}: not a finished run's folder ({e})")
+        cli.fail(f"{run}: not a finished run's folder ({e})")
     per_seed = curve.get("per_seed")
     curves = {m: np.atleast_2d(np.asarray(per_seed[m] if per_seed else curve[m], float))
               for m in ("uf1", "uar")}
@@ -57,8 +51,7 @@ def table(runs: list, epochs: list) -> str:
     joined: dict = {}
     for run in runs:
         title, curves = per_seed_curves(pathlib.Path(run))
-        into = joined.setdefault(title, {"runs": [], "uf1": [], "uar": []})
-        into["runs"].append(str(run))
+        into = joined.setdefault(title, {"uf1": [], "uar": []})
         for m in ("uf1", "uar"):
             into[m].append(curves[m])
     lines = ["| model | seeds | epochs | UF1 mean ± std | change | UAR mean ± std |",
@@ -66,7 +59,7 @@ def table(runs: list, epochs: list) -> str:
     for title, got in joined.items():
         lengths = {c.shape[1] for c in got["uf1"]}
         if len(lengths) != 1:
-            fail(f"{title}: runs of different lengths {sorted(lengths)} cannot be joined")
+            cli.fail(f"{title}: runs of different lengths {sorted(lengths)} cannot be joined")
         uf1, uar = np.concatenate(got["uf1"]), np.concatenate(got["uar"])
         previous = None
         for e in sorted({e for e in epochs if e <= uf1.shape[1]} | {uf1.shape[1]}):
@@ -81,13 +74,13 @@ def table(runs: list, epochs: list) -> str:
 def main(argv):
     runs = argv[1:]
     if not runs:
-        fail("give one or more run folders")
+        cli.fail("give one or more run folders")
     try:
         epochs = sorted({int(e) for e in FLAGS.epochs})
     except ValueError:
-        fail(f"--epochs takes integers, got {FLAGS.epochs}")
+        cli.fail(f"--epochs takes integers, got {FLAGS.epochs}")
     if not epochs or epochs[0] < 1:
-        fail(f"--epochs takes integers >= 1, got {FLAGS.epochs}")
+        cli.fail(f"--epochs takes integers >= 1, got {FLAGS.epochs}")
     text = table(runs, epochs)
     print(text, end="")
     if FLAGS.out:

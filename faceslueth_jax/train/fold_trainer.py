@@ -510,17 +510,18 @@ class FoldTrainer:
         final = (None if self.final_dir is None else
                  final_variables.MemberFiles(self.final_dir, folds.num_folds))
         start = (0, 0)  # (chunk, epochs of it done)
-        if checkpoints is not None and checkpoints.holds_steps():  # a new sweep skips this
-            optimizer = make_optimizer(self.cfg.optimizer, steps, self.slow_params)
-            with layers.conv_formulation(plan.conv):  # traced, not compiled
-                abstract_state = self._init_program(optimizer, size)[2]
-            abstract = {"state": abstract_state, "keys": self._abstract((size, 2), jnp.uint32)}
-            restored = checkpoints.restore_latest(abstract, records)
-            if restored is not None:
-                progress, saved, records = restored
-                start = (progress["chunk"], progress["epochs_done"])
-                facts["resumed_from_step"] = start[0] * epochs + start[1]
         if checkpoints is not None:
+            if checkpoints.holds_steps():  # a new sweep has nothing to trace or restore
+                optimizer = make_optimizer(self.cfg.optimizer, steps, self.slow_params)
+                with layers.conv_formulation(plan.conv):  # traced, not compiled
+                    abstract_state = self._init_program(optimizer, size)[2]
+                abstract = {"state": abstract_state,
+                            "keys": self._abstract((size, 2), jnp.uint32)}
+                restored = checkpoints.restore_latest(abstract, records)
+                if restored is not None:
+                    progress, saved, records = restored
+                    start = (progress["chunk"], progress["epochs_done"])
+                    facts["resumed_from_step"] = start[0] * epochs + start[1]
             facts["checkpoints_skipped"] = checkpoints.skipped
         if start != (plan.num_chunks - 1, epochs):  # a finished sweep compiles nothing
             init, run_epoch, _ = self._programs(folds, steps, size, rows, plan.conv)
