@@ -32,15 +32,13 @@ import sys
 from absl import app, flags, logging
 
 from faceslueth_jax import atomic_files, cli  # noqa: F401 - cli defines --out
-from faceslueth_jax.inference import analyze as analysis
-from faceslueth_jax.inference import command, model_folder, pictures
-from faceslueth_jax.spotting import timeline
+from faceslueth_jax.inference import command
+from faceslueth_jax.inference.command import BAD_INPUT, DEFAULT_Z
 
 if __doc__:  # the usage line shows the flag's default
-    __doc__ = __doc__.replace("--z=DEFAULT_Z", f"--z={analysis.DEFAULT_Z:g}")
+    __doc__ = __doc__.replace("--z=DEFAULT_Z", f"--z={DEFAULT_Z:g}")
 
 FLAGS = flags.FLAGS
-BAD_INPUT = 2
 for _name in ("video", "model", "crop", "fps"):  # shared: faceslueth_jax.cli
     flags.declare_key_flag(_name)
 flags.DEFINE_string("spotter", "baseline", "'baseline' (MDMD, training-free) or the model "
@@ -50,7 +48,7 @@ flags.DEFINE_string("truth", None, "the true intervals, scored (MEGC, IoU >= 0.5
                     "on the timeline: a JSON list "
                     "of {onset, offset, kind[, apex, label]}, a JSON object holding it under "
                     "'intervals' or 'events', or a CSV with the header onset,offset,kind")
-flags.DEFINE_float("z", analysis.DEFAULT_Z, "the baseline's threshold: a movement stands z "
+flags.DEFINE_float("z", DEFAULT_Z, "the baseline's threshold: a movement stands z "
                    "noise units above the video's floor, T = median + z 1.4826 MAD of the "
                    "contrast", lower_bound=0.0)
 
@@ -82,6 +80,9 @@ def main(argv):
         print(f"error: {refused}", file=sys.stderr)
         return BAD_INPUT
     logging.set_verbosity(logging.WARNING)
+    # here, not at the top: --help and a refused flag answer without loading jax
+    from faceslueth_jax.inference import analyze as analysis
+    from faceslueth_jax.inference import model_folder
     try:
         source = analysis.open_video(FLAGS.video, FLAGS.fps)
         truth = analysis.read_truth(FLAGS.truth) if FLAGS.truth else None
@@ -129,6 +130,9 @@ def main(argv):
 def write(out: pathlib.Path, source, found: dict, spotter, model, truth) -> None:
     """intervals.json, the timeline and the attention sheets, into a new folder ``out``
     made whole at the end (``atomic_files.new_folder``: absent or complete)."""
+    from faceslueth_jax.inference import analyze as analysis
+    from faceslueth_jax.inference import pictures
+    from faceslueth_jax.spotting import timeline
     rows, feats = found["intervals"], found["features"]
     names = model.class_names if model is not None else ()
     with atomic_files.new_folder(out) as staging:

@@ -24,9 +24,8 @@ import time
 from absl import app, flags, logging
 
 from faceslueth_jax import atomic_files, cli  # noqa: F401 - cli defines --out
-from faceslueth_jax.inference import clip_input, command, model_folder, pictures
-from faceslueth_jax.inference.predict import (BAD_INPUT, ON_ERROR, PredictError,
-                                              picture_names, predict)
+from faceslueth_jax.inference import command
+from faceslueth_jax.inference.command import BAD_INPUT, MAX_FRAMES, ON_ERROR
 
 FLAGS = flags.FLAGS
 flags.declare_key_flag("model")
@@ -41,7 +40,7 @@ flags.DEFINE_string("clips_csv", None, "a CSV with the header clip,onset,apex: o
                     "relative paths are taken from the CSV's folder")
 flags.DEFINE_enum("on_error", "skip", ON_ERROR, "a clip that cannot be used: skip = list it at "
                   "the end, classify the others, exit 1; raise = stop at it, exit 2")
-flags.DEFINE_integer("max_frames", clip_input.MAX_FRAMES,
+flags.DEFINE_integer("max_frames", MAX_FRAMES,
                      "the most frames a clip may have (every frame is decoded into memory)",
                      lower_bound=2)
 FAILED_CLIPS = 1  # exit status when some clips could not be used
@@ -58,6 +57,9 @@ def main(argv):
         print(f"error: {refused}", file=sys.stderr)
         return BAD_INPUT
     logging.set_verbosity(logging.WARNING)  # the results only, no absl INFO lines
+    # here, not at the top: --help and a refused flag answer without loading jax
+    from faceslueth_jax.inference import clip_input, model_folder, pictures
+    from faceslueth_jax.inference.predict import PredictError, picture_names, predict
     started = time.time()
     try:
         model = model_folder.restore(FLAGS.model)

@@ -1,8 +1,10 @@
 """Shared test fixtures: the ../shared folder that CI has and a user's clone lacks,
-and one compilation cache for the whole session."""
+one compilation cache and one folder of runs built once (``built_once``) for the whole
+session, and the order the workers take the test files in."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import pathlib
 import shutil
@@ -14,7 +16,10 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 # XLA:CPU without its LLVM optimisation passes: the tests' programs are tiny and each is
 # compiled once, so compiling is most of their time and this makes it a third shorter
 # (the same operations, in another float order; every test compares programs compiled
-# alike). Workers and subprocesses inherit it; ``with_xla_flags`` adds to it.
+# alike). Workers and subprocesses inherit it; ``with_xla_flags`` adds to it. Not also
+# --xla_cpu_use_fusion_emitters=false: with this flag it compiles the tiny FaceSleuth-R
+# in 8.7 s instead of 14.1 s, but computes TV-L1 wrongly (identical frames: flow 0.075
+# px, not 0; tests/test_tvl1.py fails).
 TEST_XLA_FLAGS = "--xla_backend_optimization_level=0"
 if TEST_XLA_FLAGS not in os.environ.get("XLA_FLAGS", ""):
     os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {TEST_XLA_FLAGS}".strip()
@@ -71,23 +76,67 @@ def shared_path(*parts: str) -> pathlib.Path:
 
 
 CACHE_VARIABLE = "FACESLUETH_TEST_COMPILE_CACHE"  # set by the main pytest process
+SHARED_VARIABLE = "FACESLUETH_TEST_SHARED"  # likewise: what built_once builds
 
 
 def pytest_configure(config):
-    """In the main pytest process (not an xdist worker): one compilation cache folder
-    for the whole test run, handed to the workers and every subprocess through the
-    environment, so a program compiled by one of them is compiled once."""
-    if os.environ.get("PYTEST_XDIST_WORKER") or CACHE_VARIABLE in os.environ:
+    """In the main pytest process (not an xdist worker): one folder for the whole test
+    run, handed to the workers and every subprocess through the environment, holding
+    the compilation cache (a program compiled by one of them is compiled once; a
+    cache folder of your own in FACESLUETH_TEST_COMPILE_CACHE is kept) and what
+    ``built_once`` builds (always the run's own)."""
+    if os.environ.get("PYTEST_XDIST_WORKER") or SHARED_VARIABLE in os.environ:
         return
-    config._compile_cache = tempfile.mkdtemp(prefix="faceslueth-jax-compile-cache-")
-    os.environ[CACHE_VARIABLE] = config._compile_cache
+    config._test_run_folder = tempfile.mkdtemp(prefix="faceslueth-jax-tests-")
+    os.environ.setdefault(CACHE_VARIABLE, os.path.join(config._test_run_folder, "compile-cache"))
+    os.environ[SHARED_VARIABLE] = os.path.join(config._test_run_folder, "shared")
 
 
 def pytest_unconfigure(config):
-    path = getattr(config, "_compile_cache", None)
+    path = getattr(config, "_test_run_folder", None)
     if path:
-        os.environ.pop(CACHE_VARIABLE, None)
+        if os.environ.get(CACHE_VARIABLE, "").startswith(path):
+            os.environ.pop(CACHE_VARIABLE, None)
+        os.environ.pop(SHARED_VARIABLE, None)
         shutil.rmtree(path, ignore_errors=True)
+
+
+def built_once(name: str, build) -> pathlib.Path:
+    """The folder ``name`` shared by every worker of the test run, made by
+    ``build(folder)`` for the first test that asks (the others wait on a file lock)
+    and read by all after it: one training run for the test files that only read its
+    outputs. A failed build leaves nothing, so the next test that asks builds again.
+    Tests must not change what it holds (copy it first)."""
+    root = pathlib.Path(os.environ[SHARED_VARIABLE])
+    root.mkdir(parents=True, exist_ok=True)
+    folder, done = root / name, root / f"{name}.done"
+    with open(root / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            try:
+                build(folder)
+            except BaseException:
+                shutil.rmtree(folder, ignore_errors=True)
+                raise
+            done.touch()
+    return folder
+
+
+# The test files that take longest (``--durations``, 2 workers), in the order the
+# workers start them: longest first, so that both workers end together instead of one
+# waiting on the other's last long file; the rest follow in their own order
+# (pytest.ini turns off xdist's ordering by number of tests). test_run.py trains the
+# run test_predict.py reads (``built_once``): it starts first, test_predict.py later.
+LONGEST_FIRST = ("test_run.py", "test_accelerators.py", "test_sweeps.py",
+                 "test_baseline_models_run.py", "test_predict.py", "test_analyze.py",
+                 "test_nested.py", "test_fold_trainer.py", "test_cli_errors.py",
+                 "test_spotting_run.py", "test_checkpoints.py", "test_fold_step.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: files whole
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -96,6 +145,7 @@ def compilation_cache():
     many run.py subprocesses that train the same tiny model (``pytest_configure``).
     Only cached programs are reused, so results are unchanged."""
     path = os.environ[CACHE_VARIABLE]
+    os.makedirs(path, exist_ok=True)
     previous = os.environ.get("JAX_COMPILATION_CACHE_DIR")
     previous_min = os.environ.get("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS")
     os.environ["JAX_COMPILATION_CACHE_DIR"] = path

@@ -101,3 +101,13 @@ def test_the_installed_script():
     proc = subprocess.run(["faceslueth-jax", "plan", "--help"], cwd=REPO, capture_output=True,
                           text=True, timeout=300)
     _check(proc, *COMMANDS["plan"][1:])
+
+
+def test_predict_and_analyze_answer_help_without_loading_jax():
+    """Their help, and a flag they refuse, come before jax is imported (seconds saved
+    on every --help); the work itself imports it."""
+    proc = subprocess.run([sys.executable, "-c", "import sys, faceslueth_jax.predict, "
+                           "faceslueth_jax.analyze; print(sorted({'jax', 'flax', 'cv2'} & "
+                           "set(sys.modules)))"], cwd=REPO, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0 and proc.stdout.strip() == "[]", (proc.stdout, proc.stderr)

@@ -24,26 +24,15 @@ from faceslueth_jax.inference import clip_input, model_folder, pictures, predict
 from faceslueth_jax.models.motion_stream import soa_angles_deg
 from faceslueth_jax.train import protocols
 from tests.conftest import REPO
-from tests.test_run import TINY_RUN
+from tests.test_run import shared_tiny_run
 from tfds_builders.synthetic_me import write_clip
 
 STAGES = 2  # the SOA stages of TINY_RUN's motion stream
 
 
-def _train(root, *extra):
-    workdir = root / "work"
-    proc = subprocess.run(
-        [sys.executable, "run.py", "--config=configs/loso_synthetic.py", f"--workdir={workdir}",
-         f"--config.data.data_dir={root / 'tfds'}", "--config.baseline.logistic_regression=False",
-         *TINY_RUN, *extra],
-        cwd=REPO, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    return workdir
-
-
 @pytest.fixture(scope="module")
-def loso_run(tmp_path_factory):
-    return _train(tmp_path_factory.mktemp("loso"), "--config.report.attention_samples=1")
+def loso_run():
+    return shared_tiny_run()[0]  # the tiny LOSO run tests/test_run.py reads too
 
 
 @pytest.fixture(scope="module")

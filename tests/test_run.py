@@ -9,12 +9,13 @@ import shutil
 import subprocess
 import sys
 import time
+import types
 
 import numpy as np
 import pytest
 
 from faceslueth_jax.evaluation.metrics import confusion_matrix, scores
-from tests.conftest import REPO
+from tests.conftest import REPO, built_once
 
 TINY_RUN = [
     "--config.data.synthetic.num_subjects=3", "--config.data.synthetic.clips_per_subject=4",
@@ -30,6 +31,8 @@ TINY_RUN = [
 # (protocols, databases, divergence, resuming), not the model's; TINY_RUN trains the
 # whole model end to end.
 MOTION_ONLY = ["--config.model.faceslueth_r.use_appearance=False"]
+# shared_tiny_run's arguments: TINY_RUN drawing one attention sample a class
+SHARED_RUN = [*TINY_RUN, "--config.report.attention_samples=1"]
 
 
 def _run(*args, timeout=600):
@@ -37,14 +40,24 @@ def _run(*args, timeout=600):
                           text=True, timeout=timeout)
 
 
+def shared_tiny_run() -> tuple:
+    """(workdir, its printed output: .stdout, .stderr): the whole tiny model trained by
+    run.py once for the test run (``built_once``), with one attention sample a class;
+    tests/test_predict.py reads the same run. Its records are in workdir.parent / 'tfds'."""
+    def train(root):
+        proc = _run("--config=configs/loso_synthetic.py", f"--workdir={root / 'work'}",
+                    f"--config.data.data_dir={root / 'tfds'}", *SHARED_RUN)
+        assert proc.returncode == 0, proc.stderr[-4000:]
+        (root / "stdout.txt").write_text(proc.stdout)
+        (root / "stderr.txt").write_text(proc.stderr)
+    root = built_once("tiny_run", train)
+    return root / "work", types.SimpleNamespace(stdout=(root / "stdout.txt").read_text(),
+                                               stderr=(root / "stderr.txt").read_text())
+
+
 @pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    root = tmp_path_factory.mktemp("run")
-    workdir = root / "work"
-    proc = _run("--config=configs/loso_synthetic.py", f"--workdir={workdir}",
-                f"--config.data.data_dir={root / 'tfds'}", *TINY_RUN)
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    return workdir, proc
+def tiny_run():
+    return shared_tiny_run()
 
 
 def test_outputs_are_complete(tiny_run):
@@ -184,7 +197,7 @@ def test_rerun_with_another_reported_rule_re_reports(tiny_run, tmp_path):
     shutil.copytree(workdir, copy)
     proc = _run("--config=configs/loso_synthetic.py", f"--workdir={copy}",
                 f"--config.data.data_dir={workdir.parent / 'tfds'}",
-                "--config.protocol.selection=best_test_epoch", *TINY_RUN)
+                "--config.protocol.selection=best_test_epoch", *SHARED_RUN)
     assert proc.returncode == 0, proc.stderr[-4000:]
     after = json.loads((copy / "metrics.json").read_text())
     assert after["selection"] == "best_test_epoch"
@@ -321,7 +334,7 @@ def test_a_rerun_of_another_experiment_is_refused_leaving_the_folder_as_it_was(t
     before = _tree(copy)
     t0 = time.monotonic()
     proc = _run("--config=configs/loso_synthetic.py", f"--workdir={copy}",
-                f"--config.data.data_dir={workdir.parent / 'tfds'}", *TINY_RUN,
+                f"--config.data.data_dir={workdir.parent / 'tfds'}", *SHARED_RUN,
                 "--config.train.optimizer.lr=1e-3")
     error = _one_error(proc)
     assert "holds a run of another experiment" in error and "train.optimizer.lr" in error
@@ -331,7 +344,7 @@ def test_a_rerun_of_another_experiment_is_refused_leaving_the_folder_as_it_was(t
     before = _tree(copy)
     assert "train.optimizer.lr" in _one_error(_run(
         "--config=configs/loso_synthetic.py", f"--workdir={copy}",
-        f"--config.data.data_dir={workdir.parent / 'tfds'}", *TINY_RUN,
+        f"--config.data.data_dir={workdir.parent / 'tfds'}", *SHARED_RUN,
         "--config.train.optimizer.lr=1e-3"))
     assert _tree(copy) == before
 

@@ -30,3 +30,10 @@ def test_no_issue_numbers_in_the_tree():
              if p.name != "test_tree.py"
              for i, line in enumerate(p.read_text().splitlines(), 1) if HISTORY.search(line)]
     assert not found, f"work history in user text: {found}"
+
+
+def test_the_longest_first_order_names_test_files_that_exist():
+    from tests.conftest import LONGEST_FIRST, REPO
+    assert len(set(LONGEST_FIRST)) == len(LONGEST_FIRST)
+    missing = [name for name in LONGEST_FIRST if not (REPO / "tests" / name).is_file()]
+    assert not missing, f"tests/conftest.py LONGEST_FIRST names absent files: {missing}"

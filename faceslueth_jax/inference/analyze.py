@@ -26,15 +26,12 @@ import numpy as np
 
 from faceslueth_jax.evaluation.spotting_metrics import IOU_THRESHOLD, Interval, spotting_scores
 from faceslueth_jax.inference import clip_input, model_folder
+from faceslueth_jax.inference.command import DEFAULT_Z
 from faceslueth_jax.inference.predict import classify
 from faceslueth_jax.preprocess import face, frames as frame_files, motion_features, \
     video_features
 from faceslueth_jax.preprocess.video_features import Windows
 from faceslueth_jax.spotting import learned, mdmd, truth
-
-# the baseline's threshold z for a new video: the value the folds of the synthetic LOSO
-# study chose on their training subjects (docs/spotting.md); a database's run may pick another
-DEFAULT_Z = 5.0
 
 
 class AnalyzeError(ValueError):

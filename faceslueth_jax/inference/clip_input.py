@@ -25,6 +25,7 @@ import numpy as np
 
 from faceslueth_jax.data import records
 from faceslueth_jax.data.model_inputs import prepared_data
+from faceslueth_jax.inference.command import MAX_FRAMES
 from faceslueth_jax.preprocess import clip_flow, clip_record, face, frames, landmarks
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv")
@@ -84,11 +85,6 @@ class FrameSizes:
             h0, w0, first = self.first
             raise ClipInputError(f"{self.path}: frames of different sizes: {name} is "
                                  f"{width}x{height} pixels, {first} {w0}x{h0}")
-
-
-# frames a clip may have: 5 s at 200 fps, longer than any micro-expression clip of the
-# databases; a longer video (a whole recording) needs --onset/--apex and --max_frames
-MAX_FRAMES = 1000
 
 
 def _too_long(path, count, max_frames: int) -> ClipInputError:

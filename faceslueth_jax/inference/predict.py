@@ -22,9 +22,8 @@ import numpy as np
 
 from faceslueth_jax.evaluation import angles
 from faceslueth_jax.inference import clip_input, model_folder, pictures
+from faceslueth_jax.inference.command import BAD_INPUT, ON_ERROR  # noqa: F401
 from faceslueth_jax.models.motion_stream import soa_angles_deg
-
-BAD_INPUT = 2
 
 
 class PredictError(ValueError):
@@ -46,9 +45,6 @@ def stage_angles(model) -> dict:
         return {}
     means = np.atleast_1d(angles.axial_mean(theta, axis=0))
     return {f"motion/stage{i}": float(t) for i, t in enumerate(means)}
-
-
-ON_ERROR = ("skip", "raise")
 
 
 def requests_of(paths, onset=None, apex=None) -> list:
