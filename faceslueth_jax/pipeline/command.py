@@ -62,17 +62,18 @@ def main(argv):
             cli.fail(str(e))
         print(config_text.config_text(config), end="")
         return 0
-    distributed.initialize(config)  # before anything touches a device
-    # after flag parsing (keeps --help fast) and after joining the other processes
-    from faceslueth_jax.data.sources import DataUnavailable
-    from faceslueth_jax.pipeline import checks, experiment, workdir as workdir_lib
-    from faceslueth_jax.train.checkpoints import CheckpointMismatch, Interrupted
-    from tfds_builders.errors import BadInputError
-
-    try:
+    from faceslueth_jax.pipeline import checks
+    try:  # before the run's own imports: a config error answers sooner
         checks.check_config(config)
     except checks.ConfigError as e:
         cli.fail(str(e))
+    distributed.initialize(config)  # before anything touches a device
+    # after flag parsing (keeps --help fast) and after joining the other processes
+    from faceslueth_jax.data.sources import DataUnavailable
+    from faceslueth_jax.pipeline import experiment, workdir as workdir_lib
+    from faceslueth_jax.train.checkpoints import CheckpointMismatch, Interrupted
+    from tfds_builders.errors import BadInputError
+
     if not FLAGS.workdir and jax.process_count() > 1:
         cli.fail("a multi-host run needs --workdir (the same path on every host)")
     workdir = FLAGS.workdir or f"runs/{config.name}-{time.strftime('%Y%m%d-%H%M%S')}"
