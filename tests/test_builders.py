@@ -166,3 +166,20 @@ def test_real_htnet_composite(tmp_path):
     assert len({s for d, s in zip(data.dataset, data.subject) if d == "casme2"}) == 24
     assert len({s for d, s in zip(data.dataset, data.subject) if d == "samm"}) == 28
     assert 0.0 <= data.views["flow"].min() and data.views["flow"].max() <= 1.0
+
+
+def test_making_a_builder_asks_no_bucket_and_leaves_no_temporary_folder(tmp_path, monkeypatch):
+    """TFDS looks an unbuilt data set up in its public bucket when its builder is made,
+    leaving an empty tmp*tfds folder each time; the project's builders skip it."""
+    import importlib
+    import tempfile
+
+    from tfds_builders import registry
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    for name in registry.NAMES:
+        registry.make(name, str(tmp_path / "tfds"))
+    for module, cls in registry.LONG_VIDEO_BUILDERS.values():
+        getattr(importlib.import_module(module), cls).from_fields(str(tmp_path / "tfds"))
+    assert list(temp.iterdir()) == []

@@ -50,6 +50,7 @@ from faceslueth_jax.preprocess import motion_features, video_features
 from tfds_builders import sheets, source_fingerprint
 from tfds_builders.errors import BadInputError
 from tfds_builders.me_database import ManualBuilder, Problems, file_fault
+from tfds_builders.local_builder import LocalBuilder
 
 KINDS = ("micro", "macro")
 CLASS_SETS = ("megc3", "native")
@@ -210,7 +211,7 @@ def consecutive_frames(numbered: dict, video_id: str, folder, problems: Problems
     return [numbered[n] for n in numbers]
 
 
-class LongVideoBuilder(ManualBuilder, tfds.core.GeneratorBasedBuilder,
+class LongVideoBuilder(ManualBuilder, LocalBuilder,
                        skip_registration=True):
     """Base of the long-video builders: subclasses set the class attributes and
     implement ``list_videos``."""

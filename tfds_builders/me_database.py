@@ -51,6 +51,7 @@ from tfds_builders import action_units, source_fingerprint
 from tfds_builders.errors import BadInputError
 from tfds_builders.sheets import number_fault, outside_name
 from tfds_builders.features import me_features
+from tfds_builders.local_builder import LocalBuilder
 
 ON_ERROR = ("raise", "skip")
 CLASS_SETS = ("megc3", "five", "native")
@@ -278,7 +279,7 @@ class ManualBuilder:
                    data_dir=data_dir, file_format="array_record", on_error=on_error)
 
 
-class MEDatabaseBuilder(ManualBuilder, tfds.core.GeneratorBasedBuilder, skip_registration=True):
+class MEDatabaseBuilder(ManualBuilder, LocalBuilder, skip_registration=True):
     """Base of the database builders; subclasses set the class attributes below
     and implement ``list_clips``."""
 

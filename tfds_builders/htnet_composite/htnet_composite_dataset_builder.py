@@ -26,6 +26,7 @@ from tfds_builders import source_fingerprint
 from tfds_builders.errors import BadInputError
 from tfds_builders.features import MEGC_CLASSES, me_features
 from tfds_builders.sheets import outside_name
+from tfds_builders.local_builder import LocalBuilder
 
 FLOW_SIZE, FACE_SIZE = 28, 224  # as released
 DATASETS = ("casme2", "samm", "smic")
@@ -107,7 +108,7 @@ def read_sample(manual_dir: pathlib.Path, row: dict) -> dict:
     }
 
 
-class HtnetComposite(tfds.core.GeneratorBasedBuilder):
+class HtnetComposite(LocalBuilder):
     """MEGC2019 composite (442 samples, 68 subjects) as HTNet released it."""
 
     VERSION = tfds.core.Version("1.0.0")

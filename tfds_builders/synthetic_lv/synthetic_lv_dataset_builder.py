@@ -18,6 +18,7 @@ from faceslueth_jax.preprocess import video_features
 from tfds_builders import long_video, source_fingerprint
 from tfds_builders.features import MEGC_CLASSES
 from tfds_builders.synthetic_me import long_videos
+from tfds_builders.local_builder import LocalBuilder
 
 
 @dataclasses.dataclass(eq=False)
@@ -49,7 +50,7 @@ def subject_video(config: SyntheticLvConfig, i: int) -> long_videos.LongVideo:
                                        micro_fraction=config.micro_fraction)
 
 
-class SyntheticLv(tfds.core.GeneratorBasedBuilder):
+class SyntheticLv(LocalBuilder):
     """Synthetic long videos with coded micro- and macro-expressions."""
 
     VERSION = long_video.VERSION  # its records are long_video.record's

@@ -21,6 +21,7 @@ from tfds_builders import source_fingerprint
 from tfds_builders.synthetic_me import synthetic_faces
 from faceslueth_jax.preprocess import tvl1
 from tfds_builders.features import MEGC_CLASSES, clip_frame_numbers, me_features
+from tfds_builders.local_builder import LocalBuilder
 
 FLOW_BATCH = 32
 
@@ -62,7 +63,7 @@ class SyntheticMeConfig(tfds.core.BuilderConfig):
         return cls(name=name, **fields)
 
 
-class SyntheticMe(tfds.core.GeneratorBasedBuilder):
+class SyntheticMe(LocalBuilder):
     """Synthetic face-like micro-expression clips (3 classes)."""
 
     VERSION = tfds.core.Version("1.2.0")
