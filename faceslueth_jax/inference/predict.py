@@ -22,7 +22,7 @@ import numpy as np
 
 from faceslueth_jax.evaluation import angles
 from faceslueth_jax.inference import clip_input, model_folder, pictures
-from faceslueth_jax.inference.command import BAD_INPUT, ON_ERROR  # noqa: F401
+from faceslueth_jax.inference.command import ON_ERROR
 from faceslueth_jax.models.motion_stream import soa_angles_deg
 
 

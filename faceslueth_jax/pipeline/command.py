@@ -54,19 +54,14 @@ def main(argv):
     config = FLAGS.config
     if config.get("task") == "spotting":
         return spotting_main(config)
-    if FLAGS.print_config:
-        from faceslueth_jax.pipeline import checks
-        try:
-            checks.check_config(config)
-        except checks.ConfigError as e:
-            cli.fail(str(e))
-        print(config_text.config_text(config), end="")
-        return 0
     from faceslueth_jax.pipeline import checks
     try:  # before the run's own imports: a config error answers sooner
         checks.check_config(config)
     except checks.ConfigError as e:
         cli.fail(str(e))
+    if FLAGS.print_config:
+        print(config_text.config_text(config), end="")
+        return 0
     distributed.initialize(config)  # before anything touches a device
     # after flag parsing (keeps --help fast) and after joining the other processes
     from faceslueth_jax.data.sources import DataUnavailable
