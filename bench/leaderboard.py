@@ -20,6 +20,12 @@ runs' probabilities.npz:
   per database the honest UF1, mean over seeds, of CASME II, SAMM and SMIC-HS;
   time       the runs' wall seconds per seed, on the machine that made them.
 
+Below the table, the trained rows together: their seed ensembles averaged with equal
+weights, p(x) = (1/R) sum_r (1/S_r) sum_s p_rs(x), honest (no data chooses a member or a
+weight), with its interval and the paired difference against the tuned linear model; and,
+marked OPTIMISTIC, the subset of rows whose average scores best on the test labels, an
+upper bound of what averaging these rows can reach.
+
 Hand-crafted rows have no training loop: a class-balanced logistic regression on the
 descriptor with its L2 chosen per fold by an inner CV (``baseline.features``), one
 deterministic result. ``--notrain`` tables what exists and lists the commands of the
@@ -30,6 +36,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import itertools
 import json
 import pathlib
 import re
@@ -43,7 +50,7 @@ from absl import app, flags
 
 from faceslueth_jax import atomic_files, cli  # noqa: F401  (cli: the shared --out)
 from faceslueth_jax.data import model_inputs, records, sources
-from faceslueth_jax.evaluation import baseline, bootstrap, paired
+from faceslueth_jax.evaluation import baseline, bootstrap, metrics, paired
 from faceslueth_jax.train import protocols
 from faceslueth_jax.train.protocols import subject_keys
 
@@ -244,7 +251,9 @@ def handcrafted(row: Row, manual_dir: str, runs_dir: pathlib.Path) -> dict:
     (deterministic: computed once)."""
     cached = REPO / runs_dir / f"{row.key}.json"
     if cached.is_file():
-        return json.loads(cached.read_text())
+        kept = json.loads(cached.read_text())
+        if "probabilities" in kept:  # older files lack them: computed again
+            return kept
     module = importlib.import_module("configs." + pathlib.Path(row.config.split(":")[0]).stem)
     config = module.get_config(row.config.partition(":")[2])
     config.data.manual_dir = manual_dir
@@ -263,8 +272,66 @@ def handcrafted(row: Row, manual_dir: str, runs_dir: pathlib.Path) -> dict:
     out = dict(scores(p), seconds=seconds, fit={k: v for k, v in fit.items()
                                                 if k != "chosen_l2_per_fold"})
     out["sample_id"] = [str(s) for s in data.sample_id]
+    out["probabilities"] = p["probs_last_epoch"][0].round(6).tolist()
     atomic_files.write_text(cached, json.dumps(out, indent=1))
     return out
+
+
+def cross_model(merged: dict, linear: dict | None) -> dict:
+    """The rows of ``merged`` (row key -> merged probabilities) averaged with equal
+    weights over their seed ensembles (honest), paired with ``linear`` (the linear row's
+    result) where given, and the best subset by test UF1 (OPTIMISTIC)."""
+    keys = list(merged)
+    first = merged[keys[0]]
+    for key in keys[1:]:
+        if not np.array_equal(merged[key]["sample_id"], first["sample_id"]):
+            raise LeaderboardError(f"{merged[key]['runs'][0]}: other samples, or another "
+                                   f"order, than {first['runs'][0]}")
+    labels, k = first["label"], len(first["class_names"])
+    subjects = subject_keys(first["dataset"], first["subject"])
+    each = {key: merged[key]["probs_last_epoch"].mean(0) for key in keys}
+    predicted = np.mean(list(each.values()), 0).argmax(-1)[None]
+    out = {"rows": keys, "honest": _summary(labels, predicted, subjects, k)}
+    if linear is not None:
+        if [str(s) for s in first["sample_id"]] != linear["sample_id"]:
+            raise LeaderboardError(f"{first['runs'][0]}: other samples, or another order, "
+                                   "than the linear model's data")
+        against = np.asarray(linear["probabilities"]).argmax(-1)[None]
+        minus = lambda pred: {m: {"difference": d[m]["difference"], "ci95": d[m]["ci95"]}
+                              for d in [bootstrap.paired_difference(labels, pred, against,
+                                                                    subjects, k)]
+                              for m in ("uf1", "uar")}
+        out["minus_linear"] = minus(predicted)
+        out["seed_ensembles_minus_linear"] = {key: minus(e.argmax(-1)[None])
+                                              for key, e in each.items()}
+    uf1 = lambda members: metrics.pooled_scores(
+        labels, np.mean([each[m] for m in members], 0).argmax(-1), k)["uf1"]
+    subsets = [c for r in range(1, len(keys) + 1) for c in itertools.combinations(keys, r)]
+    best = max(subsets, key=uf1)  # ties: the first, the smallest
+    out["best_subset_optimistic"] = {"rows": list(best), "uf1": float(uf1(best))}
+    return out
+
+
+def cross_model_notes(result: dict) -> list:
+    titles = {row.key: row.title for row in ROWS}
+    named = lambda keys: "; ".join(titles.get(k, k) for k in keys)
+    h, line = result["honest"], f"- The {len(result['rows'])} trained rows averaged"
+    line += (f" (equal weights over their seed ensembles, last epoch; honest: no choice): "
+             f"UF1 {_mean_std(h['uf1'], 1)}, UAR {_mean_std(h['uar'], 1)}")
+    d = result.get("minus_linear", {}).get("uf1")
+    if d:
+        line += (f"; minus the linear model {d['difference']:+.3f} "
+                 f"[{d['ci95'][0]:+.3f}, {d['ci95'][1]:+.3f}] (paired over subjects)")
+    best = result["best_subset_optimistic"]
+    diffs = result.get("seed_ensembles_minus_linear", {})
+    ensembles = ["; ".join(f"{titles.get(key, key)} {d['uf1']['difference']:+.3f} "
+                           f"[{d['uf1']['ci95'][0]:+.3f}, {d['uf1']['ci95'][1]:+.3f}]"
+                           for key, d in diffs.items())]
+    ensembles = [f"- Each row's seed ensemble minus the linear model, UF1 (paired over "
+                 f"subjects, 95%): {ensembles[0]}."] if diffs else []
+    return ensembles + [line + ".", f"- The subset of those rows whose average scores best on the test "
+            f"labels (OPTIMISTIC: an upper bound for averaging them): UF1 {best['uf1']:.3f}, "
+            f"{named(best['rows'])}."]
 
 
 def _mean_std(s: dict, seeds: int) -> str:
@@ -301,6 +368,8 @@ def table(results: dict) -> str:
     notes = [f"- {row.title}: UF1 with each fold's epoch chosen by nested CV (honest) "
              f"{_mean_std(results[row.key]['nested']['uf1'], len(results[row.key]['seeds']))}"
              for row in ROWS if "nested" in results.get(row.key, {})]
+    if "cross_model" in results:
+        notes += cross_model_notes(results["cross_model"])
     return "\n".join(lines) + "\n" + ("\n" + "\n".join(notes) + "\n" if notes else "")
 
 
@@ -311,7 +380,7 @@ def main(argv):
     unknown = set(FLAGS.rows) - {r.key for r in ROWS}
     if unknown:
         fail(f"--rows: no row {sorted(unknown)}; rows: {[r.key for r in ROWS]}")
-    results = {}
+    results, merged_rows = {}, {}
     try:
         for row in wanted:
             if row.features:
@@ -332,8 +401,10 @@ def main(argv):
                     continue
                 print(f"[{row.key}] tabled with seeds {sorted(have)}; missing: "
                       + "; ".join(commands), flush=True)
-            merged = merged_probabilities(runs)
+            merged_rows[row.key] = merged = merged_probabilities(runs)
             results[row.key] = dict(scores(merged), seconds_per_seed=run_seconds(runs))
+        if len(merged_rows) > 1:
+            results["cross_model"] = cross_model(merged_rows, results.get("linear"))
     except (LeaderboardError, paired.NotComparable) as e:
         fail(str(e))
     except (ValueError, OSError) as e:  # the data of a hand-crafted row (builders' errors)

@@ -110,3 +110,36 @@ def test_a_kept_copy_of_a_run_counts_once(tmp_path):
     shutil.copytree(a, kept)
     merged = leaderboard.merged_probabilities([kept, a])
     assert merged["seeds"].tolist() == [0, 1, 2] and merged["runs"] == [leaderboard.shown(kept)]
+
+
+def test_the_rows_together_average_their_seed_ensembles_and_bound_the_subsets(tmp_path):
+    from faceslueth_jax.evaluation import metrics
+    rows = {f"m{i}": leaderboard.merged_probabilities([_run(tmp_path / f"m{i}", seeds, seed=i)])
+            for i, seeds in enumerate(([0, 1, 2], [0], [0, 1]))}
+    labels = rows["m0"]["label"]
+    linear_probs = np.random.default_rng(7).dirichlet(np.ones(K), size=N)
+    linear = {"sample_id": [f"s{i}" for i in range(N)], "probabilities": linear_probs.tolist()}
+    out = leaderboard.cross_model(rows, linear)
+    each = [r["probs_last_epoch"].mean(0) for r in rows.values()]  # seed ensembles
+    want = metrics.pooled_scores(labels, np.mean(each, 0).argmax(-1), K)["uf1"]
+    assert out["honest"]["uf1"]["mean"] == pytest.approx(want)
+    diff = out["minus_linear"]["uf1"]
+    linear_uf1 = metrics.pooled_scores(labels, linear_probs.argmax(-1), K)["uf1"]
+    assert diff["difference"] == pytest.approx(want - linear_uf1)
+    assert diff["ci95"][0] <= diff["difference"] <= diff["ci95"][1]
+    single = out["seed_ensembles_minus_linear"]["m1"]["uf1"]["difference"]
+    assert single == pytest.approx(metrics.pooled_scores(labels, each[1].argmax(-1), K)["uf1"]
+                                   - linear_uf1)
+    best = out["best_subset_optimistic"]
+    singles = [metrics.pooled_scores(labels, e.argmax(-1), K)["uf1"] for e in each]
+    assert best["uf1"] >= max(max(singles), want) - 1e-12
+    notes = "\n".join(leaderboard.cross_model_notes(out))
+    assert "3 trained rows averaged" in notes and "OPTIMISTIC" in notes
+
+
+def test_rows_on_other_samples_are_not_averaged(tmp_path):
+    a = leaderboard.merged_probabilities([_run(tmp_path / "a", [0])])
+    b = leaderboard.merged_probabilities([_run(tmp_path / "b", [0], samples=[f"s{i}" for i in
+                                                                          range(N)][::-1])])
+    with pytest.raises(leaderboard.LeaderboardError, match="other samples, or another order"):
+        leaderboard.cross_model({"a": a, "b": b}, None)
