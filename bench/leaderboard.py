@@ -108,7 +108,7 @@ ROWS = (
         "20 epochs of meb's 200 (SGD 0.01, constant lr)", meb="0.6821 / -"),
     Row("resnet18", "ResNet-18, from scratch", "configs/resnet18_composite.py:short",
         "10 epochs of meb's 200 (SGD 0.01, constant lr; meb's starts from ImageNet)",
-        meb="0.6979 / -"),
+        meb="0.6979 / -", kept=("bench/runs/resnet18_composite_short_seed0",)),
     Row("mdmo", "MDMO + logistic regression", "configs/mdmo_composite.py",
         "no training loop; L2 by inner CV", meb="0.5854 (SVM) / -", features="mdmo"),
     Row("linear", "logistic regression on the 28x28 flow", "configs/mdmo_composite.py",
