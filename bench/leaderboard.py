@@ -236,11 +236,19 @@ def scores(p: dict) -> dict:
     return out
 
 
+def read_json(path: pathlib.Path) -> dict:
+    """A run's or a kept result's JSON file; damaged: one line naming it."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise LeaderboardError(f"{shown(path)}: unreadable ({e})") from e
+
+
 def run_seconds(runs: list) -> float:
     """Wall seconds per seed over the runs (metrics.json's wall_seconds / its seeds)."""
     total = seeds = 0
     for run in runs:
-        m = json.loads((pathlib.Path(run) / "metrics.json").read_text())
+        m = read_json(pathlib.Path(run) / "metrics.json")
         total += m["wall_seconds"]
         seeds += len(m["seeds"])
     return total / seeds
@@ -251,7 +259,7 @@ def handcrafted(row: Row, manual_dir: str, runs_dir: pathlib.Path) -> dict:
     (deterministic: computed once)."""
     cached = REPO / runs_dir / f"{row.key}.json"
     if cached.is_file():
-        kept = json.loads(cached.read_text())
+        kept = read_json(cached)
         if "probabilities" in kept:  # older files lack them: computed again
             return kept
     module = importlib.import_module("configs." + pathlib.Path(row.config.split(":")[0]).stem)

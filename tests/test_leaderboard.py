@@ -143,3 +143,18 @@ def test_rows_on_other_samples_are_not_averaged(tmp_path):
                                                                           range(N)][::-1])])
     with pytest.raises(leaderboard.LeaderboardError, match="other samples, or another order"):
         leaderboard.cross_model({"a": a, "b": b}, None)
+
+
+def test_a_damaged_kept_result_is_one_line_naming_it(tmp_path):
+    runs_dir = tmp_path / "lb"
+    runs_dir.mkdir()
+    (runs_dir / "linear.json").write_text('{"seeds": [0], "probabil')  # cut short
+    proc = subprocess.run([sys.executable, str(_PATH), "--rows=linear", "--notrain",
+                           f"--runs_dir={runs_dir}", f"--out={tmp_path / 't.md'}"], cwd=REPO,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert "linear.json: unreadable" in proc.stderr and not (tmp_path / "t.md").exists()
+    a = _run(tmp_path / "a", [0])
+    (a / "metrics.json").write_text("{")
+    with pytest.raises(leaderboard.LeaderboardError, match="metrics.json: unreadable"):
+        leaderboard.run_seconds([a])
