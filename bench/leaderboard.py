@@ -285,6 +285,12 @@ def handcrafted(row: Row, manual_dir: str, runs_dir: pathlib.Path) -> dict:
     return out
 
 
+def _paired(labels, predicted, against, subjects, k) -> dict:
+    """UF1 and UAR of ``predicted`` minus ``against`` (each (1, N)), paired over subjects."""
+    d = bootstrap.paired_difference(labels, predicted, against, subjects, k)
+    return {m: {"difference": d[m]["difference"], "ci95": d[m]["ci95"]} for m in ("uf1", "uar")}
+
+
 def cross_model(merged: dict, linear: dict | None) -> dict:
     """The rows of ``merged`` (row key -> merged probabilities) averaged with equal
     weights over their seed ensembles (honest), paired with ``linear`` (the linear row's
@@ -305,13 +311,10 @@ def cross_model(merged: dict, linear: dict | None) -> dict:
             raise LeaderboardError(f"{first['runs'][0]}: other samples, or another order, "
                                    "than the linear model's data")
         against = np.asarray(linear["probabilities"]).argmax(-1)[None]
-        minus = lambda pred: {m: {"difference": d[m]["difference"], "ci95": d[m]["ci95"]}
-                              for d in [bootstrap.paired_difference(labels, pred, against,
-                                                                    subjects, k)]
-                              for m in ("uf1", "uar")}
-        out["minus_linear"] = minus(predicted)
-        out["seed_ensembles_minus_linear"] = {key: minus(e.argmax(-1)[None])
-                                              for key, e in each.items()}
+        out["minus_linear"] = _paired(labels, predicted, against, subjects, k)
+        out["seed_ensembles_minus_linear"] = {
+            key: _paired(labels, e.argmax(-1)[None], against, subjects, k)
+            for key, e in each.items()}
     uf1 = lambda members: metrics.pooled_scores(
         labels, np.mean([each[m] for m in members], 0).argmax(-1), k)["uf1"]
     subsets = [c for r in range(1, len(keys) + 1) for c in itertools.combinations(keys, r)]
@@ -320,26 +323,30 @@ def cross_model(merged: dict, linear: dict | None) -> dict:
     return out
 
 
+def _signed(d: dict) -> str:
+    return f"{d['difference']:+.3f} [{d['ci95'][0]:+.3f}, {d['ci95'][1]:+.3f}]"
+
+
 def cross_model_notes(result: dict) -> list:
-    titles = {row.key: row.title for row in ROWS}
-    named = lambda keys: "; ".join(titles.get(k, k) for k in keys)
-    h, line = result["honest"], f"- The {len(result['rows'])} trained rows averaged"
-    line += (f" (equal weights over their seed ensembles, last epoch; honest: no choice): "
-             f"UF1 {_mean_std(h['uf1'], 1)}, UAR {_mean_std(h['uar'], 1)}")
-    d = result.get("minus_linear", {}).get("uf1")
-    if d:
-        line += (f"; minus the linear model {d['difference']:+.3f} "
-                 f"[{d['ci95'][0]:+.3f}, {d['ci95'][1]:+.3f}] (paired over subjects)")
+    """The lines under the table for ``cross_model``'s result."""
+    title = {row.key: row.title for row in ROWS}.get
+    notes = []
+    if "seed_ensembles_minus_linear" in result:
+        each = "; ".join(f"{title(key, key)} {_signed(d['uf1'])}"
+                         for key, d in result["seed_ensembles_minus_linear"].items())
+        notes.append(f"- Each row's seed ensemble minus the linear model, UF1 (paired over "
+                     f"subjects, 95%): {each}.")
+    h = result["honest"]
+    line = (f"- The {len(result['rows'])} trained rows averaged (equal weights over their "
+            f"seed ensembles, last epoch; honest: no choice): UF1 {_mean_std(h['uf1'], 1)}, "
+            f"UAR {_mean_std(h['uar'], 1)}")
+    if "minus_linear" in result:
+        line += f"; minus the linear model {_signed(result['minus_linear']['uf1'])} (paired over subjects)"
     best = result["best_subset_optimistic"]
-    diffs = result.get("seed_ensembles_minus_linear", {})
-    ensembles = ["; ".join(f"{titles.get(key, key)} {d['uf1']['difference']:+.3f} "
-                           f"[{d['uf1']['ci95'][0]:+.3f}, {d['uf1']['ci95'][1]:+.3f}]"
-                           for key, d in diffs.items())]
-    ensembles = [f"- Each row's seed ensemble minus the linear model, UF1 (paired over "
-                 f"subjects, 95%): {ensembles[0]}."] if diffs else []
-    return ensembles + [line + ".", f"- The subset of those rows whose average scores best on the test "
-            f"labels (OPTIMISTIC: an upper bound for averaging them): UF1 {best['uf1']:.3f}, "
-            f"{named(best['rows'])}."]
+    return notes + [line + ".", (
+        f"- The subset of those rows whose average scores best on the test labels "
+        f"(OPTIMISTIC: an upper bound for averaging them): UF1 {best['uf1']:.3f}, "
+        + "; ".join(title(key, key) for key in best["rows"]) + ".")]
 
 
 def _mean_std(s: dict, seeds: int) -> str:
