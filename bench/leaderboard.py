@@ -341,7 +341,8 @@ def cross_model_notes(result: dict) -> list:
             f"seed ensembles, last epoch; honest: no choice): UF1 {_mean_std(h['uf1'], 1)}, "
             f"UAR {_mean_std(h['uar'], 1)}")
     if "minus_linear" in result:
-        line += f"; minus the linear model {_signed(result['minus_linear']['uf1'])} (paired over subjects)"
+        line += (f"; minus the linear model {_signed(result['minus_linear']['uf1'])} "
+                 "(paired over subjects)")
     best = result["best_subset_optimistic"]
     return notes + [line + ".", (
         f"- The subset of those rows whose average scores best on the test labels "
