@@ -14,7 +14,8 @@ Measured on a 2-core CPU (jax 0.10.2) while a training run shared it: one traini
 of 128 flows at 64x64 took 1.29 s, 5.2 s per fold-epoch, 6 minutes per epoch of the 68
 folds; the 200 epochs would take about 20 hours on such a machine (GPU advised).
 ``:short`` trains the first 10 epochs (the lr is constant): one seed of it, 68 folds,
-took 84.8 minutes on 2 CPU cores (about 60 s a fold; bench/runs/resnet18_composite_short_seed0).
+took 64.7 minutes on 2 CPU cores alone (about 60 s a fold;
+bench/runs/resnet18_composite_short_seed1).
 """
 
 from configs.common import meb_composite
