@@ -286,12 +286,6 @@ def handcrafted(row: Row, manual_dir: str, runs_dir: pathlib.Path) -> dict:
     return out
 
 
-def _paired(labels, predicted, against, subjects, k) -> dict:
-    """UF1 and UAR of ``predicted`` minus ``against`` (each (1, N)), paired over subjects."""
-    d = bootstrap.paired_difference(labels, predicted, against, subjects, k)
-    return {m: {"difference": d[m]["difference"], "ci95": d[m]["ci95"]} for m in ("uf1", "uar")}
-
-
 def cross_model(merged: dict, linear: dict | None) -> dict:
     """The rows of ``merged`` (row key -> merged probabilities) averaged with equal
     weights over their seed ensembles (honest), paired with ``linear`` (the linear row's
@@ -312,9 +306,9 @@ def cross_model(merged: dict, linear: dict | None) -> dict:
             raise LeaderboardError(f"{first['runs'][0]}: other samples, or another order, "
                                    "than the linear model's data")
         against = np.asarray(linear["probabilities"]).argmax(-1)[None]
-        out["minus_linear"] = _paired(labels, predicted, against, subjects, k)
+        out["minus_linear"] = bootstrap.difference(labels, predicted, against, subjects, k)
         out["seed_ensembles_minus_linear"] = {
-            key: _paired(labels, e.argmax(-1)[None], against, subjects, k)
+            key: bootstrap.difference(labels, e.argmax(-1)[None], against, subjects, k)
             for key, e in each.items()}
     uf1 = lambda members: metrics.pooled_scores(
         labels, np.mean([each[m] for m in members], 0).argmax(-1), k)["uf1"]
@@ -324,16 +318,12 @@ def cross_model(merged: dict, linear: dict | None) -> dict:
     return out
 
 
-def _signed(d: dict) -> str:
-    return f"{d['difference']:+.3f} [{d['ci95'][0]:+.3f}, {d['ci95'][1]:+.3f}]"
-
-
 def cross_model_notes(result: dict) -> list:
     """The lines under the table for ``cross_model``'s result."""
     title = {row.key: row.title for row in ROWS}.get
     notes = []
     if "seed_ensembles_minus_linear" in result:
-        each = "; ".join(f"{title(key, key)} {_signed(d['uf1'])}"
+        each = "; ".join(f"{title(key, key)} {bootstrap.signed(d['uf1'])}"
                          for key, d in result["seed_ensembles_minus_linear"].items())
         notes.append(f"- Each row's seed ensemble minus the linear model, UF1 (paired over "
                      f"subjects, 95%): {each}.")
@@ -342,7 +332,7 @@ def cross_model_notes(result: dict) -> list:
             f"seed ensembles, last epoch; honest: no choice): UF1 {_mean_std(h['uf1'], 1)}, "
             f"UAR {_mean_std(h['uar'], 1)}")
     if "minus_linear" in result:
-        line += (f"; minus the linear model {_signed(result['minus_linear']['uf1'])} "
+        line += (f"; minus the linear model {bootstrap.signed(result['minus_linear']['uf1'])} "
                  "(paired over subjects)")
     best = result["best_subset_optimistic"]
     return notes + [line + ".", (

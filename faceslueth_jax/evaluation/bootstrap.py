@@ -110,3 +110,15 @@ def paired_difference(labels, predictions_a, predictions_b, subjects, num_classe
         out[s] = {"a": a, "b": b, "difference": a - b, "ci95": [low, high],
                   "beyond_noise": bool(low > 0 or high < 0)}
     return out
+
+
+def difference(labels, predictions_a, predictions_b, subjects, num_classes: int) -> dict:
+    """``paired_difference`` kept to what a table shows: per statistic, the
+    difference A - B and its 95% interval."""
+    d = paired_difference(labels, predictions_a, predictions_b, subjects, num_classes)
+    return {s: {"difference": d[s]["difference"], "ci95": d[s]["ci95"]} for s in STATISTICS}
+
+
+def signed(d: dict) -> str:
+    """One statistic of ``difference`` as '+0.012 [-0.020, +0.045]'."""
+    return f"{d['difference']:+.3f} [{d['ci95'][0]:+.3f}, {d['ci95'][1]:+.3f}]"

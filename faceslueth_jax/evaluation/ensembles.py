@@ -184,11 +184,8 @@ def ensembles(run_dirs: list, rounds: int = ROUNDS) -> dict:
         predicted = r.pop("test").argmax(-1)
         entry = scored(predicted)
         if linear is not None:
-            diff = bootstrap.paired_difference(labels, predicted[None],
-                                               linear["linear_test"].argmax(-1)[None],
-                                               subjects, k)
-            entry["minus_linear"] = {m: {"difference": diff[m]["difference"],
-                                         "ci95": diff[m]["ci95"]} for m in ("uf1", "uar")}
+            entry["minus_linear"] = bootstrap.difference(
+                labels, predicted[None], linear["linear_test"].argmax(-1)[None], subjects, k)
         out[title] = dict(entry, **r)
     if linear is not None:
         out["linear model alone"] = scored(linear["linear_test"].argmax(-1))
@@ -201,7 +198,7 @@ def table(results: dict) -> str:
     for title, r in results.items():
         cell = lambda m: f"{r[m]['value']:.3f} [{r[m]['ci95'][0]:.3f}, {r[m]['ci95'][1]:.3f}]"
         d = r.get("minus_linear", {}).get("uf1")
-        diff = f"{d['difference']:+.3f} [{d['ci95'][0]:+.3f}, {d['ci95'][1]:+.3f}]" if d else ""
+        diff = bootstrap.signed(d) if d else ""
         lines.append(f"| {title} | {cell('uf1')} | {cell('uar')} | {diff} |")
     return "\n".join(lines) + "\n"
 
