@@ -105,7 +105,7 @@ ROWS = (
         "30 epochs of meb's 200 (Adam 1e-4, constant lr)", meb="0.7394 / -",
         kept=("bench/runs/sssnet_composite_short_seeds0-2",)),
     Row("rcn_a", "RCN-A", "configs/rcn_a_composite.py:short",
-        "20 epochs of meb's 200 (SGD 0.01, constant lr)", meb="0.6821 / -"),
+        "10 epochs of meb's 200 (SGD 0.01, constant lr)", meb="0.6821 / -"),
     Row("resnet18", "ResNet-18, from scratch", "configs/resnet18_composite.py:short",
         "10 epochs of meb's 200 (SGD 0.01, constant lr; meb's starts from ImageNet)",
         meb="0.6979 / -",
@@ -380,6 +380,17 @@ def table(results: dict) -> str:
     return "\n".join(lines) + "\n" + ("\n" + "\n".join(notes) + "\n" if notes else "")
 
 
+def usage_problem(seeds: int, runs_dir: pathlib.Path, out: pathlib.Path) -> str | None:
+    """What is wrong with the command line before any work (None: nothing): seeds below
+    1, a runs folder that is a file, a table path that is a folder or lies under a file."""
+    if seeds < 1:
+        return f"--seeds={seeds}: the rows need at least 1 seed (seeds 0 .. S-1)"
+    if runs_dir.exists() and not runs_dir.is_dir():
+        return f"--runs_dir={runs_dir} is a file, not a folder"
+    problem = atomic_files.file_problem(out, out.with_name(out.name + ".json"))
+    return problem and f"--out={out}: {problem}"
+
+
 def main(argv):
     del argv
     runs_dir = pathlib.Path(FLAGS.runs_dir)  # relative ones: to the repository (run.py's cwd)
@@ -387,6 +398,10 @@ def main(argv):
     unknown = set(FLAGS.rows) - {r.key for r in ROWS}
     if unknown:
         fail(f"--rows: no row {sorted(unknown)}; rows: {[r.key for r in ROWS]}")
+    out = REPO / (FLAGS.out or DEFAULT_OUT)
+    problem = usage_problem(FLAGS.seeds, REPO / runs_dir, out)
+    if problem:
+        fail(problem)
     results, merged_rows = {}, {}
     try:
         for row in wanted:
@@ -417,7 +432,6 @@ def main(argv):
     except (ValueError, OSError) as e:  # the data of a hand-crafted row (builders' errors)
         fail(" ".join(str(e).split()))
     text = table(results)
-    out = REPO / (FLAGS.out or DEFAULT_OUT)
     atomic_files.write_text(out.with_name(out.name + ".json"), json.dumps(results, indent=1))
     atomic_files.write_text(out, text)
     print(text)

@@ -41,6 +41,19 @@ def write_bytes(path, data: bytes) -> pathlib.Path:
     return path
 
 
+def file_problem(*paths) -> str | None:
+    """Why a file cannot be written at one of ``paths`` (None: it can, as far as can be
+    told before writing): a folder stands there, or a file where one of its folders
+    should be."""
+    for path in map(pathlib.Path, paths):
+        if path.is_dir():
+            return f"{path} is a folder, not a file name"
+        blocking = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+        if blocking is not None:
+            return f"{blocking} is a file, not a folder"
+    return None
+
+
 def _sync_folder(folder) -> None:
     """fsync ``folder``, so a rename into it survives a crash."""
     directory = os.open(folder, os.O_RDONLY)

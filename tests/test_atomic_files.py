@@ -45,3 +45,12 @@ def test_a_folder_is_swapped_in_whole_and_the_old_one_kept_when_that_fails(tmp_p
 def test_the_version_is_the_projects():
     pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
     assert faceslueth_jax.__version__ == pyproject["project"]["version"]
+
+
+def test_a_file_path_taken_by_a_folder_or_under_a_file_is_named(tmp_path):
+    afile = tmp_path / "a"
+    afile.write_text("x")
+    assert atomic_files.file_problem(tmp_path / "new" / "t.md", tmp_path / "t.json") is None
+    assert atomic_files.file_problem(tmp_path) == f"{tmp_path} is a folder, not a file name"
+    assert atomic_files.file_problem(tmp_path / "ok", afile / "b" / "t.md") == (
+        f"{afile} is a file, not a folder")

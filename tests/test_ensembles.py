@@ -92,6 +92,12 @@ def test_the_command_refuses_a_run_without_inner_folds_in_one_line(tmp_path):
     lines = proc.stderr.strip().splitlines()
     assert proc.returncode == 2 and len(lines) == 1 and "nested.npz: missing" in lines[0]
     assert not (tmp_path / "t.md").exists()
+    (tmp_path / "t.md.json").mkdir()  # where the table's JSON would go: refused first
+    proc = subprocess.run([sys.executable, "-m", "faceslueth_jax.evaluation.ensembles",
+                           str(tmp_path), f"--out={tmp_path / 't.md'}"], cwd=REPO,
+                          capture_output=True, text=True, timeout=120)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1 and "t.md.json is a folder" in lines[0]
 
 
 def test_a_run_gives_units_at_its_nested_and_its_last_epoch():

@@ -158,3 +158,21 @@ def test_a_damaged_kept_result_is_one_line_naming_it(tmp_path):
     (a / "metrics.json").write_text("{")
     with pytest.raises(leaderboard.LeaderboardError, match="metrics.json: unreadable"):
         leaderboard.run_seconds([a])
+
+
+def test_a_bad_command_line_is_refused_before_any_work(tmp_path):
+    """No seed, a runs folder that is a file, a table path that is a folder or lies
+    under a file: one line each (``main`` fails with it, exit 2, before training)."""
+    afile = tmp_path / "file"
+    afile.write_text("x")
+    table = tmp_path / "t.md"
+    assert leaderboard.usage_problem(3, tmp_path / "runs", table) is None
+    for seeds, runs, out, says in ((0, tmp_path, table, "at least 1 seed"),
+                                   (-2, tmp_path, table, "at least 1 seed"),
+                                   (3, afile, table, "is a file, not a folder"),
+                                   (3, tmp_path, tmp_path, "is a folder"),
+                                   (3, tmp_path, afile / "t.md", "is a file, not a folder")):
+        problem = leaderboard.usage_problem(seeds, runs, out)
+        assert problem and says in problem and "\n" not in problem, problem
+    (tmp_path / "u.md.json").mkdir()  # the JSON beside the table
+    assert "is a folder" in leaderboard.usage_problem(3, tmp_path, tmp_path / "u.md")

@@ -207,13 +207,17 @@ def main(argv):
     paths = argv[1:]
     if not paths:
         cli.fail("give one or more nested runs' folders")
+    out = pathlib.Path(cli.OUT.value) if cli.OUT.value else None
+    if out is not None:  # the table and its .json beside it, checked before any work
+        problem = atomic_files.file_problem(out, out.with_name(out.name + ".json"))
+        if problem:
+            cli.fail(f"--out={out}: {problem}")
     try:
         results = ensembles(paths)
     except EnsembleError as e:
         cli.fail(str(e))
     text = table(results)
-    if cli.OUT.value:
-        out = pathlib.Path(cli.OUT.value)
+    if out is not None:
         atomic_files.write_text(out.with_name(out.name + ".json"), json.dumps(results, indent=1))
         atomic_files.write_text(out, text)
     print(text, end="")
