@@ -109,7 +109,7 @@ ROWS = (
     Row("resnet18", "ResNet-18, from scratch", "configs/resnet18_composite.py:short",
         "10 epochs of meb's 200 (SGD 0.01, constant lr; meb's starts from ImageNet)",
         meb="0.6979 / -",
-        kept=tuple(f"bench/runs/resnet18_composite_short_seed{s}" for s in range(2))),
+        kept=tuple(f"bench/runs/resnet18_composite_short_seed{s}" for s in range(3))),
     Row("mdmo", "MDMO + logistic regression", "configs/mdmo_composite.py",
         "no training loop; L2 by inner CV", meb="0.5854 (SVM) / -", features="mdmo"),
     Row("linear", "logistic regression on the 28x28 flow", "configs/mdmo_composite.py",
