@@ -387,7 +387,7 @@ def usage_problem(seeds: int, runs_dir: pathlib.Path, out: pathlib.Path) -> str 
         return f"--seeds={seeds}: the rows need at least 1 seed (seeds 0 .. S-1)"
     if runs_dir.exists() and not runs_dir.is_dir():
         return f"--runs_dir={runs_dir} is a file, not a folder"
-    problem = atomic_files.file_problem(out, out.with_name(out.name + ".json"))
+    problem = atomic_files.file_problem(out, atomic_files.json_beside(out))
     return problem and f"--out={out}: {problem}"
 
 
@@ -432,7 +432,7 @@ def main(argv):
     except (ValueError, OSError) as e:  # the data of a hand-crafted row (builders' errors)
         fail(" ".join(str(e).split()))
     text = table(results)
-    atomic_files.write_text(out.with_name(out.name + ".json"), json.dumps(results, indent=1))
+    atomic_files.write_text(atomic_files.json_beside(out), json.dumps(results, indent=1))
     atomic_files.write_text(out, text)
     print(text)
 

@@ -48,10 +48,24 @@ def file_problem(*paths) -> str | None:
     for path in map(pathlib.Path, paths):
         if path.is_dir():
             return f"{path} is a folder, not a file name"
-        blocking = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
-        if blocking is not None:
-            return f"{blocking} is a file, not a folder"
+        above = _existing_above(path)
+        if not above.is_dir():
+            return f"{above} is a file, not a folder"
     return None
+
+
+def json_beside(path) -> pathlib.Path:
+    """``<path>.json``: where a command writing a table at ``path`` puts its figures."""
+    path = pathlib.Path(path)
+    return path.with_name(path.name + ".json")
+
+
+def _existing_above(path) -> pathlib.Path:
+    """The nearest existing path (a folder, a file or a link) above ``path``."""
+    above = pathlib.Path(os.path.abspath(path)).parent
+    while not os.path.lexists(above):
+        above = above.parent
+    return above
 
 
 def _sync_folder(folder) -> None:
@@ -123,9 +137,7 @@ def new_folder_problem(path) -> str | None:
     path = pathlib.Path(path)
     if os.path.lexists(path):
         return f"already exists ({'a folder' if path.is_dir() else 'a file'})"
-    above = pathlib.Path(os.path.abspath(path)).parent
-    while not os.path.lexists(above):
-        above = above.parent
+    above = _existing_above(path)
     if not above.is_dir():
         return f"cannot be made: {above} is a file, not a folder"
     if not os.access(above, os.W_OK | os.X_OK):

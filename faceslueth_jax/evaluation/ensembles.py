@@ -209,7 +209,7 @@ def main(argv):
         cli.fail("give one or more nested runs' folders")
     out = pathlib.Path(cli.OUT.value) if cli.OUT.value else None
     if out is not None:  # the table and its .json beside it, checked before any work
-        problem = atomic_files.file_problem(out, out.with_name(out.name + ".json"))
+        problem = atomic_files.file_problem(out, atomic_files.json_beside(out))
         if problem:
             cli.fail(f"--out={out}: {problem}")
     try:
@@ -218,7 +218,7 @@ def main(argv):
         cli.fail(str(e))
     text = table(results)
     if out is not None:
-        atomic_files.write_text(out.with_name(out.name + ".json"), json.dumps(results, indent=1))
+        atomic_files.write_text(atomic_files.json_beside(out), json.dumps(results, indent=1))
         atomic_files.write_text(out, text)
     print(text, end="")
 
